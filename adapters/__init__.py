@@ -1,0 +1,1 @@
+"""Channels and CTI sources. One subpackage per kind; chosen through `adapters.registry`."""

@@ -1,0 +1,161 @@
+"""The assembled gateway: store, channels, engine and services, built from settings.
+
+`Gateway` is an async context manager (it owns the store and the channels); `run()` is the
+daemon's work, one TaskGroup of named tasks, until cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Self
+
+from adapters.base import Channel, Health, HealthState
+from gateway.bus import Bus
+from gateway.clock import Clock, SystemClock
+from gateway.domain.models import Endpoint, Resource, Stakeholder
+from gateway.engine import DeliveryEngine
+from gateway.metrics import Metrics
+from gateway.services.core import Core
+from gateway.services.dispatch import DispatchService
+from gateway.services.escalation import EscalationService
+from gateway.services.field import FieldEvents
+from gateway.services.incidents import IncidentService
+from gateway.settings import Settings
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+HEALTH_VALUE = {HealthState.UP: 1.0, HealthState.DEGRADED: 0.5, HealthState.DOWN: 0.0}
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    from adapters.registry import factory
+
+    return {c.name: factory(c.kind)(c.name, c.options, c.max_length) for c in settings.channels if c.enabled}
+
+
+class Gateway:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        channels: Mapping[str, Channel] | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.bus = Bus()
+        self.metrics = metrics or Metrics()
+        self._given_channels = channels
+        self.channels: dict[str, Channel] = {}
+        self.store = Store(settings.store.resolved_url(), bus=self.bus, clock=self.clock,
+                           echo=settings.store.echo)
+        self._stack = AsyncExitStack()
+        self.ready = asyncio.Event()
+        self._health_changes: asyncio.Queue[tuple[str, Health]] = asyncio.Queue()
+
+    async def __aenter__(self) -> Self:
+        await self._stack.__aenter__()
+        try:
+            await self.store.open()
+            self._stack.push_async_callback(self.store.close)
+            channels = dict(self._given_channels) if self._given_channels is not None else build_channels(
+                self.settings)
+            for ch in channels.values():
+                ch.on_health_change(self._on_health)
+            self.engine = DeliveryEngine(store=self.store, channels=channels, settings=self.settings.delivery,
+                                         clock=self.clock, metrics=self.metrics)
+            self.core = Core(settings=self.settings, store=self.store, engine=self.engine, clock=self.clock,
+                             metrics=self.metrics, stakeholders=_stakeholders(self.settings))
+            self.core.index_resources(await self._seed_resources())
+            self.incidents = IncidentService(self.core)
+            self.dispatch = DispatchService(self.core, self.incidents)
+            self.field = FieldEvents(self.core, self.dispatch)
+            self.escalation = EscalationService(self.core, self.dispatch)
+            for ch in channels.values():
+                await self._enter_channel(ch)
+            self.channels = channels
+        except BaseException:
+            await self._stack.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def _enter_channel(self, ch: Channel) -> None:
+        """A channel that cannot start is reported down; the engine falls back around it."""
+        try:
+            await self._stack.enter_async_context(ch)
+        except Exception as exc:
+            log.exception("channel %s failed to start", ch.name)
+            ch.set_health(HealthState.DOWN, f"failed to start: {exc}")
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self._stack.__aexit__(et, e, tb)
+
+    def _on_health(self, ch: Channel, health: Health) -> None:
+        self.metrics.channel_up.labels(ch.name).set(HEALTH_VALUE[health.state])
+        log.info("channel %s is %s%s", ch.name, health.state.value, f": {health.reason}" if health.reason else "")
+        self._health_changes.put_nowait((ch.name, health))
+        self.engine.poke(recheck=True)
+
+    async def _record_health(self) -> None:
+        """Health changes are audited (reviews show channel outages) from this task, not callbacks."""
+        while True:
+            name, health = await self._health_changes.get()
+            async with self.store.write() as tx:
+                await tx.record("channel.health", data={"channel": name, "state": health.state.value,
+                                                        "reason": health.reason})
+
+    async def _seed_resources(self) -> list[Resource]:
+        """Resources come from config; their live status stays in the store across restarts."""
+        now = self.clock.now()
+        async with self.store.write() as tx:
+            existing = {r.id: r for r in await tx.list_resources()}
+            for rc in self.settings.resources:
+                plan = [Endpoint(e.channel, e.address) for e in rc.contact_plan]
+                if rc.id in existing:
+                    r = existing[rc.id]
+                    r.name, r.capabilities, r.contact_plan, r.priorities = (rc.name or rc.id, rc.capabilities,
+                                                                            plan, rc.priorities)
+                    await tx.update_resource(r)
+                else:
+                    r = Resource(id=rc.id, name=rc.name or rc.id, capabilities=rc.capabilities,
+                                 contact_plan=plan, priorities=rc.priorities, status_since=now)
+                    await tx.insert_resource(r)
+                    await tx.record("unit.registered", data={"resource": r.id, "status": r.status.value})
+            return await tx.list_resources()
+
+    async def run(self, *, extra: Mapping[str, Callable[[], Awaitable[None]]] | None = None) -> None:
+        """The daemon's work until cancelled: engine, escalation, one inbound pump per channel."""
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.engine.run(), name="engine")
+            tg.create_task(self.escalation.run(), name="escalation")
+            tg.create_task(self._record_health(), name="channel-health")
+            for ch in self.channels.values():
+                tg.create_task(self.field.pump(ch), name=f"inbound.{ch.name}")
+            for name, job in (extra or {}).items():
+                tg.create_task(job(), name=name)
+            self.ready.set()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run in the background for the body of a `with` (tests, benchmarks, the demo)."""
+        task = asyncio.create_task(self.run(), name="gateway")
+        await self.ready.wait()
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _stakeholders(settings: Settings) -> list[Stakeholder]:
+    return [Stakeholder(id=s.id, name=s.name or s.id, groups=s.groups,
+                        contact_plan=[Endpoint(e.channel, e.address) for e in s.contact_plan])
+            for s in settings.stakeholders]

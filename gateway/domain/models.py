@@ -1,0 +1,145 @@
+"""Records of the domain. Plain dataclasses; the store maps them to rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.domain.states import (
+    Classification,
+    DeliveryMode,
+    DeliveryState,
+    IncidentState,
+    Priority,
+    Purpose,
+    UnitStatus,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One way to reach someone: an address on a configured channel."""
+
+    channel: str
+    address: str
+
+
+@dataclass(slots=True)
+class Incident:
+    id: int
+    reference: str
+    source: str
+    state: IncidentState
+    created_at: float
+    updated_at: float
+    # Personal data (redacted in logs and exports): caller_number, caller_name.
+    caller_number: str | None = None
+    caller_name: str | None = None
+    call_id: str | None = None
+    called_number: str | None = None
+    desk: str | None = None
+    nature: str | None = None
+    location: str | None = None
+    category: str | None = None
+    classification: Classification | None = None
+    impact: int | None = None
+    urgency: int | None = None
+    priority: Priority | None = None
+    recommendation: list[dict[str, Any]] = field(default_factory=list)
+    escalation_level: int = 0
+    lessons: str | None = None
+    call_answered_at: float | None = None
+    call_ended_at: float | None = None
+    triaged_at: float | None = None
+    dispatched_at: float | None = None
+    acknowledged_at: float | None = None
+    on_scene_at: float | None = None
+    resolved_at: float | None = None
+    closed_at: float | None = None
+    cancelled_at: float | None = None
+
+
+PERSONAL_FIELDS = frozenset({"caller_number", "caller_name"})
+
+
+@dataclass(slots=True)
+class Resource:
+    id: str
+    name: str
+    capabilities: list[str]
+    contact_plan: list[Endpoint]
+    status: UnitStatus = UnitStatus.AVAILABLE
+    status_since: float = 0.0
+    last_contact_at: float | None = None
+    priorities: list[Priority] = field(default_factory=lambda: list(Priority))
+    current_incident: str | None = None
+
+
+@dataclass(slots=True)
+class Stakeholder:
+    id: str
+    name: str
+    groups: list[str]
+    contact_plan: list[Endpoint]
+
+
+@dataclass(slots=True)
+class Dispatch:
+    id: int
+    incident_id: int
+    created_at: float
+    reason: str
+    created_by: str
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One message to one recipient for one dispatch; it walks the recipient's contact plan."""
+
+    id: int
+    dispatch_id: int
+    incident_id: int
+    recipient_kind: str  # "resource" or "stakeholder"
+    recipient_id: str
+    purpose: Purpose
+    text: str
+    priority: Priority
+    mode: DeliveryMode
+    needs_ack: bool
+    plan: list[Endpoint]
+    state: DeliveryState
+    created_at: float
+    updated_at: float
+    next_endpoint: int = 0
+    confirm_timeout: float = 60.0
+    ack_timeout: float = 120.0
+    round: int = 1
+    acknowledged_at: float | None = None
+    ack_evidence: dict[str, Any] | None = None
+    # Set when the engine has nothing more to do: outcome is acknowledged, declined, delivered,
+    # sent, exhausted or cancelled.
+    completed_at: float | None = None
+    outcome: str | None = None
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One try of a delivery on one endpoint of its plan."""
+
+    id: int
+    delivery_id: int
+    endpoint_index: int
+    channel: str
+    address: str
+    state: DeliveryState
+    tries: int
+    created_at: float
+    updated_at: float
+    next_try_at: float | None = None
+    sent_at: float | None = None
+    delivered_at: float | None = None
+    confirm_deadline_at: float | None = None
+    ack_deadline_at: float | None = None
+    channel_ref: str | None = None
+    closed_reason: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,334 @@
+"""The delivery engine: drains the outbox to channels, runs deadlines, applies fallback.
+
+State lives in the store, never only in memory: each step is a transaction, so a restart picks
+up where the last run stopped. An attempt is marked `sending` before its channel is called; one
+found `sending` at start was in flight when the process died and is sent again (at-least-once),
+while one already `sent` or `delivered` is never sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.base import Channel, HealthState, OutboundMessage, SendReceipt
+from gateway.clock import Clock
+from gateway.domain.models import Attempt, Delivery
+from gateway.domain.personal import redact_text
+from gateway.domain.states import DeliveryState
+from gateway.engine import ledger
+from gateway.engine.progress import Finish, Start, Wait, settle
+from gateway.errors import ChannelError
+from gateway.metrics import Metrics
+from gateway.policies.backoff import retry_delay
+from gateway.policies.fitting import fit_message
+from gateway.policies.ratelimit import RateLimiter
+from gateway.settings import DeliverySettings
+from gateway.store import Store, Tx
+
+log = logging.getLogger(__name__)
+D = DeliveryState
+
+
+class DeliveryEngine:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        channels: Mapping[str, Channel],
+        settings: DeliverySettings,
+        clock: Clock,
+        metrics: Metrics | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.channels = channels
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics or Metrics()
+        self.rng = rng or random.Random()
+        self.limiter = RateLimiter(settings.rate_limits)
+        self._wake = asyncio.Event()
+        self._recheck = True
+        self._waiting: set[int] = set()
+        self._in_flight = 0
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self.idle = asyncio.Event()
+        for ch in channels.values():
+            ch.on_health_change(lambda _c, _h: self.poke(recheck=True))
+
+    # ---- public ------------------------------------------------------------------------------
+    def poke(self, *, recheck: bool = False) -> None:
+        """Something changed (new delivery, health, ack): look at the outbox again now."""
+        self._recheck = self._recheck or recheck
+        self.idle.clear()
+        self._wake.set()
+
+    def is_up(self, channel: str) -> bool:
+        ch = self.channels.get(channel)
+        return ch is not None and ch.health.state is not HealthState.DOWN
+
+    async def advance(self, tx: Tx, d: Delivery) -> None:
+        """Take a delivery's next step inside the caller's transaction (services use this)."""
+        step = await ledger.advance(tx, d, is_up=self.is_up, max_rounds=self.settings.plan_rounds,
+                                    now=self.clock.now())
+        await self._note_step(tx, d, step)
+
+    async def run(self) -> None:
+        """Run until cancelled. Sends run as named tasks in this engine's own TaskGroup."""
+        async with asyncio.TaskGroup() as tg:
+            await self._resume(tg)
+            while True:
+                await self._cycle(tg)
+                await self._wait()
+
+    # ---- the loop -----------------------------------------------------------------------------
+    async def _resume(self, tg: asyncio.TaskGroup) -> None:
+        async with self.store.write() as tx:
+            in_flight = await tx.attempts_in_state(D.SENDING)
+            for a in in_flight:
+                d = await tx.get_delivery(a.delivery_id)
+                await tx.record("attempt.resumed", incident_id=d.incident_id, delivery_id=d.id,
+                                attempt_id=a.id, data={"attempt": a.id, "channel": a.channel,
+                                                       "reason": "in flight when the last run stopped"})
+        for a in in_flight:
+            await self._slots.acquire()
+            self._in_flight += 1
+            tg.create_task(self._send(a.id), name=f"engine.send.{a.id}")
+        if in_flight:
+            log.info("resumed %d attempts that were in flight", len(in_flight))
+
+    async def _cycle(self, tg: asyncio.TaskGroup) -> None:
+        now = self.clock.now()
+        if self._recheck:
+            self._recheck = False
+            await self._progress_stalled(now)
+        await self._expire(now)
+        free = self.settings.concurrency - self._in_flight
+        if free <= 0:
+            return
+        to_send: list[int] = []
+        async with self.store.write() as tx:
+            for a in await tx.due_attempts(now, free):
+                d = await tx.get_delivery(a.delivery_id)
+                if await self._ready(tx, d, a, now):
+                    await ledger.move_attempt(tx, d, a, D.SENDING, now=now)
+                    to_send.append(a.id)
+        for attempt_id in to_send:
+            await self._slots.acquire()
+            self._in_flight += 1
+            tg.create_task(self._send(attempt_id), name=f"engine.send.{attempt_id}")
+
+    async def _ready(self, tx: Tx, d: Delivery, a: Attempt, now: float) -> bool:
+        """Skip an endpoint whose channel went down; hold one that is over its rate limit."""
+        if not self.is_up(a.channel):
+            await ledger.move_attempt(tx, d, a, D.FAILED_PERMANENT, now=now, close="channel_down",
+                                      reason=self._health_reason(a.channel))
+            self.metrics.fallbacks.labels(a.channel, "channel_down").inc()
+            await self.advance(tx, d)
+            return False
+        delay = self.limiter.reserve(a.channel, a.address, now)
+        if delay > 0:
+            a.next_try_at = now + delay
+            await tx.update_attempt(a)
+            await tx.record("attempt.rate_limited", incident_id=d.incident_id, delivery_id=d.id,
+                            attempt_id=a.id, data={"attempt": a.id, "channel": a.channel,
+                                                   "wait_seconds": round(delay, 3)})
+            return False
+        return True
+
+    async def _wait(self) -> None:
+        if self._wake.is_set():
+            self._wake.clear()
+            return
+        async with self.store.read() as tx:
+            nxt = await tx.next_wakeup()
+        now = self.clock.now()
+        timeout = self.settings.down_recheck
+        if nxt is not None:
+            timeout = min(timeout, max(0.0, nxt - now))
+        if self._in_flight == 0 and (nxt is None or nxt > now):
+            self.idle.set()
+        sleeper = asyncio.ensure_future(self.clock.sleep(timeout))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            done, _ = await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            if sleeper in done:
+                self._recheck = self._recheck or bool(self._waiting)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+        self._wake.clear()
+
+    async def _progress_stalled(self, now: float) -> None:
+        async with self.store.write() as tx:
+            for d in await tx.stalled_deliveries():
+                await self.advance(tx, d)
+
+    async def _expire(self, now: float) -> None:
+        async with self.store.write() as tx:
+            for a in await tx.expired_waits(now):
+                d = await tx.get_delivery(a.delivery_id)
+                if a.state is D.SENT and a.confirm_deadline_at is not None and a.confirm_deadline_at <= now:
+                    await ledger.move_attempt(tx, d, a, D.FAILED_PERMANENT, now=now, close="confirm_timeout",
+                                              reason=f"no delivery receipt within {d.confirm_timeout:g}s")
+                    self.metrics.fallbacks.labels(a.channel, "confirm_timeout").inc()
+                else:
+                    await ledger.close_attempt(tx, d, a, "ack_timeout", now=now)
+                    self.metrics.fallbacks.labels(a.channel, "ack_timeout").inc()
+                await self.advance(tx, d)
+
+    async def _note_step(self, tx: Tx, d: Delivery, step: object) -> None:
+        if isinstance(step, Wait):
+            if d.id not in self._waiting:
+                self._waiting.add(d.id)
+                await tx.record("delivery.waiting", incident_id=d.incident_id, delivery_id=d.id,
+                                data={"delivery": d.id, "reason": step.reason})
+            return
+        self._waiting.discard(d.id)
+        if isinstance(step, Finish):
+            self.metrics.deliveries.labels(step.outcome).inc()
+        if isinstance(step, Start):
+            self.poke()
+
+    def _health_reason(self, channel: str) -> str:
+        ch = self.channels.get(channel)
+        return f"channel down: {ch.health.reason}" if ch else "channel not configured"
+
+    # ---- one send -----------------------------------------------------------------------------
+    async def _send(self, attempt_id: int) -> None:
+        try:
+            await self._send_once(attempt_id)
+        except Exception:
+            log.exception("engine: send of attempt %d failed unexpectedly", attempt_id)
+        finally:
+            self._in_flight -= 1
+            self._slots.release()
+            self.poke()
+
+    async def _send_once(self, attempt_id: int) -> None:
+        async with self.store.read() as tx:
+            a = await tx.get_attempt(attempt_id)
+            d = await tx.get_delivery(a.delivery_id)
+            ref = await tx.reference_of(d.incident_id)
+        channel = self.channels.get(a.channel)
+        receipt: SendReceipt | None = None
+        error: ChannelError
+        fit_evidence: dict[str, Any] = {}
+        started = self.clock.now()
+        if channel is None:
+            error = ChannelError("channel not configured", channel=a.channel, temporary=False)
+        else:
+            fitted = fit_message(d.text, max_length=channel.capabilities.max_length,
+                                 max_parts=channel.capabilities.max_parts)
+            msg = OutboundMessage(message_id=str(a.id), address=a.address, parts=fitted.parts,
+                                  incident_ref=ref, priority=d.priority.value, needs_ack=d.needs_ack,
+                                  purpose=d.purpose.value)
+            try:
+                async with asyncio.timeout(self.settings.send_timeout):
+                    receipt = await channel.send(msg)
+            except ChannelError as exc:
+                error = exc
+            except TimeoutError:
+                error = ChannelError(f"no answer within {self.settings.send_timeout:g}s",
+                                     channel=a.channel, temporary=True)
+            except Exception as exc:  # a channel bug must not stall the outbox: retry, and log it
+                log.exception("channel %s raised an untyped error", a.channel)
+                error = ChannelError(f"unexpected error: {exc!r}", channel=a.channel, temporary=True)
+            else:
+                self.metrics.send_seconds.labels(a.channel).observe(max(0.0, self.clock.now() - started))
+            if fitted.truncated or fitted.split:
+                fit_evidence = {"parts": len(fitted.parts), "truncated": fitted.truncated}
+        async with self.store.write() as tx:
+            a = await tx.get_attempt(attempt_id)
+            d = await tx.get_delivery(a.delivery_id)
+            now = self.clock.now()
+            if receipt is not None:
+                await self._on_sent(tx, d, a, receipt, now, channel, fit_evidence)
+            else:
+                error.evidence.update(fit_evidence)
+                await self._on_failed(tx, d, a, error, now)
+
+    async def _on_sent(self, tx: Tx, d: Delivery, a: Attempt, receipt: SendReceipt, now: float,
+                       channel: Channel | None, fit_evidence: dict[str, Any]) -> None:
+        self.metrics.attempts.labels(a.channel, "sent").inc()
+        evidence: dict[str, Any] = {**receipt.evidence, **fit_evidence}
+        if receipt.channel_ref is not None:
+            evidence["channel_ref"] = receipt.channel_ref
+        a.channel_ref = receipt.channel_ref
+        a.sent_at = now
+        if a.state is not D.SENDING:
+            # Acknowledged or cancelled while the send was under way: keep the evidence only.
+            await tx.update_attempt(a)
+            await tx.record("attempt.sent_late", incident_id=d.incident_id, delivery_id=d.id,
+                            attempt_id=a.id, data={"attempt": a.id, "evidence": evidence})
+            return
+        target = D.DELIVERED if receipt.delivered else D.SENT
+        if target is D.DELIVERED:
+            a.delivered_at = now
+        caps = channel.capabilities if channel else None
+        if caps is not None and caps.confirms_delivery and target is D.SENT:
+            a.confirm_deadline_at = now + d.confirm_timeout
+        if d.needs_ack:
+            a.ack_deadline_at = now + d.ack_timeout
+        close = settle(target, needs_ack=d.needs_ack, caps=caps) if caps else "done"
+        await ledger.move_attempt(tx, d, a, target, now=now, evidence=evidence, close=close)
+        if close == "one_way":
+            self.metrics.fallbacks.labels(a.channel, "one_way").inc()
+        await ledger.refresh(tx, d, now=now)
+        await self.advance(tx, d)
+
+    async def _on_failed(self, tx: Tx, d: Delivery, a: Attempt, error: ChannelError, now: float) -> None:
+        evidence = {**error.evidence, "error": redact_text(error.reason)}
+        if a.state is not D.SENDING:
+            await tx.record("attempt.failed_late", incident_id=d.incident_id, delivery_id=d.id,
+                            attempt_id=a.id, data={"attempt": a.id, "evidence": evidence})
+            return
+        a.tries += 1
+        if error.temporary and a.tries <= self.settings.max_retries:
+            self.metrics.attempts.labels(a.channel, "failed_temporary").inc()
+            delay = retry_delay(a.tries, base=self.settings.retry_base, factor=self.settings.retry_factor,
+                                cap=self.settings.retry_cap, jitter=self.settings.retry_jitter, rng=self.rng)
+            a.next_try_at = now + delay
+            await ledger.move_attempt(tx, d, a, D.FAILED_TEMPORARY, now=now, evidence=evidence,
+                                      reason=f"{error.reason}; retry in {delay:.1f}s")
+            await ledger.refresh(tx, d, now=now)
+            return
+        reason = error.reason if not error.temporary else f"{error.reason} (retries exhausted)"
+        self.metrics.attempts.labels(a.channel, "failed_permanent").inc()
+        self.metrics.fallbacks.labels(a.channel, "failed").inc()
+        await ledger.move_attempt(tx, d, a, D.FAILED_PERMANENT, now=now, evidence=evidence, reason=reason,
+                                  close="failed")
+        await self.advance(tx, d)
+
+    # ---- delivery reports ---------------------------------------------------------------------
+    async def on_report(self, channel: str, channel_ref: str, *, delivered: bool, reason: str,
+                        evidence: dict[str, Any]) -> bool:
+        """A delivery receipt from the network. False when it matches no attempt."""
+        async with self.store.write() as tx:
+            a = await tx.attempt_by_channel_ref(channel, channel_ref)
+            if a is None:
+                return False
+            d = await tx.get_delivery(a.delivery_id)
+            now = self.clock.now()
+            ev = {**evidence, "channel_ref": channel_ref}
+            if a.closed_reason is not None or a.state is not D.SENT:
+                await tx.record("attempt.late_report", incident_id=d.incident_id, delivery_id=d.id,
+                                attempt_id=a.id, data={"attempt": a.id, "delivered": delivered,
+                                                       "state": a.state.value, "evidence": ev})
+                return True
+            if delivered:
+                a.delivered_at = now
+                caps = self.channels[channel].capabilities if channel in self.channels else None
+                close = settle(D.DELIVERED, needs_ack=d.needs_ack, caps=caps) if caps else None
+                await ledger.move_attempt(tx, d, a, D.DELIVERED, now=now, evidence=ev, close=close)
+            else:
+                self.metrics.fallbacks.labels(channel, "report_failed").inc()
+                await ledger.move_attempt(tx, d, a, D.FAILED_PERMANENT, now=now, evidence=ev, close="failed",
+                                          reason=reason or "network reported failure")
+            await ledger.refresh(tx, d, now=now)
+            await self.advance(tx, d)
+        return True

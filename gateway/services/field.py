@@ -1,0 +1,74 @@
+"""Inbound traffic from the field: delivery reports, acks, replies and unit status, from every
+channel, mapped onto the same events (ARCHITECTURE.md: one acknowledgement grammar)."""
+
+from __future__ import annotations
+
+import logging
+
+from adapters.base import Channel, ChannelEvent, DeliveryReport, InboundText, RadioAck, UnitStatusReport
+from gateway.domain.personal import mask_number
+from gateway.domain.states import UnitStatus
+from gateway.replies import parse_reply
+from gateway.services.core import Core
+from gateway.services.dispatch import DispatchService
+
+log = logging.getLogger(__name__)
+
+
+class FieldEvents:
+    def __init__(self, core: Core, dispatch: DispatchService) -> None:
+        self.core = core
+        self.dispatch = dispatch
+
+    async def pump(self, channel: Channel) -> None:
+        """Consume one channel's inbound events until cancelled. A bad event never stops the pump."""
+        async for event in channel.events():
+            try:
+                await self.handle(channel.name, event)
+            except Exception:
+                log.exception("channel %s: could not handle %s", channel.name, type(event).__name__)
+
+    async def handle(self, channel: str, event: ChannelEvent) -> str:
+        if isinstance(event, DeliveryReport):
+            matched = await self.core.engine.on_report(channel, event.channel_ref, delivered=event.delivered,
+                                                       reason=event.reason, evidence=event.evidence)
+            return "report" if matched else await self._unmatched(channel, "report", event.channel_ref)
+        resource = self.core.by_endpoint.get((channel, event.address))
+        if isinstance(event, RadioAck):
+            if event.message_id is not None and event.message_id.isdigit():
+                ok = await self.dispatch.ack_attempt(int(event.message_id), via=(channel, event.address),
+                                                     evidence={"channel": channel, **event.evidence})
+                if ok:
+                    return "ack"
+            if resource is None:
+                return await self._unmatched(channel, "ack", event.address)
+            from gateway.replies import Reply, ReplyKind
+
+            return await self.dispatch.apply_reply(resource, Reply(ReplyKind.ACK), via=(channel, event.address),
+                                                   evidence={"channel": channel, **event.evidence})
+        if resource is None:
+            return await self._unmatched(channel, type(event).__name__, event.address)
+        if isinstance(event, InboundText):
+            reply = parse_reply(event.text)
+            if reply is None:
+                async with self.core.store.write() as tx:
+                    await tx.record("field.unrecognised", actor=f"field:{resource}",
+                                    data={"resource": resource, "channel": channel, "text": event.text[:160]})
+                return "unrecognised"
+            return await self.dispatch.apply_reply(resource, reply, via=(channel, event.address),
+                                                   evidence={"channel": channel, "text": event.text[:160],
+                                                             **event.evidence})
+        if isinstance(event, UnitStatusReport):
+            try:
+                status = UnitStatus(event.status)
+            except ValueError:
+                return await self._unmatched(channel, f"status {event.status!r}", event.address)
+            await self.dispatch.set_unit_status(resource, status, actor=f"field:{resource}",
+                                                evidence={"channel": channel, **event.evidence})
+            return f"status {status.value}"
+        return "ignored"
+
+    async def _unmatched(self, channel: str, what: str, who: str) -> str:
+        self.core.metrics.garbled.labels(channel).inc()
+        log.warning("channel %s: %s from %s matches nothing", channel, what, mask_number(who))
+        return "unmatched"

@@ -1,0 +1,27 @@
+"""The words sent to the field. Short, plain and 7-bit safe, so every channel can carry them."""
+
+from __future__ import annotations
+
+from gateway.domain.models import Incident
+
+
+def serial(reference: str) -> int:
+    """`INC-2026-000042` -> 42, the short form a reply may quote (`ACK 42`)."""
+    return int(reference.rsplit("-", 1)[-1])
+
+
+def dispatch_text(i: Incident) -> str:
+    what = i.nature or "incident"
+    where = f" at {i.location}" if i.location else ""
+    cat = f" {i.category.upper()}" if i.category else ""
+    return f"{i.reference} {i.priority or ''}{cat}: {what}{where}. Reply ACK {serial(i.reference)}".replace(
+        "  ", " ")
+
+
+def stand_down_text(i: Incident, why: str) -> str:
+    return f"{i.reference} STAND DOWN: {why}. No action needed."
+
+
+def escalation_text(i: Incident, level: int, after: float) -> str:
+    return (f"{i.reference} {i.priority or ''} ESCALATION {level}: no acknowledgement after "
+            f"{after:g}s. {i.nature or ''} at {i.location or 'unknown location'}")

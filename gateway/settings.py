@@ -1,0 +1,306 @@
+"""Settings: TOML file plus `CALLOUT_…` environment variables (`__` nests), validated at start.
+
+Every validation problem is reported as (key, reason) so `check-config` and `run` can name the
+file, the key and the reason, then exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from gateway.domain.states import Classification, DeliveryMode, Priority
+
+Role = Literal["viewer", "dispatcher", "supervisor", "engineer"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreSettings(Strict):
+    # Empty means SQLite in WAL mode at <data_dir>/callout.db. PostgreSQL: postgresql+asyncpg://…
+    url: str = ""
+    data_dir: Path = Path("callout-data")
+    echo: bool = False
+
+    def resolved_url(self) -> str:
+        if self.url:
+            return self.url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'callout.db'}"
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, v: str) -> str:
+        if v and not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return v
+
+
+class ApiToken(Strict):
+    name: str = Field(min_length=1)
+    role: Role
+    token: str = Field(min_length=16)
+
+
+class ApiSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    tokens: list[ApiToken] = Field(default_factory=list)
+    # Events kept per WebSocket client before a slow client is disconnected.
+    ws_queue: int = Field(1000, ge=10)
+
+
+class LoggingSettings(Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = Field(False, alias="json")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ClassificationRule(Strict):
+    category: str
+    classification: Classification
+    capabilities: list[str] = Field(default_factory=list)
+
+
+class PriorityTarget(Strict):
+    """Per-priority delivery policy and the response-time target."""
+
+    response_target: float = Field(gt=0, description="seconds from creation to on scene")
+    mode: DeliveryMode = DeliveryMode.LADDER
+    confirm_timeout: float = Field(60.0, gt=0)
+    ack_deadline: float = Field(120.0, gt=0)
+    units: int = Field(1, ge=1, description="resources recommended")
+
+
+def _default_targets() -> dict[Priority, PriorityTarget]:
+    return {
+        Priority.P1: PriorityTarget(response_target=480, mode=DeliveryMode.PARALLEL, confirm_timeout=20,
+                                    ack_deadline=60, units=2),
+        Priority.P2: PriorityTarget(response_target=1200, confirm_timeout=30, ack_deadline=120),
+        Priority.P3: PriorityTarget(response_target=3600, confirm_timeout=60, ack_deadline=300),
+        Priority.P4: PriorityTarget(response_target=86400, confirm_timeout=120, ack_deadline=1800),
+    }
+
+
+class TriageSettings(Strict):
+    rules: list[ClassificationRule] = Field(default_factory=list)
+    default_classification: Classification = Classification.INCIDENT
+    # matrix[impact-1][urgency-1] -> priority; impact and urgency run 1 (high) .. 3 (low).
+    matrix: list[list[Priority]] = Field(
+        default_factory=lambda: [
+            [Priority.P1, Priority.P2, Priority.P3],
+            [Priority.P2, Priority.P3, Priority.P4],
+            [Priority.P3, Priority.P4, Priority.P4],
+        ]
+    )
+    targets: dict[Priority, PriorityTarget] = Field(default_factory=_default_targets)
+
+    @field_validator("matrix")
+    @classmethod
+    def _square(cls, v: list[list[Priority]]) -> list[list[Priority]]:
+        if not v or any(len(row) != len(v[0]) for row in v):
+            raise ValueError("must be a non-empty rectangular table of priorities")
+        return v
+
+    @field_validator("targets")
+    @classmethod
+    def _all_priorities(cls, v: dict[Priority, PriorityTarget]) -> dict[Priority, PriorityTarget]:
+        missing = [p.value for p in Priority if p not in v]
+        if missing:
+            raise ValueError(f"missing targets for {', '.join(missing)}")
+        return v
+
+    @property
+    def levels(self) -> tuple[int, int]:
+        return len(self.matrix), len(self.matrix[0])
+
+
+class RateLimit(Strict):
+    """At most `count` messages per `per_seconds` to one destination on one channel."""
+
+    channel: str = "*"
+    count: int = Field(ge=1)
+    per_seconds: float = Field(gt=0)
+
+
+class DeliverySettings(Strict):
+    retry_base: float = Field(2.0, gt=0)
+    retry_cap: float = Field(60.0, gt=0)
+    retry_factor: float = Field(2.0, ge=1)
+    retry_jitter: float = Field(0.2, ge=0, le=1)
+    max_retries: int = Field(5, ge=0)
+    concurrency: int = Field(64, ge=1)
+    send_timeout: float = Field(30.0, gt=0, description="a send that hangs longer fails temporarily")
+    down_recheck: float = Field(15.0, gt=0, description="seconds between looks at a down channel")
+    rate_limits: list[RateLimit] = Field(default_factory=list)
+    # How many times an exhausted ladder starts again from the top before the delivery gives up.
+    plan_rounds: int = Field(1, ge=1)
+
+
+class EscalationLevel(Strict):
+    after: float = Field(gt=0, description="seconds after dispatch with no acknowledgement")
+    action: Literal["notify", "dispatch_more", "repage"]
+    target: str = ""
+    count: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _target_for_notify(self) -> EscalationLevel:
+        if self.action == "notify" and not self.target:
+            raise ValueError("a notify level needs a target stakeholder group")
+        return self
+
+
+class EscalationSettings(Strict):
+    check_interval: float = Field(5.0, gt=0)
+    levels: dict[Priority, list[EscalationLevel]] = Field(default_factory=dict)
+
+    @field_validator("levels")
+    @classmethod
+    def _ordered(cls, v: dict[Priority, list[EscalationLevel]]) -> dict[Priority, list[EscalationLevel]]:
+        for prio, levels in v.items():
+            afters = [lv.after for lv in levels]
+            if afters != sorted(afters):
+                raise ValueError(f"{prio}: levels must be in increasing order of 'after'")
+        return v
+
+
+class ChannelConfig(BaseModel):
+    """A configured channel; `options` are validated by the channel kind's own model."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    kind: str
+    enabled: bool = True
+    max_length: int | None = Field(None, ge=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class EndpointConfig(Strict):
+    channel: str
+    address: str = Field(min_length=1)
+
+
+class ResourceConfig(Strict):
+    id: str = Field(min_length=1)
+    name: str = ""
+    capabilities: list[str] = Field(default_factory=list)
+    contact_plan: list[EndpointConfig] = Field(min_length=1)
+    priorities: list[Priority] = Field(default_factory=lambda: list(Priority))
+
+
+class StakeholderConfig(Strict):
+    id: str = Field(min_length=1)
+    name: str = ""
+    groups: list[str] = Field(min_length=1)
+    contact_plan: list[EndpointConfig] = Field(min_length=1)
+
+
+class CtiSettings(Strict):
+    repeat_window: float = Field(900.0, ge=0, description="seconds a repeat call links to an open incident")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CALLOUT_", env_nested_delimiter="__", extra="forbid")
+
+    site: str = "callout"
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    triage: TriageSettings = Field(default_factory=TriageSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    cti: CtiSettings = Field(default_factory=CtiSettings)
+    channels: list[ChannelConfig] = Field(default_factory=list)
+    resources: list[ResourceConfig] = Field(default_factory=list)
+    stakeholders: list[StakeholderConfig] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment overrides the file; the file's values arrive as init arguments.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Settings:
+        names = [c.name for c in self.channels]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"channels: duplicate channel names {sorted(dupes)}")
+        known = set(names)
+        for section, items in (("resources", self.resources), ("stakeholders", self.stakeholders)):
+            ids = [i.id for i in items]
+            if len(ids) != len(set(ids)):
+                raise ValueError(f"{section}: duplicate ids")
+            for i, item in enumerate(items):
+                for j, ep in enumerate(item.contact_plan):
+                    if ep.channel not in known:
+                        raise ValueError(
+                            f"{section}.{i}.contact_plan.{j}.channel: unknown channel {ep.channel!r}"
+                        )
+        groups = {g for s in self.stakeholders for g in s.groups}
+        for prio, levels in self.escalation.levels.items():
+            for i, lv in enumerate(levels):
+                if lv.action == "notify" and lv.target not in groups:
+                    raise ValueError(
+                        f"escalation.levels.{prio}.{i}.target: no stakeholder is in group {lv.target!r}"
+                    )
+        tokens = [t.token for t in self.api.tokens]
+        if len(tokens) != len(set(tokens)):
+            raise ValueError("api.tokens: the same token is given twice")
+        return self
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif msg.startswith("Value error, "):
+            msg = msg.removeprefix("Value error, ")
+        out.append((key, msg))
+    return out
+
+
+def load_settings(path: Path | str | None, *, env: bool = True) -> Settings:
+    """Read, merge and validate. Raises ConfigError naming file, key and reason."""
+    from gateway.errors import ConfigError
+
+    data: dict[str, Any] = {}
+    label = str(path) if path is not None else "(defaults)"
+    if path is not None:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(file=label, problems=[("(file)", "no such file")]) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(file=label, problems=[("(syntax)", str(exc))]) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(file=label, problems=[("(file)", str(exc))]) from exc
+    try:
+        if env:
+            return Settings(**data)
+        saved = {k: v for k, v in os.environ.items() if k.startswith("CALLOUT_")}
+        for k in saved:
+            del os.environ[k]
+        try:
+            return Settings(**data)
+        finally:
+            os.environ.update(saved)
+    except ValidationError as exc:
+        raise ConfigError(file=label, problems=_problems(exc)) from exc

@@ -1,0 +1,5 @@
+"""The durable store: incidents, resources, the delivery outbox and the append-only audit trail."""
+
+from gateway.store.store import Store, Tx
+
+__all__ = ["Store", "Tx"]

@@ -1,0 +1,86 @@
+"""Mapping between rows and domain records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, fields
+from typing import Any
+
+from gateway.domain.models import Attempt, Delivery, Endpoint, Incident, Resource
+from gateway.domain.states import (
+    Classification,
+    DeliveryMode,
+    DeliveryState,
+    IncidentState,
+    Priority,
+    Purpose,
+    UnitStatus,
+)
+
+
+def plan_to_json(plan: list[Endpoint]) -> list[dict[str, str]]:
+    return [{"channel": e.channel, "address": e.address} for e in plan]
+
+
+def plan_from_json(data: list[dict[str, str]]) -> list[Endpoint]:
+    return [Endpoint(channel=e["channel"], address=e["address"]) for e in data]
+
+
+def incident_from_row(r: Mapping[str, Any]) -> Incident:
+    values = {f.name: r[f.name] for f in fields(Incident)}
+    values["state"] = IncidentState(r["state"])
+    values["classification"] = Classification(r["classification"]) if r["classification"] else None
+    values["priority"] = Priority(r["priority"]) if r["priority"] else None
+    return Incident(**values)
+
+
+def incident_to_row(i: Incident) -> dict[str, Any]:
+    row = asdict(i)
+    row.pop("id")
+    return row
+
+
+def resource_from_row(r: Mapping[str, Any]) -> Resource:
+    return Resource(
+        id=r["id"],
+        name=r["name"],
+        capabilities=list(r["capabilities"]),
+        contact_plan=plan_from_json(r["contact_plan"]),
+        priorities=[Priority(p) for p in r["priorities"]],
+        status=UnitStatus(r["status"]),
+        status_since=r["status_since"],
+        last_contact_at=r["last_contact_at"],
+        current_incident=r["current_incident"],
+    )
+
+
+def resource_to_row(res: Resource) -> dict[str, Any]:
+    return {
+        "id": res.id,
+        "name": res.name,
+        "capabilities": list(res.capabilities),
+        "contact_plan": plan_to_json(res.contact_plan),
+        "priorities": [p.value for p in res.priorities],
+        "status": res.status.value,
+        "status_since": res.status_since,
+        "last_contact_at": res.last_contact_at,
+        "current_incident": res.current_incident,
+    }
+
+
+def delivery_from_row(r: Mapping[str, Any]) -> Delivery:
+    values = {f.name: r[f.name] for f in fields(Delivery)}
+    values["purpose"] = Purpose(r["purpose"])
+    values["priority"] = Priority(r["priority"])
+    values["mode"] = DeliveryMode(r["mode"])
+    values["state"] = DeliveryState(r["state"])
+    values["plan"] = plan_from_json(r["plan"])
+    values["needs_ack"] = bool(r["needs_ack"])
+    return Delivery(**values)
+
+
+def attempt_from_row(r: Mapping[str, Any]) -> Attempt:
+    values = {f.name: r[f.name] for f in fields(Attempt)}
+    values["state"] = DeliveryState(r["state"])
+    values["evidence"] = dict(r["evidence"] or {})
+    return Attempt(**values)

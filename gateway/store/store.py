@@ -1,0 +1,435 @@
+"""One data-access layer for SQLite (WAL, the embedded default) and PostgreSQL.
+
+`Store.write()` opens a transaction; everything a service does in it commits together or not at
+all, and the audit events it recorded are published on the bus only after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from gateway.bus import Bus, BusEvent
+from gateway.clock import Clock
+from gateway.domain.models import Attempt, Delivery, Dispatch, Incident, Resource
+from gateway.domain.states import DeliveryState
+from gateway.errors import NotFound
+from gateway.store import rows
+from gateway.store import schema as t
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_OPEN_INCIDENTS = ("new", "triaged", "dispatched", "acknowledged", "on_scene")
+
+
+def _run_migrations(sync_conn: sa.Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = sync_conn
+    command.upgrade(cfg, "head")
+
+
+class Store:
+    def __init__(self, url: str, *, bus: Bus, clock: Clock, echo: bool = False) -> None:
+        self.url = url
+        self.bus = bus
+        self.clock = clock
+        self._echo = echo
+        self._engine: AsyncEngine | None = None
+        self._write_lock = asyncio.Lock()
+        self.is_sqlite = url.startswith("sqlite")
+        self.references: dict[int, str] = {}
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("store is not open")
+        return self._engine
+
+    async def open(self) -> None:
+        if self.is_sqlite:
+            db_path = self.url.split("///", 1)[-1]
+            if db_path and db_path != ":memory:":
+                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(self.url, echo=self._echo)
+        if self.is_sqlite:
+            _sqlite_pragmas(engine)
+        self._engine = engine
+        async with engine.begin() as conn:
+            await conn.run_sync(_run_migrations)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Tx]:
+        """A read-write transaction. SQLite allows one writer, so writers queue here, not in a busy loop."""
+        async with self._write_lock if self.is_sqlite else _nullcontext():
+            async with self.engine.begin() as conn:
+                tx = Tx(conn, self)
+                yield tx
+        for event in tx.events:
+            self.bus.publish(event)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        async with self.engine.connect() as conn:
+            yield Tx(conn, self)
+
+
+@asynccontextmanager
+async def _nullcontext() -> AsyncIterator[None]:
+    yield
+
+
+def _sqlite_pragmas(engine: AsyncEngine) -> None:
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+
+class Tx:
+    """Queries and changes inside one transaction."""
+
+    def __init__(self, conn: AsyncConnection, store: Store) -> None:
+        self.conn = conn
+        self.store = store
+        self.events: list[BusEvent] = []
+
+    # ---- audit ------------------------------------------------------------------------------
+    async def record(
+        self,
+        kind: str,
+        *,
+        incident: Incident | None = None,
+        incident_id: int | None = None,
+        delivery_id: int | None = None,
+        attempt_id: int | None = None,
+        actor: str = "system",
+        data: dict[str, Any] | None = None,
+        at: float | None = None,
+    ) -> BusEvent:
+        """Append to the audit trail; the event is published when the transaction commits."""
+        when = self.store.clock.now() if at is None else at
+        payload = dict(data or {})
+        ref: str | None = None
+        if incident is not None:
+            incident_id, ref = incident.id, incident.reference
+        elif incident_id is not None:
+            ref = await self.reference_of(incident_id)
+        result = await self.conn.execute(
+            sa.insert(t.audit).values(
+                at=when, kind=kind, actor=actor, incident_id=incident_id,
+                delivery_id=delivery_id, attempt_id=attempt_id, data=payload,
+            ).returning(t.audit.c.id)
+        )
+        event = BusEvent(kind=kind, at=when, data={**payload, "actor": actor},
+                         incident=ref, audit_id=result.scalar_one())
+        self.events.append(event)
+        return event
+
+    async def reference_of(self, incident_id: int) -> str:
+        """An incident's reference; references never change, so the store caches them."""
+        ref = self.store.references.get(incident_id)
+        if ref is None:
+            ref = (await self.conn.execute(
+                sa.select(t.incidents.c.reference).where(t.incidents.c.id == incident_id))).scalar_one()
+            self.store.references[incident_id] = ref
+        return ref
+
+    async def audit_for_incident(self, incident_id: int) -> list[dict[str, Any]]:
+        res = await self.conn.execute(
+            sa.select(t.audit).where(t.audit.c.incident_id == incident_id).order_by(t.audit.c.id)
+        )
+        return [dict(r._mapping) for r in res]
+
+    async def audit_since(self, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
+        res = await self.conn.execute(
+            sa.select(t.audit, t.incidents.c.reference)
+            .select_from(t.audit.outerjoin(t.incidents, t.audit.c.incident_id == t.incidents.c.id))
+            .where(t.audit.c.id > after_id).order_by(t.audit.c.id).limit(limit)
+        )
+        return [dict(r._mapping) for r in res]
+
+    # ---- references -------------------------------------------------------------------------
+    async def next_value(self, name: str) -> int:
+        dialect = self.conn.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            ins: Any = pg_insert(t.sequences).values(name=name, value=0).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            ins = sqlite_insert(t.sequences).values(name=name, value=0).on_conflict_do_nothing()
+        await self.conn.execute(ins)
+        res = await self.conn.execute(
+            sa.update(t.sequences).where(t.sequences.c.name == name)
+            .values(value=t.sequences.c.value + 1).returning(t.sequences.c.value)
+        )
+        return int(res.scalar_one())
+
+    # ---- incidents --------------------------------------------------------------------------
+    async def insert_incident(self, incident: Incident) -> Incident:
+        res = await self.conn.execute(
+            sa.insert(t.incidents).values(rows.incident_to_row(incident)).returning(t.incidents.c.id)
+        )
+        incident.id = res.scalar_one()
+        return incident
+
+    async def update_incident(self, incident: Incident) -> None:
+        await self.conn.execute(
+            sa.update(t.incidents).where(t.incidents.c.id == incident.id)
+            .values(rows.incident_to_row(incident))
+        )
+
+    async def get_incident(self, key: int | str, *, for_update: bool = False) -> Incident:
+        col = t.incidents.c.reference if isinstance(key, str) else t.incidents.c.id
+        q = sa.select(t.incidents).where(col == key)
+        if for_update and self.conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        row = (await self.conn.execute(q)).first()
+        if row is None:
+            raise NotFound("incident", key)
+        return rows.incident_from_row(row._mapping)
+
+    async def list_incidents(
+        self,
+        *,
+        states: Sequence[str] = (),
+        priorities: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Incident]:
+        q = sa.select(t.incidents)
+        if states:
+            q = q.where(t.incidents.c.state.in_(states))
+        if priorities:
+            q = q.where(t.incidents.c.priority.in_(priorities))
+        if categories:
+            q = q.where(t.incidents.c.category.in_(categories))
+        q = q.order_by(t.incidents.c.priority.is_(None), t.incidents.c.priority, t.incidents.c.created_at)
+        res = await self.conn.execute(q.limit(limit).offset(offset))
+        return [rows.incident_from_row(r._mapping) for r in res]
+
+    async def open_incident_for_caller(self, number: str, since: float) -> Incident | None:
+        res = await self.conn.execute(
+            sa.select(t.incidents)
+            .where(t.incidents.c.caller_number == number, t.incidents.c.created_at >= since,
+                   t.incidents.c.state.in_(_OPEN_INCIDENTS))
+            .order_by(t.incidents.c.created_at.desc()).limit(1)
+        )
+        row = res.first()
+        return rows.incident_from_row(row._mapping) if row else None
+
+    async def incidents_by_caller(self, number: str, limit: int = 5) -> list[Incident]:
+        res = await self.conn.execute(
+            sa.select(t.incidents).where(t.incidents.c.caller_number == number)
+            .order_by(t.incidents.c.created_at.desc()).limit(limit)
+        )
+        return [rows.incident_from_row(r._mapping) for r in res]
+
+    async def incidents_awaiting_ack(self) -> list[Incident]:
+        res = await self.conn.execute(sa.select(t.incidents).where(t.incidents.c.state == "dispatched"))
+        return [rows.incident_from_row(r._mapping) for r in res]
+
+    # ---- resources --------------------------------------------------------------------------
+    async def get_resource(self, resource_id: str) -> Resource:
+        row = (await self.conn.execute(sa.select(t.resources).where(t.resources.c.id == resource_id))).first()
+        if row is None:
+            raise NotFound("resource", resource_id)
+        return rows.resource_from_row(row._mapping)
+
+    async def list_resources(self) -> list[Resource]:
+        res = await self.conn.execute(sa.select(t.resources).order_by(t.resources.c.id))
+        return [rows.resource_from_row(r._mapping) for r in res]
+
+    async def insert_resource(self, resource: Resource) -> None:
+        await self.conn.execute(sa.insert(t.resources).values(rows.resource_to_row(resource)))
+
+    async def update_resource(self, resource: Resource) -> None:
+        await self.conn.execute(
+            sa.update(t.resources).where(t.resources.c.id == resource.id)
+            .values(rows.resource_to_row(resource))
+        )
+
+    # ---- dispatches, deliveries, attempts ----------------------------------------------------
+    async def insert_dispatch(self, incident_id: int, *, reason: str, created_by: str) -> Dispatch:
+        now = self.store.clock.now()
+        res = await self.conn.execute(
+            sa.insert(t.dispatches).values(incident_id=incident_id, created_at=now, reason=reason,
+                                           created_by=created_by).returning(t.dispatches.c.id)
+        )
+        return Dispatch(id=res.scalar_one(), incident_id=incident_id, created_at=now, reason=reason,
+                        created_by=created_by)
+
+    async def insert_delivery(self, d: Delivery) -> Delivery:
+        values = asdict(d)
+        values.pop("id")
+        values["plan"] = rows.plan_to_json(d.plan)
+        res = await self.conn.execute(sa.insert(t.deliveries).values(values).returning(t.deliveries.c.id))
+        d.id = res.scalar_one()
+        return d
+
+    async def update_delivery(self, d: Delivery) -> None:
+        values = asdict(d)
+        values.pop("id")
+        values["plan"] = rows.plan_to_json(d.plan)
+        await self.conn.execute(sa.update(t.deliveries).where(t.deliveries.c.id == d.id).values(values))
+
+    async def get_delivery(self, delivery_id: int) -> Delivery:
+        row = (await self.conn.execute(
+            sa.select(t.deliveries).where(t.deliveries.c.id == delivery_id))).first()
+        if row is None:
+            raise NotFound("delivery", delivery_id)
+        return rows.delivery_from_row(row._mapping)
+
+    async def deliveries_for_incident(self, incident_id: int) -> list[Delivery]:
+        res = await self.conn.execute(
+            sa.select(t.deliveries).where(t.deliveries.c.incident_id == incident_id)
+            .order_by(t.deliveries.c.id)
+        )
+        return [rows.delivery_from_row(r._mapping) for r in res]
+
+    async def open_deliveries(self, *, recipient_kind: str | None = None,
+                              recipient_id: str | None = None) -> list[Delivery]:
+        q = sa.select(t.deliveries).where(t.deliveries.c.completed_at.is_(None))
+        if recipient_kind is not None:
+            q = q.where(t.deliveries.c.recipient_kind == recipient_kind)
+        if recipient_id is not None:
+            q = q.where(t.deliveries.c.recipient_id == recipient_id)
+        res = await self.conn.execute(q.order_by(t.deliveries.c.id))
+        return [rows.delivery_from_row(r._mapping) for r in res]
+
+    async def latest_dispatch_delivery(self, resource_id: str, incident_id: int | None = None) -> Delivery | None:
+        """The newest dispatch message to a resource (the one a bare "ACK" from it refers to)."""
+        q = (sa.select(t.deliveries)
+             .join(t.incidents, t.incidents.c.id == t.deliveries.c.incident_id)
+             .where(t.deliveries.c.recipient_kind == "resource",
+                    t.deliveries.c.recipient_id == resource_id,
+                    t.deliveries.c.purpose == "dispatch",
+                    t.incidents.c.state.in_(_OPEN_INCIDENTS)))
+        if incident_id is not None:
+            q = q.where(t.deliveries.c.incident_id == incident_id)
+        row = (await self.conn.execute(q.order_by(t.deliveries.c.id.desc()).limit(1))).first()
+        return rows.delivery_from_row(row._mapping) if row else None
+
+    async def insert_attempt(self, a: Attempt) -> Attempt:
+        values = asdict(a)
+        values.pop("id")
+        res = await self.conn.execute(sa.insert(t.attempts).values(values).returning(t.attempts.c.id))
+        a.id = res.scalar_one()
+        return a
+
+    async def update_attempt(self, a: Attempt) -> None:
+        values = asdict(a)
+        values.pop("id")
+        await self.conn.execute(sa.update(t.attempts).where(t.attempts.c.id == a.id).values(values))
+
+    async def get_attempt(self, attempt_id: int) -> Attempt:
+        row = (await self.conn.execute(sa.select(t.attempts).where(t.attempts.c.id == attempt_id))).first()
+        if row is None:
+            raise NotFound("attempt", attempt_id)
+        return rows.attempt_from_row(row._mapping)
+
+    async def attempts_for(self, delivery_ids: Sequence[int]) -> list[Attempt]:
+        if not delivery_ids:
+            return []
+        res = await self.conn.execute(
+            sa.select(t.attempts).where(t.attempts.c.delivery_id.in_(delivery_ids)).order_by(t.attempts.c.id)
+        )
+        return [rows.attempt_from_row(r._mapping) for r in res]
+
+    async def attempt_by_channel_ref(self, channel: str, ref: str) -> Attempt | None:
+        row = (await self.conn.execute(
+            sa.select(t.attempts).where(t.attempts.c.channel == channel, t.attempts.c.channel_ref == ref)
+            .order_by(t.attempts.c.id.desc()).limit(1))).first()
+        return rows.attempt_from_row(row._mapping) if row else None
+
+    async def due_attempts(self, now: float, limit: int) -> list[Attempt]:
+        """Open attempts waiting to be sent whose time has come, most urgent first."""
+        res = await self.conn.execute(
+            sa.select(t.attempts)
+            .join(t.deliveries, t.deliveries.c.id == t.attempts.c.delivery_id)
+            .where(t.attempts.c.closed_reason.is_(None),
+                   t.attempts.c.state.in_((DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY)),
+                   sa.or_(t.attempts.c.next_try_at.is_(None), t.attempts.c.next_try_at <= now))
+            .order_by(t.deliveries.c.priority, t.attempts.c.id).limit(limit)
+        )
+        return [rows.attempt_from_row(r._mapping) for r in res]
+
+    async def attempts_in_state(self, state: DeliveryState) -> list[Attempt]:
+        res = await self.conn.execute(
+            sa.select(t.attempts).where(t.attempts.c.closed_reason.is_(None), t.attempts.c.state == state)
+        )
+        return [rows.attempt_from_row(r._mapping) for r in res]
+
+    async def expired_waits(self, now: float) -> list[Attempt]:
+        """Open attempts whose delivery-confirmation or acknowledgement deadline has passed."""
+        a = t.attempts.c
+        res = await self.conn.execute(
+            sa.select(t.attempts).where(
+                a.closed_reason.is_(None),
+                sa.or_(sa.and_(a.state == DeliveryState.SENT, a.confirm_deadline_at <= now),
+                       sa.and_(a.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED)),
+                               a.ack_deadline_at <= now)))
+        )
+        return [rows.attempt_from_row(r._mapping) for r in res]
+
+    async def stalled_deliveries(self) -> list[Delivery]:
+        """Open deliveries with no open attempt: the next step has not been taken yet."""
+        open_attempt = sa.select(t.attempts.c.id).where(
+            t.attempts.c.delivery_id == t.deliveries.c.id, t.attempts.c.closed_reason.is_(None)
+        ).exists()
+        res = await self.conn.execute(
+            sa.select(t.deliveries).where(t.deliveries.c.completed_at.is_(None), ~open_attempt)
+        )
+        return [rows.delivery_from_row(r._mapping) for r in res]
+
+    async def next_wakeup(self) -> float | None:
+        a = t.attempts.c
+        waiting = sa.select(sa.func.min(a.next_try_at)).where(
+            a.closed_reason.is_(None),
+            a.state.in_((DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY)))
+        confirm = sa.select(sa.func.min(a.confirm_deadline_at)).where(
+            a.closed_reason.is_(None), a.state == DeliveryState.SENT)
+        ack = sa.select(sa.func.min(a.ack_deadline_at)).where(
+            a.closed_reason.is_(None), a.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED)))
+        times = [(await self.conn.execute(q)).scalar() for q in (waiting, confirm, ack)]
+        present = [x for x in times if x is not None]
+        return min(present) if present else None
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for name, table in (("incidents", t.incidents), ("deliveries", t.deliveries)):
+            res = await self.conn.execute(
+                sa.select(table.c.state, sa.func.count()).group_by(table.c.state))
+            out[name] = {str(s): int(n) for s, n in res}
+        return out

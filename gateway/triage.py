@@ -1,0 +1,143 @@
+"""Triage: classify an incident by category and recommend resources, with a rationale.
+
+Pure functions over settings and resource records; the caller stores the result on the incident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from gateway.domain.models import Resource
+from gateway.domain.states import Classification, Priority, UnitStatus
+from gateway.settings import ClassificationRule
+
+# Never recommended: the unit cannot be reached or cannot respond.
+_EXCLUDED_STATUSES = frozenset({UnitStatus.UNAVAILABLE, UnitStatus.OUT_OF_SERVICE})
+# Lower is better: free units first, then units on their way back, then busy ones.
+_STATUS_TIER: dict[UnitStatus, int] = {UnitStatus.AVAILABLE: 0, UnitStatus.RETURNING: 1}
+_BUSY_TIER = 2
+# Channel counts beyond this add nothing more to the score (the ranking still uses the full count).
+_SCORE_CHANNELS = 4
+
+
+def classify(
+    category: str | None, rules: Sequence[ClassificationRule], default: Classification
+) -> tuple[Classification, list[str]]:
+    """The classification of the first rule whose category matches (ignoring case and padding),
+    and the capabilities that rule requires; `(default, [])` when no rule matches."""
+    if category is None:
+        return default, []
+    wanted = category.strip().casefold()
+    for rule in rules:
+        if rule.category.strip().casefold() == wanted:
+            return rule.classification, list(rule.capabilities)
+    return default, []
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    resource_id: str
+    score: float
+    rationale: str
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    resource: Resource
+    has: tuple[str, ...]
+    missing: tuple[str, ...]
+    tier: int
+    channels: int
+
+    def rank(self) -> tuple[int, int, int, str]:
+        return len(self.missing), self.tier, -self.channels, self.resource.id
+
+
+def _unique(words: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for word in words:
+        key = word.strip().casefold()
+        if key and key not in seen:
+            seen.add(key)
+            out.append(word.strip())
+    return out
+
+
+def _candidate(resource: Resource, required: list[str]) -> _Candidate:
+    own = {c.strip().casefold() for c in resource.capabilities}
+    return _Candidate(
+        resource=resource,
+        has=tuple(c for c in required if c.casefold() in own),
+        missing=tuple(c for c in required if c.casefold() not in own),
+        tier=_STATUS_TIER.get(resource.status, _BUSY_TIER),
+        channels=len({endpoint.channel for endpoint in resource.contact_plan}),
+    )
+
+
+def _score(candidate: _Candidate, required: int) -> float:
+    """0..1, ordered exactly like the ranking: capabilities, then status, then channel diversity."""
+    status_points = _BUSY_TIER - candidate.tier
+    channel_points = min(candidate.channels, _SCORE_CHANNELS)
+    per_capability = (_BUSY_TIER + 1) * (_SCORE_CHANNELS + 1)
+    points = (required - len(candidate.missing)) * per_capability
+    points += status_points * (_SCORE_CHANNELS + 1) + channel_points
+    best = required * per_capability + _BUSY_TIER * (_SCORE_CHANNELS + 1) + _SCORE_CHANNELS
+    return round(points / best, 3)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _rationale(candidate: _Candidate) -> str:
+    resource = candidate.resource
+    if candidate.tier == _BUSY_TIER:
+        status = f"busy ({resource.status.value.replace('_', ' ')})"
+    else:
+        status = resource.status.value.replace("_", " ")
+    phrases = [status]
+    if candidate.has:
+        phrases.append("has " + ", ".join(candidate.has))
+    if candidate.missing:
+        label = "capability" if len(candidate.missing) == 1 else "capabilities"
+        phrases.append(f"missing {label} " + ", ".join(candidate.missing))
+    if not candidate.has and not candidate.missing:
+        phrases.append("no capability required")
+    reach = f"{_plural(len(resource.contact_plan), 'endpoint')} on {_plural(candidate.channels, 'channel')}"
+    return f"{resource.id}: {', '.join(phrases)}; {reach}"
+
+
+def recommend(
+    resources: Sequence[Resource],
+    *,
+    capabilities: Sequence[str],
+    priority: Priority,
+    count: int,
+    exclude: Collection[str] = (),
+) -> list[Recommendation]:
+    """At most `count` resources for an incident, best first, each with a score and a rationale.
+
+    Candidates: not in `exclude`, able to take `priority`, and neither unavailable nor out of
+    service. Ranking: fewest missing capabilities (full matches first, so a partial match is only
+    offered when full ones run out), then available, returning, busy (dispatched, en route, on
+    scene), then more distinct channels in the contact plan, then id.
+    """
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}")
+    required = _unique(capabilities)
+    candidates = sorted(
+        (
+            _candidate(resource, required)
+            for resource in resources
+            if resource.id not in exclude
+            and priority in resource.priorities
+            and resource.status not in _EXCLUDED_STATUSES
+        ),
+        key=_Candidate.rank,
+    )
+    return [
+        Recommendation(resource_id=c.resource.id, score=_score(c, len(required)), rationale=_rationale(c))
+        for c in candidates[:count]
+    ]
