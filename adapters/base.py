@@ -171,5 +171,6 @@ class Channel(ABC):
 
     def fail(self, reason: str, *, temporary: bool, endpoint: str = "", **evidence: Any) -> ChannelError:
         """Build a typed error for this channel (raise it `from` the library error)."""
-        return ChannelError(reason, channel=self.name, endpoint=endpoint, temporary=temporary,
-                            evidence=evidence)
+        return ChannelError(
+            reason, channel=self.name, endpoint=endpoint, temporary=temporary, evidence=evidence
+        )

@@ -55,6 +55,11 @@ def validate_options(kind: str, options: dict[str, Any]) -> list[tuple[str, str]
     try:
         module.Options(**options)
     except ValidationError as exc:
-        return [(".".join(str(p) for p in e["loc"]),
-                 "unknown key" if e["type"] == "extra_forbidden" else e["msg"]) for e in exc.errors()]
+        return [
+            (
+                ".".join(str(p) for p in e["loc"]),
+                "unknown key" if e["type"] == "extra_forbidden" else e["msg"],
+            )
+            for e in exc.errors()
+        ]
     return []

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from adapters.base import Channel, Health, HealthState
 from gateway.bus import Bus
@@ -53,8 +53,9 @@ class Gateway:
         self.metrics = metrics or Metrics()
         self._given_channels = channels
         self.channels: dict[str, Channel] = {}
-        self.store = Store(settings.store.resolved_url(), bus=self.bus, clock=self.clock,
-                           echo=settings.store.echo)
+        self.store = Store(
+            settings.store.resolved_url(), bus=self.bus, clock=self.clock, echo=settings.store.echo
+        )
         self._stack = AsyncExitStack()
         self.ready = asyncio.Event()
         self._health_changes: asyncio.Queue[tuple[str, Health]] = asyncio.Queue()
@@ -64,14 +65,28 @@ class Gateway:
         try:
             await self.store.open()
             self._stack.push_async_callback(self.store.close)
-            channels = dict(self._given_channels) if self._given_channels is not None else build_channels(
-                self.settings)
+            channels = (
+                dict(self._given_channels)
+                if self._given_channels is not None
+                else build_channels(self.settings)
+            )
             for ch in channels.values():
                 ch.on_health_change(self._on_health)
-            self.engine = DeliveryEngine(store=self.store, channels=channels, settings=self.settings.delivery,
-                                         clock=self.clock, metrics=self.metrics)
-            self.core = Core(settings=self.settings, store=self.store, engine=self.engine, clock=self.clock,
-                             metrics=self.metrics, stakeholders=_stakeholders(self.settings))
+            self.engine = DeliveryEngine(
+                store=self.store,
+                channels=channels,
+                settings=self.settings.delivery,
+                clock=self.clock,
+                metrics=self.metrics,
+            )
+            self.core = Core(
+                settings=self.settings,
+                store=self.store,
+                engine=self.engine,
+                clock=self.clock,
+                metrics=self.metrics,
+                stakeholders=_stakeholders(self.settings),
+            )
             self.core.index_resources(await self._seed_resources())
             self.incidents = IncidentService(self.core)
             self.dispatch = DispatchService(self.core, self.incidents)
@@ -93,13 +108,16 @@ class Gateway:
             log.exception("channel %s failed to start", ch.name)
             ch.set_health(HealthState.DOWN, f"failed to start: {exc}")
 
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self._stack.__aexit__(et, e, tb)
 
     def _on_health(self, ch: Channel, health: Health) -> None:
         self.metrics.channel_up.labels(ch.name).set(HEALTH_VALUE[health.state])
-        log.info("channel %s is %s%s", ch.name, health.state.value, f": {health.reason}" if health.reason else "")
+        log.info(
+            "channel %s is %s%s", ch.name, health.state.value, f": {health.reason}" if health.reason else ""
+        )
         self._health_changes.put_nowait((ch.name, health))
         self.engine.poke(recheck=True)
 
@@ -108,8 +126,10 @@ class Gateway:
         while True:
             name, health = await self._health_changes.get()
             async with self.store.write() as tx:
-                await tx.record("channel.health", data={"channel": name, "state": health.state.value,
-                                                        "reason": health.reason})
+                await tx.record(
+                    "channel.health",
+                    data={"channel": name, "state": health.state.value, "reason": health.reason},
+                )
 
     async def _seed_resources(self) -> list[Resource]:
         """Resources come from config; their live status stays in the store across restarts."""
@@ -120,17 +140,29 @@ class Gateway:
                 plan = [Endpoint(e.channel, e.address) for e in rc.contact_plan]
                 if rc.id in existing:
                     r = existing[rc.id]
-                    r.name, r.capabilities, r.contact_plan, r.priorities = (rc.name or rc.id, rc.capabilities,
-                                                                            plan, rc.priorities)
+                    r.name, r.capabilities, r.contact_plan, r.priorities = (
+                        rc.name or rc.id,
+                        rc.capabilities,
+                        plan,
+                        rc.priorities,
+                    )
                     await tx.update_resource(r)
                 else:
-                    r = Resource(id=rc.id, name=rc.name or rc.id, capabilities=rc.capabilities,
-                                 contact_plan=plan, priorities=rc.priorities, status_since=now)
+                    r = Resource(
+                        id=rc.id,
+                        name=rc.name or rc.id,
+                        capabilities=rc.capabilities,
+                        contact_plan=plan,
+                        priorities=rc.priorities,
+                        status_since=now,
+                    )
                     await tx.insert_resource(r)
                     await tx.record("unit.registered", data={"resource": r.id, "status": r.status.value})
             return await tx.list_resources()
 
-    async def run(self, *, extra: Mapping[str, Callable[[], Awaitable[None]]] | None = None) -> None:
+    async def run(
+        self, *, extra: Mapping[str, Callable[[], Coroutine[Any, Any, None]]] | None = None
+    ) -> None:
         """The daemon's work until cancelled: engine, escalation, one inbound pump per channel."""
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.engine.run(), name="engine")
@@ -156,6 +188,12 @@ class Gateway:
 
 
 def _stakeholders(settings: Settings) -> list[Stakeholder]:
-    return [Stakeholder(id=s.id, name=s.name or s.id, groups=s.groups,
-                        contact_plan=[Endpoint(e.channel, e.address) for e in s.contact_plan])
-            for s in settings.stakeholders]
+    return [
+        Stakeholder(
+            id=s.id,
+            name=s.name or s.id,
+            groups=s.groups,
+            contact_plan=[Endpoint(e.channel, e.address) for e in s.contact_plan],
+        )
+        for s in settings.stakeholders
+    ]

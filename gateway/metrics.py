@@ -9,23 +9,41 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.attempts = Counter("callout_attempts_total", "Delivery attempts by channel and result",
-                                ["channel", "result"], registry=r)
-        self.fallbacks = Counter("callout_fallbacks_total", "Moves to the next endpoint, by channel left",
-                                 ["channel", "reason"], registry=r)
-        self.deliveries = Counter("callout_deliveries_completed_total", "Deliveries completed by outcome",
-                                  ["outcome"], registry=r)
-        self.incidents = Counter("callout_incidents_created_total", "Incidents created by source",
-                                 ["source"], registry=r)
-        self.send_seconds = Histogram("callout_send_seconds", "Time a channel took to accept a message",
-                                      ["channel"], registry=r)
+        self.attempts = Counter(
+            "callout_attempts_total",
+            "Delivery attempts by channel and result",
+            ["channel", "result"],
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "callout_fallbacks_total",
+            "Moves to the next endpoint, by channel left",
+            ["channel", "reason"],
+            registry=r,
+        )
+        self.deliveries = Counter(
+            "callout_deliveries_completed_total", "Deliveries completed by outcome", ["outcome"], registry=r
+        )
+        self.incidents = Counter(
+            "callout_incidents_created_total", "Incidents created by source", ["source"], registry=r
+        )
+        self.send_seconds = Histogram(
+            "callout_send_seconds", "Time a channel took to accept a message", ["channel"], registry=r
+        )
         self.decision_seconds = Histogram(
-            "callout_dispatch_decision_seconds", "Time from dispatch request to deliveries in the outbox",
-            registry=r, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0))
+            "callout_dispatch_decision_seconds",
+            "Time from dispatch request to deliveries in the outbox",
+            registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+        )
         self.channel_up = Gauge("callout_channel_up", "1 up, 0.5 degraded, 0 down", ["channel"], registry=r)
-        self.garbled = Counter("callout_inbound_unmatched_total",
-                               "Inbound messages from the field that matched no delivery",
-                               ["channel"], registry=r)
-        self.handling_seconds = Histogram("callout_call_handling_seconds", "Call handling time by desk",
-                                          ["desk"], registry=r)
+        self.garbled = Counter(
+            "callout_inbound_unmatched_total",
+            "Inbound messages from the field that matched no delivery",
+            ["channel"],
+            registry=r,
+        )
+        self.handling_seconds = Histogram(
+            "callout_call_handling_seconds", "Call handling time by desk", ["desk"], registry=r
+        )
         self.ws_clients = Gauge("callout_ws_clients", "Connected WebSocket clients", registry=r)

@@ -81,8 +81,9 @@ class PriorityTarget(Strict):
 
 def _default_targets() -> dict[Priority, PriorityTarget]:
     return {
-        Priority.P1: PriorityTarget(response_target=480, mode=DeliveryMode.PARALLEL, confirm_timeout=20,
-                                    ack_deadline=60, units=2),
+        Priority.P1: PriorityTarget(
+            response_target=480, mode=DeliveryMode.PARALLEL, confirm_timeout=20, ack_deadline=60, units=2
+        ),
         Priority.P2: PriorityTarget(response_target=1200, confirm_timeout=30, ack_deadline=120),
         Priority.P3: PriorityTarget(response_target=3600, confirm_timeout=60, ack_deadline=300),
         Priority.P4: PriorityTarget(response_target=86400, confirm_timeout=120, ack_deadline=1800),
@@ -240,12 +241,16 @@ class Settings(BaseSettings):
         if dupes:
             raise ValueError(f"channels: duplicate channel names {sorted(dupes)}")
         known = set(names)
-        for section, items in (("resources", self.resources), ("stakeholders", self.stakeholders)):
-            ids = [i.id for i in items]
+        plans: dict[str, list[tuple[str, list[EndpointConfig]]]] = {
+            "resources": [(r.id, r.contact_plan) for r in self.resources],
+            "stakeholders": [(s.id, s.contact_plan) for s in self.stakeholders],
+        }
+        for section, items in plans.items():
+            ids = [item_id for item_id, _ in items]
             if len(ids) != len(set(ids)):
                 raise ValueError(f"{section}: duplicate ids")
-            for i, item in enumerate(items):
-                for j, ep in enumerate(item.contact_plan):
+            for i, (_, plan) in enumerate(items):
+                for j, ep in enumerate(plan):
                     if ep.channel not in known:
                         raise ValueError(
                             f"{section}.{i}.contact_plan.{j}.channel: unknown channel {ep.channel!r}"
@@ -272,6 +277,9 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
             msg = "unknown key"
         elif msg.startswith("Value error, "):
             msg = msg.removeprefix("Value error, ")
+        env_name = "CALLOUT_" + "__".join(str(p).upper() for p in err["loc"])
+        if env_name in os.environ:
+            msg += f" (from environment variable {env_name})"
         out.append((key, msg))
     return out
 

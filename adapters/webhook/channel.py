@@ -19,20 +19,26 @@ class WebhookChannel(Channel):
     kind = "webhook"
 
     def __init__(self, *, name: str, options: Options) -> None:
-        super().__init__(name=name, capabilities=Capabilities(max_length=options.max_length, max_parts=1,
-                                                              confirms_delivery=False, two_way=True))
+        super().__init__(
+            name=name,
+            capabilities=Capabilities(
+                max_length=options.max_length, max_parts=1, confirms_delivery=False, two_way=True
+            ),
+        )
         self.options = options
         self._session: aiohttp.ClientSession | None = None
         self._failures = 0
 
     async def __aenter__(self) -> Self:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.options.timeout),
-                                              headers=self.options.headers)
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.options.timeout), headers=self.options.headers
+        )
         self.set_health(HealthState.UP, "ready")
         return self
 
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._session is not None:
             await self._session.close()
         self.set_health(HealthState.DOWN, "stopped")
@@ -42,16 +48,18 @@ class WebhookChannel(Channel):
             raise self.fail("channel not started", temporary=True)
         url = codec.request_url(self.options.url, message.address)
         try:
-            async with self._session.post(url, data=codec.request_body(message),
-                                          headers={"Content-Type": "application/json"}) as resp:
+            async with self._session.post(
+                url, data=codec.request_body(message), headers={"Content-Type": "application/json"}
+            ) as resp:
                 body = await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._failures += 1
             if self._failures >= self.options.down_after:
                 self.set_health(HealthState.DOWN, f"{self._failures} failed connections: {exc!r}")
-            raise self.fail(f"connection failed: {type(exc).__name__}", temporary=True,
-                            endpoint=message.address) from exc
+            raise self.fail(
+                f"connection failed: {type(exc).__name__}", temporary=True, endpoint=message.address
+            ) from exc
         self._failures = 0
         self.set_health(HealthState.UP, "ready")
         outcome = codec.interpret(status, body)

@@ -15,11 +15,18 @@ def request_url(template: str, address: str) -> str:
 
 
 def request_body(msg: OutboundMessage) -> bytes:
-    return json.dumps({
-        "message_id": msg.message_id, "address": msg.address, "text": msg.text, "parts": list(msg.parts),
-        "incident": msg.incident_ref, "priority": msg.priority, "needs_ack": msg.needs_ack,
-        "purpose": msg.purpose,
-    }).encode()
+    return json.dumps(
+        {
+            "message_id": msg.message_id,
+            "address": msg.address,
+            "text": msg.text,
+            "parts": list(msg.parts),
+            "incident": msg.incident_ref,
+            "priority": msg.priority,
+            "needs_ack": msg.needs_ack,
+            "purpose": msg.purpose,
+        }
+    ).encode()
 
 
 @dataclass(frozen=True, slots=True)

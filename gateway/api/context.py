@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from gateway.api.auth import Identity, TokenTable
+    from gateway.api.auth import TokenTable
     from gateway.app import Gateway
 
 
@@ -23,8 +23,7 @@ class ApiState:
 
 
 STATE: web.AppKey[ApiState] = web.AppKey("callout_api", ApiState)
-_IDENTITY = "callout_identity"
-_REQUEST_ID = "callout_request_id"
+REQUEST_ID_HEADER = "X-Request-Id"
 
 
 def state(request: web.Request) -> ApiState:
@@ -35,18 +34,6 @@ def gateway(request: web.Request) -> Gateway:
     return request.app[STATE].gw
 
 
-def set_identity(request: web.Request, identity: Identity) -> None:
-    request[_IDENTITY] = identity
-
-
-def identity(request: web.Request) -> Identity | None:
-    found: Identity | None = request.get(_IDENTITY)
-    return found
-
-
-def set_request_id(request: web.Request, request_id: str) -> None:
-    request[_REQUEST_ID] = request_id
-
-
 def request_id(request: web.Request) -> str:
-    return str(request.get(_REQUEST_ID, "-"))
+    """The id the errors middleware gave the request (it travels as a header, not request state)."""
+    return request.headers.get(REQUEST_ID_HEADER, "-")

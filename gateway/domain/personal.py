@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_PHONE = re.compile(r"\+?\d[\d \-]{6,}\d")
+# A phone number: 8+ digits, optionally with a leading + and single spaces between digits. Not
+# part of a longer token, so references like INC-2026-000042 and timestamps are left alone.
+_PHONE = re.compile(r"(?<![\w\-:.])\+?\d(?: ?\d){7,}(?![\w\-:.])")
 
 
 def mask_number(number: str | None) -> str | None:

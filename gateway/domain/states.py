@@ -30,9 +30,7 @@ INCIDENT_TRANSITIONS: dict[IncidentState, frozenset[IncidentState]] = {
     _S.CLOSED: frozenset(),
     _S.CANCELLED: frozenset({_S.CLOSED}),
 }
-OPEN_INCIDENT_STATES = frozenset(
-    {_S.NEW, _S.TRIAGED, _S.DISPATCHED, _S.ACKNOWLEDGED, _S.ON_SCENE}
-)
+OPEN_INCIDENT_STATES = frozenset({_S.NEW, _S.TRIAGED, _S.DISPATCHED, _S.ACKNOWLEDGED, _S.ON_SCENE})
 
 
 def check_incident_transition(key: str, current: IncidentState, target: IncidentState) -> None:
@@ -80,8 +78,9 @@ _D = DeliveryState
 ATTEMPT_TRANSITIONS: dict[DeliveryState, frozenset[DeliveryState]] = {
     _D.PENDING: frozenset({_D.SENDING, _D.CANCELLED, _D.FAILED_PERMANENT}),
     # SENDING -> SENDING happens when a restart resumes an attempt that was in flight.
-    _D.SENDING: frozenset({_D.SENDING, _D.SENT, _D.DELIVERED, _D.FAILED_TEMPORARY, _D.FAILED_PERMANENT,
-                           _D.CANCELLED}),
+    _D.SENDING: frozenset(
+        {_D.SENDING, _D.SENT, _D.DELIVERED, _D.FAILED_TEMPORARY, _D.FAILED_PERMANENT, _D.CANCELLED}
+    ),
     _D.FAILED_TEMPORARY: frozenset({_D.SENDING, _D.FAILED_PERMANENT, _D.CANCELLED}),
     _D.SENT: frozenset({_D.DELIVERED, _D.ACKNOWLEDGED, _D.FAILED_PERMANENT, _D.CANCELLED}),
     _D.DELIVERED: frozenset({_D.ACKNOWLEDGED, _D.CANCELLED}),

@@ -9,6 +9,7 @@ while one already `sent` or `delivered` is never sent again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Mapping
@@ -55,6 +56,8 @@ class DeliveryEngine:
         self._recheck = True
         self._waiting: set[int] = set()
         self._in_flight = 0
+        self._draining = False
+        self._drained = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.concurrency)
         self.idle = asyncio.Event()
         for ch in channels.values():
@@ -67,14 +70,26 @@ class DeliveryEngine:
         self.idle.clear()
         self._wake.set()
 
+    async def drain(self, grace: float) -> bool:
+        """Stop starting sends and wait (real time, up to `grace` s) for those under way."""
+        self._draining = True
+        if self._in_flight == 0:
+            return True
+        self._drained.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._drained.wait()
+        return self._in_flight == 0
+
     def is_up(self, channel: str) -> bool:
         ch = self.channels.get(channel)
         return ch is not None and ch.health.state is not HealthState.DOWN
 
     async def advance(self, tx: Tx, d: Delivery) -> None:
         """Take a delivery's next step inside the caller's transaction (services use this)."""
-        step = await ledger.advance(tx, d, is_up=self.is_up, max_rounds=self.settings.plan_rounds,
-                                    now=self.clock.now())
+        step = await ledger.advance(
+            tx, d, is_up=self.is_up, max_rounds=self.settings.plan_rounds, now=self.clock.now()
+        )
         await self._note_step(tx, d, step)
 
     async def run(self) -> None:
@@ -91,9 +106,17 @@ class DeliveryEngine:
             in_flight = await tx.attempts_in_state(D.SENDING)
             for a in in_flight:
                 d = await tx.get_delivery(a.delivery_id)
-                await tx.record("attempt.resumed", incident_id=d.incident_id, delivery_id=d.id,
-                                attempt_id=a.id, data={"attempt": a.id, "channel": a.channel,
-                                                       "reason": "in flight when the last run stopped"})
+                await tx.record(
+                    "attempt.resumed",
+                    incident_id=d.incident_id,
+                    delivery_id=d.id,
+                    attempt_id=a.id,
+                    data={
+                        "attempt": a.id,
+                        "channel": a.channel,
+                        "reason": "in flight when the last run stopped",
+                    },
+                )
         for a in in_flight:
             await self._slots.acquire()
             self._in_flight += 1
@@ -108,7 +131,7 @@ class DeliveryEngine:
             await self._progress_stalled(now)
         await self._expire(now)
         free = self.settings.concurrency - self._in_flight
-        if free <= 0:
+        if free <= 0 or self._draining:
             return
         to_send: list[int] = []
         async with self.store.write() as tx:
@@ -125,8 +148,15 @@ class DeliveryEngine:
     async def _ready(self, tx: Tx, d: Delivery, a: Attempt, now: float) -> bool:
         """Skip an endpoint whose channel went down; hold one that is over its rate limit."""
         if not self.is_up(a.channel):
-            await ledger.move_attempt(tx, d, a, D.FAILED_PERMANENT, now=now, close="channel_down",
-                                      reason=self._health_reason(a.channel))
+            await ledger.move_attempt(
+                tx,
+                d,
+                a,
+                D.FAILED_PERMANENT,
+                now=now,
+                close="channel_down",
+                reason=self._health_reason(a.channel),
+            )
             self.metrics.fallbacks.labels(a.channel, "channel_down").inc()
             await self.advance(tx, d)
             return False
@@ -134,9 +164,13 @@ class DeliveryEngine:
         if delay > 0:
             a.next_try_at = now + delay
             await tx.update_attempt(a)
-            await tx.record("attempt.rate_limited", incident_id=d.incident_id, delivery_id=d.id,
-                            attempt_id=a.id, data={"attempt": a.id, "channel": a.channel,
-                                                   "wait_seconds": round(delay, 3)})
+            await tx.record(
+                "attempt.rate_limited",
+                incident_id=d.incident_id,
+                delivery_id=d.id,
+                attempt_id=a.id,
+                data={"attempt": a.id, "channel": a.channel, "wait_seconds": round(delay, 3)},
+            )
             return False
         return True
 
@@ -173,8 +207,15 @@ class DeliveryEngine:
             for a in await tx.expired_waits(now):
                 d = await tx.get_delivery(a.delivery_id)
                 if a.state is D.SENT and a.confirm_deadline_at is not None and a.confirm_deadline_at <= now:
-                    await ledger.move_attempt(tx, d, a, D.FAILED_PERMANENT, now=now, close="confirm_timeout",
-                                              reason=f"no delivery receipt within {d.confirm_timeout:g}s")
+                    await ledger.move_attempt(
+                        tx,
+                        d,
+                        a,
+                        D.FAILED_PERMANENT,
+                        now=now,
+                        close="confirm_timeout",
+                        reason=f"no delivery receipt within {d.confirm_timeout:g}s",
+                    )
                     self.metrics.fallbacks.labels(a.channel, "confirm_timeout").inc()
                 else:
                     await ledger.close_attempt(tx, d, a, "ack_timeout", now=now)
@@ -185,8 +226,12 @@ class DeliveryEngine:
         if isinstance(step, Wait):
             if d.id not in self._waiting:
                 self._waiting.add(d.id)
-                await tx.record("delivery.waiting", incident_id=d.incident_id, delivery_id=d.id,
-                                data={"delivery": d.id, "reason": step.reason})
+                await tx.record(
+                    "delivery.waiting",
+                    incident_id=d.incident_id,
+                    delivery_id=d.id,
+                    data={"delivery": d.id, "reason": step.reason},
+                )
             return
         self._waiting.discard(d.id)
         if isinstance(step, Finish):
@@ -207,6 +252,8 @@ class DeliveryEngine:
         finally:
             self._in_flight -= 1
             self._slots.release()
+            if self._in_flight == 0:
+                self._drained.set()
             self.poke()
 
     async def _send_once(self, attempt_id: int) -> None:
@@ -222,19 +269,27 @@ class DeliveryEngine:
         if channel is None:
             error = ChannelError("channel not configured", channel=a.channel, temporary=False)
         else:
-            fitted = fit_message(d.text, max_length=channel.capabilities.max_length,
-                                 max_parts=channel.capabilities.max_parts)
-            msg = OutboundMessage(message_id=str(a.id), address=a.address, parts=fitted.parts,
-                                  incident_ref=ref, priority=d.priority.value, needs_ack=d.needs_ack,
-                                  purpose=d.purpose.value)
+            fitted = fit_message(
+                d.text, max_length=channel.capabilities.max_length, max_parts=channel.capabilities.max_parts
+            )
+            msg = OutboundMessage(
+                message_id=str(a.id),
+                address=a.address,
+                parts=fitted.parts,
+                incident_ref=ref,
+                priority=d.priority.value,
+                needs_ack=d.needs_ack,
+                purpose=d.purpose.value,
+            )
             try:
                 async with asyncio.timeout(self.settings.send_timeout):
                     receipt = await channel.send(msg)
             except ChannelError as exc:
                 error = exc
             except TimeoutError:
-                error = ChannelError(f"no answer within {self.settings.send_timeout:g}s",
-                                     channel=a.channel, temporary=True)
+                error = ChannelError(
+                    f"no answer within {self.settings.send_timeout:g}s", channel=a.channel, temporary=True
+                )
             except Exception as exc:  # a channel bug must not stall the outbox: retry, and log it
                 log.exception("channel %s raised an untyped error", a.channel)
                 error = ChannelError(f"unexpected error: {exc!r}", channel=a.channel, temporary=True)
@@ -247,13 +302,22 @@ class DeliveryEngine:
             d = await tx.get_delivery(a.delivery_id)
             now = self.clock.now()
             if receipt is not None:
-                await self._on_sent(tx, d, a, receipt, now, channel, fit_evidence)
+                await self._on_sent(tx, d, a, receipt, now, channel=channel, fit_evidence=fit_evidence)
             else:
                 error.evidence.update(fit_evidence)
                 await self._on_failed(tx, d, a, error, now)
 
-    async def _on_sent(self, tx: Tx, d: Delivery, a: Attempt, receipt: SendReceipt, now: float,
-                       channel: Channel | None, fit_evidence: dict[str, Any]) -> None:
+    async def _on_sent(
+        self,
+        tx: Tx,
+        d: Delivery,
+        a: Attempt,
+        receipt: SendReceipt,
+        now: float,
+        *,
+        channel: Channel | None,
+        fit_evidence: dict[str, Any],
+    ) -> None:
         self.metrics.attempts.labels(a.channel, "sent").inc()
         evidence: dict[str, Any] = {**receipt.evidence, **fit_evidence}
         if receipt.channel_ref is not None:
@@ -263,8 +327,13 @@ class DeliveryEngine:
         if a.state is not D.SENDING:
             # Acknowledged or cancelled while the send was under way: keep the evidence only.
             await tx.update_attempt(a)
-            await tx.record("attempt.sent_late", incident_id=d.incident_id, delivery_id=d.id,
-                            attempt_id=a.id, data={"attempt": a.id, "evidence": evidence})
+            await tx.record(
+                "attempt.sent_late",
+                incident_id=d.incident_id,
+                delivery_id=d.id,
+                attempt_id=a.id,
+                data={"attempt": a.id, "evidence": evidence},
+            )
             return
         target = D.DELIVERED if receipt.delivered else D.SENT
         if target is D.DELIVERED:
@@ -284,29 +353,49 @@ class DeliveryEngine:
     async def _on_failed(self, tx: Tx, d: Delivery, a: Attempt, error: ChannelError, now: float) -> None:
         evidence = {**error.evidence, "error": redact_text(error.reason)}
         if a.state is not D.SENDING:
-            await tx.record("attempt.failed_late", incident_id=d.incident_id, delivery_id=d.id,
-                            attempt_id=a.id, data={"attempt": a.id, "evidence": evidence})
+            await tx.record(
+                "attempt.failed_late",
+                incident_id=d.incident_id,
+                delivery_id=d.id,
+                attempt_id=a.id,
+                data={"attempt": a.id, "evidence": evidence},
+            )
             return
         a.tries += 1
         if error.temporary and a.tries <= self.settings.max_retries:
             self.metrics.attempts.labels(a.channel, "failed_temporary").inc()
-            delay = retry_delay(a.tries, base=self.settings.retry_base, factor=self.settings.retry_factor,
-                                cap=self.settings.retry_cap, jitter=self.settings.retry_jitter, rng=self.rng)
+            delay = retry_delay(
+                a.tries,
+                base=self.settings.retry_base,
+                factor=self.settings.retry_factor,
+                cap=self.settings.retry_cap,
+                jitter=self.settings.retry_jitter,
+                rng=self.rng,
+            )
             a.next_try_at = now + delay
-            await ledger.move_attempt(tx, d, a, D.FAILED_TEMPORARY, now=now, evidence=evidence,
-                                      reason=f"{error.reason}; retry in {delay:.1f}s")
+            await ledger.move_attempt(
+                tx,
+                d,
+                a,
+                D.FAILED_TEMPORARY,
+                now=now,
+                evidence=evidence,
+                reason=f"{error.reason}; retry in {delay:.1f}s",
+            )
             await ledger.refresh(tx, d, now=now)
             return
         reason = error.reason if not error.temporary else f"{error.reason} (retries exhausted)"
         self.metrics.attempts.labels(a.channel, "failed_permanent").inc()
         self.metrics.fallbacks.labels(a.channel, "failed").inc()
-        await ledger.move_attempt(tx, d, a, D.FAILED_PERMANENT, now=now, evidence=evidence, reason=reason,
-                                  close="failed")
+        await ledger.move_attempt(
+            tx, d, a, D.FAILED_PERMANENT, now=now, evidence=evidence, reason=reason, close="failed"
+        )
         await self.advance(tx, d)
 
     # ---- delivery reports ---------------------------------------------------------------------
-    async def on_report(self, channel: str, channel_ref: str, *, delivered: bool, reason: str,
-                        evidence: dict[str, Any]) -> bool:
+    async def on_report(
+        self, channel: str, channel_ref: str, *, delivered: bool, reason: str, evidence: dict[str, Any]
+    ) -> bool:
         """A delivery receipt from the network. False when it matches no attempt."""
         async with self.store.write() as tx:
             a = await tx.attempt_by_channel_ref(channel, channel_ref)
@@ -316,9 +405,13 @@ class DeliveryEngine:
             now = self.clock.now()
             ev = {**evidence, "channel_ref": channel_ref}
             if a.closed_reason is not None or a.state is not D.SENT:
-                await tx.record("attempt.late_report", incident_id=d.incident_id, delivery_id=d.id,
-                                attempt_id=a.id, data={"attempt": a.id, "delivered": delivered,
-                                                       "state": a.state.value, "evidence": ev})
+                await tx.record(
+                    "attempt.late_report",
+                    incident_id=d.incident_id,
+                    delivery_id=d.id,
+                    attempt_id=a.id,
+                    data={"attempt": a.id, "delivered": delivered, "state": a.state.value, "evidence": ev},
+                )
                 return True
             if delivered:
                 a.delivered_at = now
@@ -327,8 +420,16 @@ class DeliveryEngine:
                 await ledger.move_attempt(tx, d, a, D.DELIVERED, now=now, evidence=ev, close=close)
             else:
                 self.metrics.fallbacks.labels(channel, "report_failed").inc()
-                await ledger.move_attempt(tx, d, a, D.FAILED_PERMANENT, now=now, evidence=ev, close="failed",
-                                          reason=reason or "network reported failure")
+                await ledger.move_attempt(
+                    tx,
+                    d,
+                    a,
+                    D.FAILED_PERMANENT,
+                    now=now,
+                    evidence=ev,
+                    close="failed",
+                    reason=reason or "network reported failure",
+                )
             await ledger.refresh(tx, d, now=now)
             await self.advance(tx, d)
         return True

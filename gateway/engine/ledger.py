@@ -15,8 +15,15 @@ D = DeliveryState
 
 
 def _attempt_data(a: Attempt, **extra: Any) -> dict[str, Any]:
-    return {"delivery": a.delivery_id, "attempt": a.id, "channel": a.channel, "address": a.address,
-            "endpoint": a.endpoint_index, "tries": a.tries, **extra}
+    return {
+        "delivery": a.delivery_id,
+        "attempt": a.id,
+        "channel": a.channel,
+        "address": a.address,
+        "endpoint": a.endpoint_index,
+        "tries": a.tries,
+        **extra,
+    }
 
 
 async def move_attempt(
@@ -39,9 +46,15 @@ async def move_attempt(
     if close is not None:
         a.closed_reason = close
     await tx.update_attempt(a)
-    await tx.record(f"attempt.{target.value}", incident_id=d.incident_id, delivery_id=d.id,
-                    attempt_id=a.id, at=now, actor=actor,
-                    data=_attempt_data(a, reason=reason, evidence=evidence or {}, closed=close))
+    await tx.record(
+        f"attempt.{target.value}",
+        incident_id=d.incident_id,
+        delivery_id=d.id,
+        attempt_id=a.id,
+        at=now,
+        actor=actor,
+        data=_attempt_data(a, reason=reason, evidence=evidence or {}, closed=close),
+    )
 
 
 async def close_attempt(tx: Tx, d: Delivery, a: Attempt, reason: str, *, now: float) -> None:
@@ -49,12 +62,19 @@ async def close_attempt(tx: Tx, d: Delivery, a: Attempt, reason: str, *, now: fl
     a.closed_reason = reason
     a.updated_at = now
     await tx.update_attempt(a)
-    await tx.record("attempt.closed", incident_id=d.incident_id, delivery_id=d.id, attempt_id=a.id,
-                    at=now, data=_attempt_data(a, state=a.state.value, reason=reason))
+    await tx.record(
+        "attempt.closed",
+        incident_id=d.incident_id,
+        delivery_id=d.id,
+        attempt_id=a.id,
+        at=now,
+        data=_attempt_data(a, state=a.state.value, reason=reason),
+    )
 
 
-async def refresh(tx: Tx, d: Delivery, *, now: float, attempts: list[Attempt] | None = None,
-                  actor: str = "system") -> None:
+async def refresh(
+    tx: Tx, d: Delivery, *, now: float, attempts: list[Attempt] | None = None, actor: str = "system"
+) -> None:
     """Recompute the delivery's state from its attempts; audit when it changes."""
     if attempts is None:
         attempts = await tx.attempts_for([d.id])
@@ -64,37 +84,68 @@ async def refresh(tx: Tx, d: Delivery, *, now: float, attempts: list[Attempt] | 
     d.updated_at = now
     await tx.update_delivery(d)
     if changed:
-        await tx.record(f"delivery.{new.value}", incident_id=d.incident_id, delivery_id=d.id, at=now,
-                        actor=actor, data={"delivery": d.id, "recipient": d.recipient_id, "purpose": d.purpose.value,
-                              "outcome": d.outcome})
+        await tx.record(
+            f"delivery.{new.value}",
+            incident_id=d.incident_id,
+            delivery_id=d.id,
+            at=now,
+            actor=actor,
+            data={
+                "delivery": d.id,
+                "recipient": d.recipient_id,
+                "purpose": d.purpose.value,
+                "outcome": d.outcome,
+            },
+        )
 
 
-async def advance(
-    tx: Tx, d: Delivery, *, is_up: Callable[[str], bool], max_rounds: int, now: float
-) -> Step:
+async def advance(tx: Tx, d: Delivery, *, is_up: Callable[[str], bool], max_rounds: int, now: float) -> Step:
     """Take the delivery's next step along its contact plan, if it has one to take."""
     attempts = await tx.attempts_for([d.id])
     step = next_step(d, attempts, is_up, max_rounds=max_rounds)
     if isinstance(step, Start):
         if step.new_round:
             d.round += 1
-            await tx.record("delivery.new_round", incident_id=d.incident_id, delivery_id=d.id, at=now,
-                            data={"delivery": d.id, "round": d.round})
+            await tx.record(
+                "delivery.new_round",
+                incident_id=d.incident_id,
+                delivery_id=d.id,
+                at=now,
+                data={"delivery": d.id, "round": d.round},
+            )
         for i in step.skipped:
             ep = d.plan[i]
-            await tx.record("delivery.skipped", incident_id=d.incident_id, delivery_id=d.id, at=now,
-                            data={"delivery": d.id, "channel": ep.channel, "address": ep.address,
-                                  "endpoint": i, "reason": "channel down"})
+            await tx.record(
+                "delivery.skipped",
+                incident_id=d.incident_id,
+                delivery_id=d.id,
+                at=now,
+                data={
+                    "delivery": d.id,
+                    "channel": ep.channel,
+                    "address": ep.address,
+                    "endpoint": i,
+                    "reason": "channel down",
+                },
+            )
         for i in step.indices:
             attempts.append(await open_attempt(tx, d, i, now=now))
         d.next_endpoint = max(step.indices) + 1
     elif isinstance(step, Finish):
         d.completed_at = now
         d.outcome = step.outcome
-        await tx.record(f"delivery.{'exhausted' if step.outcome == 'exhausted' else 'completed'}",
-                        incident_id=d.incident_id, delivery_id=d.id, at=now,
-                        data={"delivery": d.id, "recipient": d.recipient_id, "outcome": step.outcome,
-                              "purpose": d.purpose.value})
+        await tx.record(
+            f"delivery.{'exhausted' if step.outcome == 'exhausted' else 'completed'}",
+            incident_id=d.incident_id,
+            delivery_id=d.id,
+            at=now,
+            data={
+                "delivery": d.id,
+                "recipient": d.recipient_id,
+                "outcome": step.outcome,
+                "purpose": d.purpose.value,
+            },
+        )
     if step is not None and not isinstance(step, Wait):
         await refresh(tx, d, now=now, attempts=attempts)
     return step
@@ -102,12 +153,27 @@ async def advance(
 
 async def open_attempt(tx: Tx, d: Delivery, index: int, *, now: float) -> Attempt:
     ep = d.plan[index]
-    a = await tx.insert_attempt(Attempt(
-        id=0, delivery_id=d.id, endpoint_index=index, channel=ep.channel, address=ep.address,
-        state=D.PENDING, tries=0, created_at=now, updated_at=now,
-    ))
-    await tx.record("attempt.pending", incident_id=d.incident_id, delivery_id=d.id, attempt_id=a.id,
-                    at=now, data=_attempt_data(a))
+    a = await tx.insert_attempt(
+        Attempt(
+            id=0,
+            delivery_id=d.id,
+            endpoint_index=index,
+            channel=ep.channel,
+            address=ep.address,
+            state=D.PENDING,
+            tries=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await tx.record(
+        "attempt.pending",
+        incident_id=d.incident_id,
+        delivery_id=d.id,
+        attempt_id=a.id,
+        at=now,
+        data=_attempt_data(a),
+    )
     return a
 
 
@@ -136,8 +202,14 @@ async def acknowledge(
     marked acknowledged; an ack from another path (desk, DTMF on a callback) still counts.
     """
     if d.acknowledged_at is not None or d.outcome == "cancelled":
-        await tx.record("delivery.duplicate_ack", incident_id=d.incident_id, delivery_id=d.id, at=now,
-                        actor=actor, data={"delivery": d.id, "evidence": evidence})
+        await tx.record(
+            "delivery.duplicate_ack",
+            incident_id=d.incident_id,
+            delivery_id=d.id,
+            at=now,
+            actor=actor,
+            data={"delivery": d.id, "evidence": evidence},
+        )
         return False
     acked: Attempt | None = None
     if via is not None:
@@ -145,8 +217,9 @@ async def acknowledge(
             if (a.channel, a.address) == via and a.state in REACHED_STATES:
                 acked = a
     if acked is not None and acked.state is not D.ACKNOWLEDGED:
-        await move_attempt(tx, d, acked, D.ACKNOWLEDGED, now=now, evidence=evidence, close="acknowledged",
-                           actor=actor)
+        await move_attempt(
+            tx, d, acked, D.ACKNOWLEDGED, now=now, evidence=evidence, close="acknowledged", actor=actor
+        )
     await _close_open(tx, d, now=now, reason="acknowledged", keep=acked.id if acked else None)
     d.acknowledged_at = now
     d.ack_evidence = {**evidence, "actor": actor}
@@ -163,6 +236,11 @@ async def finish(tx: Tx, d: Delivery, outcome: str, *, now: float, reason: str) 
     await _close_open(tx, d, now=now, reason=reason)
     d.completed_at = now
     d.outcome = outcome
-    await tx.record(f"delivery.{outcome}", incident_id=d.incident_id, delivery_id=d.id, at=now,
-                    data={"delivery": d.id, "recipient": d.recipient_id, "reason": reason})
+    await tx.record(
+        f"delivery.{outcome}",
+        incident_id=d.incident_id,
+        delivery_id=d.id,
+        at=now,
+        data={"delivery": d.id, "recipient": d.recipient_id, "reason": reason},
+    )
     await refresh(tx, d, now=now)

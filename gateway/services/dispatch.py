@@ -29,8 +29,11 @@ log = logging.getLogger(__name__)
 S = IncidentState
 BUSY = frozenset({UnitStatus.DISPATCHED, UnitStatus.EN_ROUTE, UnitStatus.ON_SCENE})
 NOT_DISPATCHABLE = frozenset({UnitStatus.OUT_OF_SERVICE, UnitStatus.UNAVAILABLE})
-REPLY_STATUS = {ReplyKind.EN_ROUTE: UnitStatus.EN_ROUTE, ReplyKind.ON_SCENE: UnitStatus.ON_SCENE,
-                ReplyKind.CLEAR: UnitStatus.AVAILABLE}
+REPLY_STATUS = {
+    ReplyKind.EN_ROUTE: UnitStatus.EN_ROUTE,
+    ReplyKind.ON_SCENE: UnitStatus.ON_SCENE,
+    ReplyKind.CLEAR: UnitStatus.AVAILABLE,
+}
 
 
 class DispatchService:
@@ -39,8 +42,9 @@ class DispatchService:
         self.incidents = incidents
 
     # ---- dispatch -----------------------------------------------------------------------------
-    async def dispatch(self, ref: str, resource_ids: Sequence[str] | None, *, actor: str,
-                       reason: str = "dispatch") -> list[Delivery]:
+    async def dispatch(
+        self, ref: str, resource_ids: Sequence[str] | None, *, actor: str, reason: str = "dispatch"
+    ) -> list[Delivery]:
         """Send the incident to resources (None: the recorded recommendation). One delivery each."""
         started = time.perf_counter()
         async with self.core.store.write() as tx:
@@ -50,12 +54,15 @@ class DispatchService:
         self.core.engine.poke()
         return deliveries
 
-    async def dispatch_in(self, tx: Tx, inc: Incident, resource_ids: Sequence[str] | None, *,
-                          actor: str, reason: str) -> list[Delivery]:
+    async def dispatch_in(
+        self, tx: Tx, inc: Incident, resource_ids: Sequence[str] | None, *, actor: str, reason: str
+    ) -> list[Delivery]:
         if inc.state is S.NEW:
-            missing = {k: "required before dispatch" for k in ("nature", "location", "category",
-                                                                 "impact", "urgency")
-                       if getattr(inc, k) in (None, "")}
+            missing = {
+                k: "required before dispatch"
+                for k in ("nature", "location", "category", "impact", "urgency")
+                if getattr(inc, k) in (None, "")
+            }
             if missing:
                 raise ValidationFailed(missing)
             await self.incidents._triage(tx, inc, actor=actor)
@@ -76,42 +83,98 @@ class DispatchService:
             if res.status in NOT_DISPATCHABLE:
                 raise ValidationFailed({"resources": f"{rid} is {res.status.value}"})
             resources.append(res)
-        already = {d.recipient_id for d in await tx.deliveries_for_incident(inc.id)
-                   if d.purpose is Purpose.DISPATCH and d.outcome not in ("declined", "cancelled")}
+        already = {
+            d.recipient_id
+            for d in await tx.deliveries_for_incident(inc.id)
+            if d.purpose is Purpose.DISPATCH and d.outcome not in ("declined", "cancelled")
+        }
         again = [r.id for r in resources if r.id in already]
         if again and reason == "dispatch":
             raise ValidationFailed({"resources": f"already dispatched: {', '.join(again)}"})
         assert inc.priority is not None
         policy = self.core.settings.triage.targets[inc.priority]
         dispatch = await tx.insert_dispatch(inc.id, reason=reason, created_by=actor)
-        await self.incidents.move(tx, inc, S.DISPATCHED, actor=actor,
-                                  data={"dispatch": dispatch.id, "resources": list(resource_ids),
-                                        "reason": reason})
+        await self.incidents.move(
+            tx,
+            inc,
+            S.DISPATCHED,
+            actor=actor,
+            data={"dispatch": dispatch.id, "resources": list(resource_ids), "reason": reason},
+        )
         out = []
         for res in resources:
-            d = await self._new_delivery(tx, inc, dispatch.id, res.id, "resource", res.contact_plan,
-                                         Purpose.DISPATCH, messages.dispatch_text(inc), needs_ack=True,
-                                         mode=policy.mode, confirm=policy.confirm_timeout,
-                                         ack=policy.ack_deadline)
+            d = await self._new_delivery(
+                tx,
+                inc,
+                dispatch.id,
+                recipient_id=res.id,
+                kind="resource",
+                plan=res.contact_plan,
+                purpose=Purpose.DISPATCH,
+                text=messages.dispatch_text(inc),
+                needs_ack=True,
+                mode=policy.mode,
+                confirm=policy.confirm_timeout,
+                ack=policy.ack_deadline,
+            )
             out.append(d)
-            await self._set_status(tx, res, UnitStatus.DISPATCHED, actor=actor, incident=inc,
-                                   evidence={"dispatch": dispatch.id})
+            await self._set_status(
+                tx, res, UnitStatus.DISPATCHED, actor=actor, incident=inc, evidence={"dispatch": dispatch.id}
+            )
         return out
 
-    async def _new_delivery(self, tx: Tx, inc: Incident, dispatch_id: int, recipient_id: str, kind: str,
-                            plan: list[Endpoint], purpose: Purpose, text: str, *, needs_ack: bool,
-                            mode: DeliveryMode, confirm: float, ack: float) -> Delivery:
+    async def _new_delivery(
+        self,
+        tx: Tx,
+        inc: Incident,
+        dispatch_id: int,
+        *,
+        recipient_id: str,
+        kind: str,
+        plan: list[Endpoint],
+        purpose: Purpose,
+        text: str,
+        needs_ack: bool,
+        mode: DeliveryMode,
+        confirm: float,
+        ack: float,
+    ) -> Delivery:
         now = self.core.clock.now()
-        d = await tx.insert_delivery(Delivery(
-            id=0, dispatch_id=dispatch_id, incident_id=inc.id, recipient_kind=kind,
-            recipient_id=recipient_id, purpose=purpose, text=text, priority=inc.priority or Priority.P4,
-            mode=mode, needs_ack=needs_ack, plan=list(plan), state=DeliveryState.PENDING, created_at=now,
-            updated_at=now, confirm_timeout=confirm, ack_timeout=ack,
-        ))
-        await tx.record("delivery.created", incident=inc, delivery_id=d.id, at=now, data={
-            "delivery": d.id, "recipient": recipient_id, "recipient_kind": kind, "purpose": purpose.value,
-            "mode": mode.value, "needs_ack": needs_ack, "plan": [f"{e.channel}:{e.address}" for e in plan],
-        })
+        d = await tx.insert_delivery(
+            Delivery(
+                id=0,
+                dispatch_id=dispatch_id,
+                incident_id=inc.id,
+                recipient_kind=kind,
+                recipient_id=recipient_id,
+                purpose=purpose,
+                text=text,
+                priority=inc.priority or Priority.P4,
+                mode=mode,
+                needs_ack=needs_ack,
+                plan=list(plan),
+                state=DeliveryState.PENDING,
+                created_at=now,
+                updated_at=now,
+                confirm_timeout=confirm,
+                ack_timeout=ack,
+            )
+        )
+        await tx.record(
+            "delivery.created",
+            incident=inc,
+            delivery_id=d.id,
+            at=now,
+            data={
+                "delivery": d.id,
+                "recipient": recipient_id,
+                "recipient_kind": kind,
+                "purpose": purpose.value,
+                "mode": mode.value,
+                "needs_ack": needs_ack,
+                "plan": [f"{e.channel}:{e.address}" for e in plan],
+            },
+        )
         await self.core.engine.advance(tx, d)
         return d
 
@@ -123,58 +186,90 @@ class DispatchService:
         dispatch = await tx.insert_dispatch(inc.id, reason=reason, created_by=actor)
         policy = self.core.settings.triage.targets[inc.priority or Priority.P4]
         for s in members:
-            await self._new_delivery(tx, inc, dispatch.id, s.id, "stakeholder", s.contact_plan,
-                                     Purpose.NOTIFY, text, needs_ack=False, mode=DeliveryMode.LADDER,
-                                     confirm=policy.confirm_timeout, ack=policy.ack_deadline)
+            await self._new_delivery(
+                tx,
+                inc,
+                dispatch.id,
+                recipient_id=s.id,
+                kind="stakeholder",
+                plan=s.contact_plan,
+                purpose=Purpose.NOTIFY,
+                text=text,
+                needs_ack=False,
+                mode=DeliveryMode.LADDER,
+                confirm=policy.confirm_timeout,
+                ack=policy.ack_deadline,
+            )
         return len(members)
 
     # ---- acknowledgements and replies ---------------------------------------------------------
-    async def acknowledge(self, ref: str, resource_id: str | None, *, actor: str,
-                          evidence: dict[str, Any] | None = None) -> list[Delivery]:
+    async def acknowledge(
+        self, ref: str, resource_id: str | None, *, actor: str, evidence: dict[str, Any] | None = None
+    ) -> list[Delivery]:
         """A desk acknowledgement (e.g. the unit answered on voice radio)."""
         async with self.core.store.write() as tx:
             inc = await tx.get_incident(ref, for_update=True)
-            targets = [d for d in await tx.deliveries_for_incident(inc.id)
-                       if d.purpose is Purpose.DISPATCH and d.acknowledged_at is None
-                       and d.outcome not in ("cancelled", "declined")
-                       and (resource_id is None or d.recipient_id == resource_id)]
+            targets = [
+                d
+                for d in await tx.deliveries_for_incident(inc.id)
+                if d.purpose is Purpose.DISPATCH
+                and d.acknowledged_at is None
+                and d.outcome not in ("cancelled", "declined")
+                and (resource_id is None or d.recipient_id == resource_id)
+            ]
             if not targets:
-                raise Conflict(f"{ref}: no dispatch awaiting acknowledgement"
-                               + (f" from {resource_id}" if resource_id else ""))
+                raise Conflict(
+                    f"{ref}: no dispatch awaiting acknowledgement"
+                    + (f" from {resource_id}" if resource_id else "")
+                )
             for d in targets:
-                await self._ack(tx, inc, d, via=None, actor=actor,
-                                evidence={"source": "desk", **(evidence or {})})
+                await self._ack(
+                    tx, inc, d, via=None, actor=actor, evidence={"source": "desk", **(evidence or {})}
+                )
         self.core.engine.poke()
         return targets
 
-    async def _ack(self, tx: Tx, inc: Incident, d: Delivery, *, via: tuple[str, str] | None, actor: str,
-                   evidence: dict[str, Any]) -> bool:
-        ok = await ledger.acknowledge(tx, d, now=self.core.clock.now(), via=via, evidence=evidence,
-                                      actor=actor)
+    async def _ack(
+        self,
+        tx: Tx,
+        inc: Incident,
+        d: Delivery,
+        *,
+        via: tuple[str, str] | None,
+        actor: str,
+        evidence: dict[str, Any],
+    ) -> bool:
+        ok = await ledger.acknowledge(
+            tx, d, now=self.core.clock.now(), via=via, evidence=evidence, actor=actor
+        )
         if ok and inc.state is S.DISPATCHED:
-            await self.incidents.move(tx, inc, S.ACKNOWLEDGED, actor=actor,
-                                      data={"resource": d.recipient_id, "evidence": evidence})
+            await self.incidents.move(
+                tx, inc, S.ACKNOWLEDGED, actor=actor, data={"resource": d.recipient_id, "evidence": evidence}
+            )
         return ok
 
     async def ack_attempt(self, attempt_id: int, *, via: tuple[str, str], evidence: dict[str, Any]) -> bool:
-        """A structured ack naming the message (radio ack button, APRS ackNN)."""
+        """A structured ack naming the message (radio ack button, APRS ackNN). False when the
+        message id is unknown or was not sent to the channel and address the ack came from."""
         async with self.core.store.write() as tx:
             try:
                 a = await tx.get_attempt(attempt_id)
             except NotFound:
                 return False
+            if (a.channel, a.address) != via:
+                return False  # an ack counts only from where the message went
             d = await tx.get_delivery(a.delivery_id)
-            inc = await tx.get_incident(d.incident_id)
             if d.purpose is not Purpose.DISPATCH:
                 return True
-            await self._ack(tx, inc, d, via=(a.channel, a.address), actor=f"field:{d.recipient_id}",
-                            evidence=evidence)
+            inc = await tx.get_incident(d.incident_id, for_update=True)
+            await self._ack(tx, inc, d, via=via, actor=f"field:{d.recipient_id}", evidence=evidence)
             await self._touch(tx, d.recipient_id)
         self.core.engine.poke()
         return True
 
-    async def apply_reply(self, resource_id: str, reply: Reply, *, via: tuple[str, str] | None,
-                          evidence: dict[str, Any]) -> str:
+    async def apply_reply(
+        self, resource_id: str, reply: Reply, *, via: tuple[str, str] | None, evidence: dict[str, Any]
+    ) -> str:
         """A parsed reply from a resource. Returns what it did, for the audit and the log."""
         async with self.core.store.write() as tx:
             inc_id = None
@@ -186,25 +281,33 @@ class DispatchService:
             if d is None:
                 res = await tx.get_resource(resource_id)
                 if reply.kind in REPLY_STATUS:
-                    await self._set_status(tx, res, REPLY_STATUS[reply.kind], actor=actor, incident=None,
-                                           evidence=evidence)
+                    await self._set_status(
+                        tx, res, REPLY_STATUS[reply.kind], actor=actor, incident=None, evidence=evidence
+                    )
                     return f"status {REPLY_STATUS[reply.kind].value}"
-                await tx.record("field.unmatched_reply", actor=actor,
-                                data={"resource": resource_id, "reply": reply.kind.value, **evidence})
+                await tx.record(
+                    "field.unmatched_reply",
+                    actor=actor,
+                    data={"resource": resource_id, "reply": reply.kind.value, **evidence},
+                )
                 return "no open dispatch"
             inc = await tx.get_incident(d.incident_id, for_update=True)
             if reply.kind is ReplyKind.DECLINE:
-                await ledger.finish(tx, d, "declined", now=self.core.clock.now(), reason="declined by resource")
+                await ledger.finish(
+                    tx, d, "declined", now=self.core.clock.now(), reason="declined by resource"
+                )
                 res = await tx.get_resource(resource_id)
-                await self._set_status(tx, res, UnitStatus.AVAILABLE, actor=actor, incident=None,
-                                       evidence=evidence)
+                await self._set_status(
+                    tx, res, UnitStatus.AVAILABLE, actor=actor, incident=None, evidence=evidence
+                )
                 return "declined"
             if reply.kind in (ReplyKind.ACK, ReplyKind.EN_ROUTE, ReplyKind.ON_SCENE):
                 await self._ack(tx, inc, d, via=via, actor=actor, evidence=evidence)
             if reply.kind in REPLY_STATUS:
                 res = await tx.get_resource(resource_id)
-                await self._set_status(tx, res, REPLY_STATUS[reply.kind], actor=actor, incident=inc,
-                                       evidence=evidence)
+                await self._set_status(
+                    tx, res, REPLY_STATUS[reply.kind], actor=actor, incident=inc, evidence=evidence
+                )
         self.core.engine.poke()
         return reply.kind.value
 
@@ -214,8 +317,9 @@ class DispatchService:
                 return (await tx.get_incident(reply.reference)).id
             except NotFound:
                 return None
-        for inc in await tx.list_incidents(states=[s.value for s in (S.DISPATCHED, S.ACKNOWLEDGED,
-                                                                     S.ON_SCENE)], limit=1000):
+        for inc in await tx.list_incidents(
+            states=[s.value for s in (S.DISPATCHED, S.ACKNOWLEDGED, S.ON_SCENE)], limit=1000
+        ):
             if messages.serial(inc.reference) == reply.short_ref:
                 return inc.id
         return None
@@ -226,8 +330,9 @@ class DispatchService:
         await tx.update_resource(res)
 
     # ---- unit status --------------------------------------------------------------------------
-    async def set_unit_status(self, resource_id: str, status: UnitStatus, *, actor: str,
-                              evidence: dict[str, Any] | None = None) -> Resource:
+    async def set_unit_status(
+        self, resource_id: str, status: UnitStatus, *, actor: str, evidence: dict[str, Any] | None = None
+    ) -> Resource:
         async with self.core.store.write() as tx:
             res = await tx.get_resource(resource_id)
             inc = None
@@ -236,8 +341,16 @@ class DispatchService:
             await self._set_status(tx, res, status, actor=actor, incident=inc, evidence=evidence or {})
             return res
 
-    async def _set_status(self, tx: Tx, res: Resource, status: UnitStatus, *, actor: str,
-                          incident: Incident | None, evidence: dict[str, Any]) -> None:
+    async def _set_status(
+        self,
+        tx: Tx,
+        res: Resource,
+        status: UnitStatus,
+        *,
+        actor: str,
+        incident: Incident | None,
+        evidence: dict[str, Any],
+    ) -> None:
         now = self.core.clock.now()
         previous = res.status
         if status is not previous:
@@ -249,8 +362,18 @@ class DispatchService:
             res.current_incident = None
         await tx.update_resource(res)
         if status is not previous:
-            await tx.record("unit.status", incident=incident, actor=actor, at=now, data={
-                "resource": res.id, "from": previous.value, "status": status.value, "evidence": evidence})
+            await tx.record(
+                "unit.status",
+                incident=incident,
+                actor=actor,
+                at=now,
+                data={
+                    "resource": res.id,
+                    "from": previous.value,
+                    "status": status.value,
+                    "evidence": evidence,
+                },
+            )
         if incident is None or incident.state in (S.RESOLVED, S.CLOSED, S.CANCELLED):
             return
         if status is UnitStatus.EN_ROUTE and incident.state is S.DISPATCHED:
@@ -295,15 +418,34 @@ class DispatchService:
             plan = first + [e for e in d.plan if e not in first]
             if dispatch_id is None:
                 dispatch_id = (await tx.insert_dispatch(inc.id, reason="stand_down", created_by=actor)).id
-            await self._new_delivery(tx, inc, dispatch_id, d.recipient_id, "resource", plan,
-                                     Purpose.STAND_DOWN, messages.stand_down_text(inc, why), needs_ack=False,
-                                     mode=DeliveryMode.LADDER, confirm=d.confirm_timeout, ack=d.ack_timeout)
+            await self._new_delivery(
+                tx,
+                inc,
+                dispatch_id,
+                recipient_id=d.recipient_id,
+                kind="resource",
+                plan=plan,
+                purpose=Purpose.STAND_DOWN,
+                text=messages.stand_down_text(inc, why),
+                needs_ack=False,
+                mode=DeliveryMode.LADDER,
+                confirm=d.confirm_timeout,
+                ack=d.ack_timeout,
+            )
             count += 1
             res = await tx.get_resource(d.recipient_id)
-            if res.current_incident == inc.reference and res.status in (UnitStatus.DISPATCHED,
-                                                                         UnitStatus.EN_ROUTE):
-                await self._set_status(tx, res, UnitStatus.AVAILABLE, actor=actor, incident=None,
-                                       evidence={"stand_down": inc.reference})
+            if res.current_incident == inc.reference and res.status in (
+                UnitStatus.DISPATCHED,
+                UnitStatus.EN_ROUTE,
+            ):
+                await self._set_status(
+                    tx,
+                    res,
+                    UnitStatus.AVAILABLE,
+                    actor=actor,
+                    incident=None,
+                    evidence={"stand_down": inc.reference},
+                )
         return count
 
     async def close(self, ref: str, *, actor: str, lessons: str | None = None) -> Incident:
@@ -314,7 +456,13 @@ class DispatchService:
             await self.incidents.move(tx, inc, S.CLOSED, actor=actor)
             for d in await tx.deliveries_for_incident(inc.id):
                 if d.completed_at is None and d.purpose is not Purpose.STAND_DOWN:
-                    await ledger.finish(tx, d, "cancelled", now=self.core.clock.now(), reason="incident closed")
-            await tx.record("incident.review_ready", incident=inc, actor=actor,
-                            data={"review": f"/api/v1/incidents/{inc.reference}/review"})
+                    await ledger.finish(
+                        tx, d, "cancelled", now=self.core.clock.now(), reason="incident closed"
+                    )
+            await tx.record(
+                "incident.review_ready",
+                incident=inc,
+                actor=actor,
+                data={"review": f"/api/v1/incidents/{inc.reference}/review"},
+            )
         return inc

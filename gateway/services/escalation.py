@@ -11,7 +11,7 @@ import logging
 from dataclasses import asdict
 
 from gateway.domain.models import Incident
-from gateway.domain.states import IncidentState, Purpose
+from gateway.domain.states import Purpose
 from gateway.policies.escalation import due_levels
 from gateway.services import messages
 from gateway.services.core import Core
@@ -45,8 +45,9 @@ class EscalationService:
                 levels = self.core.settings.escalation.levels.get(inc.priority) if inc.priority else None
                 if not levels or inc.dispatched_at is None:
                     continue
-                for index in due_levels(levels, dispatched_at=inc.dispatched_at, now=now,
-                                        done=inc.escalation_level):
+                for index in due_levels(
+                    levels, dispatched_at=inc.dispatched_at, now=now, done=inc.escalation_level
+                ):
                     await self._run_level(tx, inc, index)
                     ran += 1
         if ran:
@@ -61,20 +62,33 @@ class EscalationService:
         detail: dict[str, object] = {"level": index + 1, "action": level.action, "after": level.after}
         if level.action == "notify":
             text = messages.escalation_text(inc, index + 1, level.after)
-            detail["notified"] = await self.dispatch.notify(tx, inc, level.target, text, actor=actor,
-                                                            reason="escalation")
+            detail["notified"] = await self.dispatch.notify(
+                tx, inc, level.target, text, actor=actor, reason="escalation"
+            )
             detail["group"] = level.target
         elif level.action == "dispatch_more":
-            busy = {d.recipient_id for d in await tx.deliveries_for_incident(inc.id)
-                    if d.purpose is Purpose.DISPATCH}
-            _, caps = classify(inc.category, self.core.settings.triage.rules,
-                               self.core.settings.triage.default_classification)
-            recs = recommend(await tx.list_resources(), capabilities=caps, priority=inc.priority,
-                             count=level.count, exclude=busy)
+            busy = {
+                d.recipient_id
+                for d in await tx.deliveries_for_incident(inc.id)
+                if d.purpose is Purpose.DISPATCH
+            }
+            _, caps = classify(
+                inc.category,
+                self.core.settings.triage.rules,
+                self.core.settings.triage.default_classification,
+            )
+            recs = recommend(
+                await tx.list_resources(),
+                capabilities=caps,
+                priority=inc.priority,
+                count=level.count,
+                exclude=busy,
+            )
             detail["recommendation"] = [asdict(r) for r in recs]
             if recs:
-                await self.dispatch.dispatch_in(tx, inc, [r.resource_id for r in recs], actor=actor,
-                                                reason="escalation")
+                await self.dispatch.dispatch_in(
+                    tx, inc, [r.resource_id for r in recs], actor=actor, reason="escalation"
+                )
         else:
             detail["repaged"] = await self._repage(tx, inc)
         inc.escalation_level = index + 1
@@ -99,8 +113,9 @@ class EscalationService:
             d.round += 1
             d.updated_at = now
             await tx.update_delivery(d)
-            await tx.record("delivery.repage", incident=inc, delivery_id=d.id,
-                            data={"delivery": d.id, "round": d.round})
+            await tx.record(
+                "delivery.repage", incident=inc, delivery_id=d.id, data={"delivery": d.id, "round": d.round}
+            )
             await self.core.engine.advance(tx, d)
             count += 1
         return count

@@ -30,41 +30,60 @@ class FieldEvents:
 
     async def handle(self, channel: str, event: ChannelEvent) -> str:
         if isinstance(event, DeliveryReport):
-            matched = await self.core.engine.on_report(channel, event.channel_ref, delivered=event.delivered,
-                                                       reason=event.reason, evidence=event.evidence)
+            matched = await self.core.engine.on_report(
+                channel,
+                event.channel_ref,
+                delivered=event.delivered,
+                reason=event.reason,
+                evidence=event.evidence,
+            )
             return "report" if matched else await self._unmatched(channel, "report", event.channel_ref)
         resource = self.core.by_endpoint.get((channel, event.address))
         if isinstance(event, RadioAck):
             if event.message_id is not None and event.message_id.isdigit():
-                ok = await self.dispatch.ack_attempt(int(event.message_id), via=(channel, event.address),
-                                                     evidence={"channel": channel, **event.evidence})
+                ok = await self.dispatch.ack_attempt(
+                    int(event.message_id),
+                    via=(channel, event.address),
+                    evidence={"channel": channel, **event.evidence},
+                )
                 if ok:
                     return "ack"
             if resource is None:
                 return await self._unmatched(channel, "ack", event.address)
             from gateway.replies import Reply, ReplyKind
 
-            return await self.dispatch.apply_reply(resource, Reply(ReplyKind.ACK), via=(channel, event.address),
-                                                   evidence={"channel": channel, **event.evidence})
+            return await self.dispatch.apply_reply(
+                resource,
+                Reply(ReplyKind.ACK),
+                via=(channel, event.address),
+                evidence={"channel": channel, **event.evidence},
+            )
         if resource is None:
             return await self._unmatched(channel, type(event).__name__, event.address)
         if isinstance(event, InboundText):
             reply = parse_reply(event.text)
             if reply is None:
                 async with self.core.store.write() as tx:
-                    await tx.record("field.unrecognised", actor=f"field:{resource}",
-                                    data={"resource": resource, "channel": channel, "text": event.text[:160]})
+                    await tx.record(
+                        "field.unrecognised",
+                        actor=f"field:{resource}",
+                        data={"resource": resource, "channel": channel, "text": event.text[:160]},
+                    )
                 return "unrecognised"
-            return await self.dispatch.apply_reply(resource, reply, via=(channel, event.address),
-                                                   evidence={"channel": channel, "text": event.text[:160],
-                                                             **event.evidence})
+            return await self.dispatch.apply_reply(
+                resource,
+                reply,
+                via=(channel, event.address),
+                evidence={"channel": channel, "text": event.text[:160], **event.evidence},
+            )
         if isinstance(event, UnitStatusReport):
             try:
                 status = UnitStatus(event.status)
             except ValueError:
                 return await self._unmatched(channel, f"status {event.status!r}", event.address)
-            await self.dispatch.set_unit_status(resource, status, actor=f"field:{resource}",
-                                                evidence={"channel": channel, **event.evidence})
+            await self.dispatch.set_unit_status(
+                resource, status, actor=f"field:{resource}", evidence={"channel": channel, **event.evidence}
+            )
             return f"status {status.value}"
         return "ignored"
 

@@ -18,8 +18,18 @@ from gateway.triage import classify, recommend
 
 log = logging.getLogger(__name__)
 S = IncidentState
-EDITABLE = ("nature", "location", "category", "impact", "urgency", "caller_number", "caller_name",
-            "called_number", "desk", "lessons")
+EDITABLE = (
+    "nature",
+    "location",
+    "category",
+    "impact",
+    "urgency",
+    "caller_number",
+    "caller_name",
+    "called_number",
+    "desk",
+    "lessons",
+)
 MANDATORY = ("nature", "location", "category", "impact", "urgency")
 
 
@@ -28,8 +38,9 @@ class IncidentService:
         self.core = core
 
     # ---- create / update ----------------------------------------------------------------------
-    async def create(self, fields: dict[str, Any], *, source: str, actor: str,
-                     tx: Tx | None = None) -> Incident:
+    async def create(
+        self, fields: dict[str, Any], *, source: str, actor: str, tx: Tx | None = None
+    ) -> Incident:
         self._check_fields(fields)
         if tx is None:
             async with self.core.store.write() as new_tx:
@@ -40,18 +51,30 @@ class IncidentService:
         now = self.core.clock.now()
         year = datetime.fromtimestamp(now, UTC).year
         number = await tx.next_value(f"incident-{year}")
-        inc = Incident(id=0, reference=f"INC-{year}-{number:06d}", source=source, state=S.NEW,
-                       created_at=now, updated_at=now)
-        for key in EDITABLE + ("call_id", "call_answered_at"):
+        inc = Incident(
+            id=0,
+            reference=f"INC-{year}-{number:06d}",
+            source=source,
+            state=S.NEW,
+            created_at=now,
+            updated_at=now,
+        )
+        for key in (*EDITABLE, "call_id", "call_answered_at"):
             if key in fields:
                 setattr(inc, key, fields[key])
         await tx.insert_incident(inc)
         tx.store.references[inc.id] = inc.reference
-        await tx.record("incident.created", incident=inc, actor=actor, at=now,
-                        data={"source": source, "state": inc.state.value, **self._public(inc)})
+        await tx.record(
+            "incident.created",
+            incident=inc,
+            actor=actor,
+            at=now,
+            data={"source": source, "state": inc.state.value, **self._public(inc)},
+        )
         self.core.metrics.incidents.labels(source).inc()
-        log.info("incident %s created from %s (caller %s)", inc.reference, source,
-                 mask_number(inc.caller_number))
+        log.info(
+            "incident %s created from %s (caller %s)", inc.reference, source, mask_number(inc.caller_number)
+        )
         if all(getattr(inc, k) not in (None, "") for k in MANDATORY):
             await self._triage(tx, inc, actor=actor)
         return inc
@@ -60,7 +83,7 @@ class IncidentService:
         self._check_fields(fields)
         unknown = set(fields) - set(EDITABLE)
         if unknown:
-            raise ValidationFailed({k: "not an editable field" for k in sorted(unknown)})
+            raise ValidationFailed(dict.fromkeys(sorted(unknown), "not an editable field"))
         async with self.core.store.write() as tx:
             inc = await tx.get_incident(ref, for_update=True)
             if inc.state in (S.CLOSED, S.CANCELLED) and set(fields) != {"lessons"}:
@@ -71,8 +94,12 @@ class IncidentService:
             inc.updated_at = self.core.clock.now()
             await tx.update_incident(inc)
             if changed:
-                await tx.record("incident.updated", incident=inc, actor=actor,
-                                data={"changed": sorted(changed), **self._public(inc)})
+                await tx.record(
+                    "incident.updated",
+                    incident=inc,
+                    actor=actor,
+                    data={"changed": sorted(changed), **self._public(inc)},
+                )
             retriage = {"category", "impact", "urgency"} & set(changed)
             ready = all(getattr(inc, k) not in (None, "") for k in MANDATORY)
             if ready and (inc.state is S.NEW or (retriage and inc.state is S.TRIAGED)):
@@ -104,16 +131,19 @@ class IncidentService:
             return inc
 
     async def _triage(self, tx: Tx, inc: Incident, *, actor: str) -> None:
-        check_incident_transition(inc.reference, inc.state, S.TRIAGED if inc.state in (S.NEW, S.TRIAGED)
-                                  else inc.state)
+        check_incident_transition(
+            inc.reference, inc.state, S.TRIAGED if inc.state in (S.NEW, S.TRIAGED) else inc.state
+        )
         settings = self.core.settings.triage
         assert inc.impact is not None and inc.urgency is not None
-        inc.classification, capabilities = classify(inc.category, settings.rules,
-                                                    settings.default_classification)
+        inc.classification, capabilities = classify(
+            inc.category, settings.rules, settings.default_classification
+        )
         inc.priority = priority_for(inc.impact, inc.urgency, settings.matrix)
         target = settings.targets[inc.priority]
-        recs = recommend(await tx.list_resources(), capabilities=capabilities, priority=inc.priority,
-                         count=target.units)
+        recs = recommend(
+            await tx.list_resources(), capabilities=capabilities, priority=inc.priority, count=target.units
+        )
         inc.recommendation = [asdict(r) for r in recs]
         now = self.core.clock.now()
         if inc.state is S.NEW:
@@ -121,18 +151,28 @@ class IncidentService:
         inc.triaged_at = now
         inc.updated_at = now
         await tx.update_incident(inc)
-        await tx.record("incident.triaged", incident=inc, actor=actor, at=now, data={
-            "classification": inc.classification.value, "priority": inc.priority.value,
-            "required_capabilities": capabilities, "response_target_seconds": target.response_target,
-            "recommendation": inc.recommendation, "state": inc.state.value,
-        })
+        await tx.record(
+            "incident.triaged",
+            incident=inc,
+            actor=actor,
+            at=now,
+            data={
+                "classification": inc.classification.value,
+                "priority": inc.priority.value,
+                "required_capabilities": capabilities,
+                "response_target_seconds": target.response_target,
+                "recommendation": inc.recommendation,
+                "state": inc.state.value,
+            },
+        )
 
     def response_target(self, priority: Priority | None) -> float | None:
         return self.core.settings.triage.targets[priority].response_target if priority else None
 
     # ---- state changes ------------------------------------------------------------------------
-    async def move(self, tx: Tx, inc: Incident, target: IncidentState, *, actor: str,
-                   data: dict[str, Any] | None = None) -> bool:
+    async def move(
+        self, tx: Tx, inc: Incident, target: IncidentState, *, actor: str, data: dict[str, Any] | None = None
+    ) -> bool:
         """Apply a transition, stamping its time. Moving to the state it is in is a no-op (False)."""
         if inc.state is target and target is not S.TRIAGED:
             return False
@@ -145,13 +185,24 @@ class IncidentService:
         if hasattr(inc, stamp) and getattr(inc, stamp) is None:
             setattr(inc, stamp, now)
         await tx.update_incident(inc)
-        await tx.record(f"incident.{target.value}", incident=inc, actor=actor, at=now,
-                        data={"from": previous.value, "state": target.value, **(data or {})})
+        await tx.record(
+            f"incident.{target.value}",
+            incident=inc,
+            actor=actor,
+            at=now,
+            data={"from": previous.value, "state": target.value, **(data or {})},
+        )
         return True
 
     @staticmethod
     def _public(inc: Incident) -> dict[str, Any]:
         """Fields safe for the audit payload and the bus (personal data masked)."""
-        return {"nature": inc.nature, "location": inc.location, "category": inc.category,
-                "impact": inc.impact, "urgency": inc.urgency,
-                "caller_number": mask_number(inc.caller_number), "call_id": inc.call_id}
+        return {
+            "nature": inc.nature,
+            "location": inc.location,
+            "category": inc.category,
+            "impact": inc.impact,
+            "urgency": inc.urgency,
+            "caller_number": mask_number(inc.caller_number),
+            "call_id": inc.call_id,
+        }

@@ -15,7 +15,8 @@ def dispatch_text(i: Incident) -> str:
     where = f" at {i.location}" if i.location else ""
     cat = f" {i.category.upper()}" if i.category else ""
     return f"{i.reference} {i.priority or ''}{cat}: {what}{where}. Reply ACK {serial(i.reference)}".replace(
-        "  ", " ")
+        "  ", " "
+    )
 
 
 def stand_down_text(i: Incident, why: str) -> str:
@@ -23,5 +24,7 @@ def stand_down_text(i: Incident, why: str) -> str:
 
 
 def escalation_text(i: Incident, level: int, after: float) -> str:
-    return (f"{i.reference} {i.priority or ''} ESCALATION {level}: no acknowledgement after "
-            f"{after:g}s. {i.nature or ''} at {i.location or 'unknown location'}")
+    return (
+        f"{i.reference} {i.priority or ''} ESCALATION {level}: no acknowledgement after "
+        f"{after:g}s. {i.nature or ''} at {i.location or 'unknown location'}"
+    )

@@ -13,8 +13,12 @@ from gateway.domain.states import DeliveryState
 from gateway.settings import Settings
 from gateway.store import Tx
 
-MILESTONES = (("dispatch", "dispatched_at"), ("acknowledge", "acknowledged_at"),
-              ("on_scene", "on_scene_at"), ("resolve", "resolved_at"))
+MILESTONES = (
+    ("dispatch", "dispatched_at"),
+    ("acknowledge", "acknowledged_at"),
+    ("on_scene", "on_scene_at"),
+    ("resolve", "resolved_at"),
+)
 FAILED = {"failed", "confirm_timeout", "ack_timeout", "channel_down", "one_way"}
 
 
@@ -40,24 +44,43 @@ async def build_review(tx: Tx, ref: str, settings: Settings) -> dict[str, Any]:
         if a.closed_reason in FAILED:
             c[f"fallback_{a.closed_reason}"] += 1
     fallbacks = [
-        {"delivery": a.delivery_id, "channel": a.channel, "reason": a.closed_reason,
-         "state": a.state.value, "error": a.evidence.get("error")}
-        for a in attempts if a.closed_reason in FAILED
+        {
+            "delivery": a.delivery_id,
+            "channel": a.channel,
+            "reason": a.closed_reason,
+            "state": a.state.value,
+            "error": a.evidence.get("error"),
+        }
+        for a in attempts
+        if a.closed_reason in FAILED
     ]
     return {
         "incident": {
-            "reference": inc.reference, "source": inc.source, "state": inc.state.value,
-            "category": inc.category, "classification": inc.classification.value if inc.classification else None,
-            "priority": inc.priority.value if inc.priority else None, "nature": inc.nature,
-            "location": inc.location, "caller_number": mask_number(inc.caller_number),
-            "caller_name": mask_name(inc.caller_name), "created_at": iso(inc.created_at),
-            "closed_at": iso(inc.closed_at), "escalation_level": inc.escalation_level,
+            "reference": inc.reference,
+            "source": inc.source,
+            "state": inc.state.value,
+            "category": inc.category,
+            "classification": inc.classification.value if inc.classification else None,
+            "priority": inc.priority.value if inc.priority else None,
+            "nature": inc.nature,
+            "location": inc.location,
+            "caller_number": mask_number(inc.caller_number),
+            "caller_name": mask_name(inc.caller_name),
+            "created_at": iso(inc.created_at),
+            "closed_at": iso(inc.closed_at),
+            "escalation_level": inc.escalation_level,
         },
         "times": times,
         "deliveries": [
-            {"id": d.id, "recipient": d.recipient_id, "purpose": d.purpose.value, "state": d.state.value,
-             "outcome": d.outcome, "acknowledged_at": iso(d.acknowledged_at),
-             "channels_tried": [a.channel for a in attempts if a.delivery_id == d.id]}
+            {
+                "id": d.id,
+                "recipient": d.recipient_id,
+                "purpose": d.purpose.value,
+                "state": d.state.value,
+                "outcome": d.outcome,
+                "acknowledged_at": iso(d.acknowledged_at),
+                "channels_tried": [a.channel for a in attempts if a.delivery_id == d.id],
+            }
             for d in deliveries
         ],
         "channels": {name: dict(c) for name, c in sorted(per_channel.items())},
@@ -74,7 +97,7 @@ async def build_review(tx: Tx, ref: str, settings: Settings) -> dict[str, Any]:
 def _secs(v: float | None) -> str:
     if v is None:
         return "—"
-    m, s = divmod(int(round(v)), 60)
+    m, s = divmod(round(v), 60)
     return f"{m}m {s:02d}s" if m else f"{s}s"
 
 
@@ -82,30 +105,47 @@ def review_markdown(r: dict[str, Any]) -> str:
     i = r["incident"]
     t = r["times"]
     lines = [
-        f"# Post-incident review: {i['reference']}", "",
+        f"# Post-incident review: {i['reference']}",
+        "",
         f"- **Priority:** {i['priority'] or '—'} ({i['classification'] or 'unclassified'})",
         f"- **Category:** {i['category'] or '—'}",
         f"- **Nature:** {i['nature'] or '—'}",
         f"- **Location:** {i['location'] or '—'}",
         f"- **Source:** {i['source']}; caller {i['caller_number'] or '—'}",
         f"- **Opened:** {i['created_at']}; **closed:** {i['closed_at'] or '—'}",
-        f"- **Escalation level reached:** {i['escalation_level']}", "",
-        "## Response times", "", "| milestone | time from creation |", "|---|---|",
+        f"- **Escalation level reached:** {i['escalation_level']}",
+        "",
+        "## Response times",
+        "",
+        "| milestone | time from creation |",
+        "|---|---|",
     ]
     lines += [f"| {name.replace('_', ' ')} | {_secs(t[name]['seconds'])} |" for name, _ in MILESTONES]
     met = t["response_target_met"]
     verdict = "not reached" if met is None else ("met" if met else "missed")
-    lines += ["", f"Response target (on scene): {_secs(t['response_target_seconds'])}, **{verdict}**.", "",
-              "## Deliveries", "", "| recipient | purpose | state | channels tried |", "|---|---|---|---|"]
-    lines += [f"| {d['recipient']} | {d['purpose']} | {d['state']} | {' → '.join(d['channels_tried']) or '—'} |"
-              for d in r["deliveries"]]
+    lines += [
+        "",
+        f"Response target (on scene): {_secs(t['response_target_seconds'])}, **{verdict}**.",
+        "",
+        "## Deliveries",
+        "",
+        "| recipient | purpose | state | channels tried |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {d['recipient']} | {d['purpose']} | {d['state']} | {' → '.join(d['channels_tried']) or '—'} |"
+        for d in r["deliveries"]
+    ]
     lines += ["", "## Channels", "", "| channel | attempts | outcomes |", "|---|---|---|"]
     for name, c in r["channels"].items():
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(c.items()) if k != "attempts")
         lines.append(f"| {name} | {c.get('attempts', 0)} | {outcomes} |")
     lines += ["", "## Fallbacks", ""]
-    lines += [f"- delivery {f['delivery']}: left {f['channel']} ({f['reason']}{': ' + f['error'] if f['error'] else ''})"
-              for f in r["fallbacks"]] or ["- none"]
+    fallbacks = []
+    for f in r["fallbacks"]:
+        error = f": {f['error']}" if f["error"] else ""
+        fallbacks.append(f"- delivery {f['delivery']}: left {f['channel']} ({f['reason']}{error})")
+    lines += fallbacks or ["- none"]
     lines += ["", "## Timeline", ""]
     lines += [f"- {e['at']} `{e['kind']}` by {e['actor']}" for e in r["timeline"]]
     lines += ["", "## Lessons learned", "", r["lessons"] or "_none recorded_", ""]

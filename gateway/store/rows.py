@@ -26,7 +26,7 @@ def plan_from_json(data: list[dict[str, str]]) -> list[Endpoint]:
     return [Endpoint(channel=e["channel"], address=e["address"]) for e in data]
 
 
-def incident_from_row(r: Mapping[str, Any]) -> Incident:
+def incident_from_row(r: Mapping[Any, Any]) -> Incident:
     values = {f.name: r[f.name] for f in fields(Incident)}
     values["state"] = IncidentState(r["state"])
     values["classification"] = Classification(r["classification"]) if r["classification"] else None
@@ -40,7 +40,7 @@ def incident_to_row(i: Incident) -> dict[str, Any]:
     return row
 
 
-def resource_from_row(r: Mapping[str, Any]) -> Resource:
+def resource_from_row(r: Mapping[Any, Any]) -> Resource:
     return Resource(
         id=r["id"],
         name=r["name"],
@@ -68,7 +68,7 @@ def resource_to_row(res: Resource) -> dict[str, Any]:
     }
 
 
-def delivery_from_row(r: Mapping[str, Any]) -> Delivery:
+def delivery_from_row(r: Mapping[Any, Any]) -> Delivery:
     values = {f.name: r[f.name] for f in fields(Delivery)}
     values["purpose"] = Purpose(r["purpose"])
     values["priority"] = Priority(r["priority"])
@@ -79,7 +79,7 @@ def delivery_from_row(r: Mapping[str, Any]) -> Delivery:
     return Delivery(**values)
 
 
-def attempt_from_row(r: Mapping[str, Any]) -> Attempt:
+def attempt_from_row(r: Mapping[Any, Any]) -> Attempt:
     values = {f.name: r[f.name] for f in fields(Attempt)}
     values["state"] = DeliveryState(r["state"])
     values["evidence"] = dict(r["evidence"] or {})

@@ -85,10 +85,9 @@ class Store:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
         """A read-write transaction. SQLite allows one writer, so writers queue here, not in a busy loop."""
-        async with self._write_lock if self.is_sqlite else _nullcontext():
-            async with self.engine.begin() as conn:
-                tx = Tx(conn, self)
-                yield tx
+        async with self._write_lock if self.is_sqlite else _nullcontext(), self.engine.begin() as conn:
+            tx = Tx(conn, self)
+            yield tx
         for event in tx.events:
             self.bus.publish(event)
 
@@ -144,13 +143,21 @@ class Tx:
         elif incident_id is not None:
             ref = await self.reference_of(incident_id)
         result = await self.conn.execute(
-            sa.insert(t.audit).values(
-                at=when, kind=kind, actor=actor, incident_id=incident_id,
-                delivery_id=delivery_id, attempt_id=attempt_id, data=payload,
-            ).returning(t.audit.c.id)
+            sa.insert(t.audit)
+            .values(
+                at=when,
+                kind=kind,
+                actor=actor,
+                incident_id=incident_id,
+                delivery_id=delivery_id,
+                attempt_id=attempt_id,
+                data=payload,
+            )
+            .returning(t.audit.c.id)
         )
-        event = BusEvent(kind=kind, at=when, data={**payload, "actor": actor},
-                         incident=ref, audit_id=result.scalar_one())
+        event = BusEvent(
+            kind=kind, at=when, data={**payload, "actor": actor}, incident=ref, audit_id=result.scalar_one()
+        )
         self.events.append(event)
         return event
 
@@ -158,8 +165,11 @@ class Tx:
         """An incident's reference; references never change, so the store caches them."""
         ref = self.store.references.get(incident_id)
         if ref is None:
-            ref = (await self.conn.execute(
-                sa.select(t.incidents.c.reference).where(t.incidents.c.id == incident_id))).scalar_one()
+            ref = (
+                await self.conn.execute(
+                    sa.select(t.incidents.c.reference).where(t.incidents.c.id == incident_id)
+                )
+            ).scalar_one()
             self.store.references[incident_id] = ref
         return ref
 
@@ -173,7 +183,9 @@ class Tx:
         res = await self.conn.execute(
             sa.select(t.audit, t.incidents.c.reference)
             .select_from(t.audit.outerjoin(t.incidents, t.audit.c.incident_id == t.incidents.c.id))
-            .where(t.audit.c.id > after_id).order_by(t.audit.c.id).limit(limit)
+            .where(t.audit.c.id > after_id)
+            .order_by(t.audit.c.id)
+            .limit(limit)
         )
         return [dict(r._mapping) for r in res]
 
@@ -190,8 +202,10 @@ class Tx:
             ins = sqlite_insert(t.sequences).values(name=name, value=0).on_conflict_do_nothing()
         await self.conn.execute(ins)
         res = await self.conn.execute(
-            sa.update(t.sequences).where(t.sequences.c.name == name)
-            .values(value=t.sequences.c.value + 1).returning(t.sequences.c.value)
+            sa.update(t.sequences)
+            .where(t.sequences.c.name == name)
+            .values(value=t.sequences.c.value + 1)
+            .returning(t.sequences.c.value)
         )
         return int(res.scalar_one())
 
@@ -205,7 +219,8 @@ class Tx:
 
     async def update_incident(self, incident: Incident) -> None:
         await self.conn.execute(
-            sa.update(t.incidents).where(t.incidents.c.id == incident.id)
+            sa.update(t.incidents)
+            .where(t.incidents.c.id == incident.id)
             .values(rows.incident_to_row(incident))
         )
 
@@ -242,17 +257,23 @@ class Tx:
     async def open_incident_for_caller(self, number: str, since: float) -> Incident | None:
         res = await self.conn.execute(
             sa.select(t.incidents)
-            .where(t.incidents.c.caller_number == number, t.incidents.c.created_at >= since,
-                   t.incidents.c.state.in_(_OPEN_INCIDENTS))
-            .order_by(t.incidents.c.created_at.desc()).limit(1)
+            .where(
+                t.incidents.c.caller_number == number,
+                t.incidents.c.created_at >= since,
+                t.incidents.c.state.in_(_OPEN_INCIDENTS),
+            )
+            .order_by(t.incidents.c.created_at.desc())
+            .limit(1)
         )
         row = res.first()
         return rows.incident_from_row(row._mapping) if row else None
 
     async def incidents_by_caller(self, number: str, limit: int = 5) -> list[Incident]:
         res = await self.conn.execute(
-            sa.select(t.incidents).where(t.incidents.c.caller_number == number)
-            .order_by(t.incidents.c.created_at.desc()).limit(limit)
+            sa.select(t.incidents)
+            .where(t.incidents.c.caller_number == number)
+            .order_by(t.incidents.c.created_at.desc())
+            .limit(limit)
         )
         return [rows.incident_from_row(r._mapping) for r in res]
 
@@ -276,7 +297,8 @@ class Tx:
 
     async def update_resource(self, resource: Resource) -> None:
         await self.conn.execute(
-            sa.update(t.resources).where(t.resources.c.id == resource.id)
+            sa.update(t.resources)
+            .where(t.resources.c.id == resource.id)
             .values(rows.resource_to_row(resource))
         )
 
@@ -284,11 +306,13 @@ class Tx:
     async def insert_dispatch(self, incident_id: int, *, reason: str, created_by: str) -> Dispatch:
         now = self.store.clock.now()
         res = await self.conn.execute(
-            sa.insert(t.dispatches).values(incident_id=incident_id, created_at=now, reason=reason,
-                                           created_by=created_by).returning(t.dispatches.c.id)
+            sa.insert(t.dispatches)
+            .values(incident_id=incident_id, created_at=now, reason=reason, created_by=created_by)
+            .returning(t.dispatches.c.id)
         )
-        return Dispatch(id=res.scalar_one(), incident_id=incident_id, created_at=now, reason=reason,
-                        created_by=created_by)
+        return Dispatch(
+            id=res.scalar_one(), incident_id=incident_id, created_at=now, reason=reason, created_by=created_by
+        )
 
     async def insert_delivery(self, d: Delivery) -> Delivery:
         values = asdict(d)
@@ -305,21 +329,24 @@ class Tx:
         await self.conn.execute(sa.update(t.deliveries).where(t.deliveries.c.id == d.id).values(values))
 
     async def get_delivery(self, delivery_id: int) -> Delivery:
-        row = (await self.conn.execute(
-            sa.select(t.deliveries).where(t.deliveries.c.id == delivery_id))).first()
+        row = (
+            await self.conn.execute(sa.select(t.deliveries).where(t.deliveries.c.id == delivery_id))
+        ).first()
         if row is None:
             raise NotFound("delivery", delivery_id)
         return rows.delivery_from_row(row._mapping)
 
     async def deliveries_for_incident(self, incident_id: int) -> list[Delivery]:
         res = await self.conn.execute(
-            sa.select(t.deliveries).where(t.deliveries.c.incident_id == incident_id)
+            sa.select(t.deliveries)
+            .where(t.deliveries.c.incident_id == incident_id)
             .order_by(t.deliveries.c.id)
         )
         return [rows.delivery_from_row(r._mapping) for r in res]
 
-    async def open_deliveries(self, *, recipient_kind: str | None = None,
-                              recipient_id: str | None = None) -> list[Delivery]:
+    async def open_deliveries(
+        self, *, recipient_kind: str | None = None, recipient_id: str | None = None
+    ) -> list[Delivery]:
         q = sa.select(t.deliveries).where(t.deliveries.c.completed_at.is_(None))
         if recipient_kind is not None:
             q = q.where(t.deliveries.c.recipient_kind == recipient_kind)
@@ -328,14 +355,20 @@ class Tx:
         res = await self.conn.execute(q.order_by(t.deliveries.c.id))
         return [rows.delivery_from_row(r._mapping) for r in res]
 
-    async def latest_dispatch_delivery(self, resource_id: str, incident_id: int | None = None) -> Delivery | None:
+    async def latest_dispatch_delivery(
+        self, resource_id: str, incident_id: int | None = None
+    ) -> Delivery | None:
         """The newest dispatch message to a resource (the one a bare "ACK" from it refers to)."""
-        q = (sa.select(t.deliveries)
-             .join(t.incidents, t.incidents.c.id == t.deliveries.c.incident_id)
-             .where(t.deliveries.c.recipient_kind == "resource",
-                    t.deliveries.c.recipient_id == resource_id,
-                    t.deliveries.c.purpose == "dispatch",
-                    t.incidents.c.state.in_(_OPEN_INCIDENTS)))
+        q = (
+            sa.select(t.deliveries)
+            .join(t.incidents, t.incidents.c.id == t.deliveries.c.incident_id)
+            .where(
+                t.deliveries.c.recipient_kind == "resource",
+                t.deliveries.c.recipient_id == resource_id,
+                t.deliveries.c.purpose == "dispatch",
+                t.incidents.c.state.in_(_OPEN_INCIDENTS),
+            )
+        )
         if incident_id is not None:
             q = q.where(t.deliveries.c.incident_id == incident_id)
         row = (await self.conn.execute(q.order_by(t.deliveries.c.id.desc()).limit(1))).first()
@@ -368,9 +401,14 @@ class Tx:
         return [rows.attempt_from_row(r._mapping) for r in res]
 
     async def attempt_by_channel_ref(self, channel: str, ref: str) -> Attempt | None:
-        row = (await self.conn.execute(
-            sa.select(t.attempts).where(t.attempts.c.channel == channel, t.attempts.c.channel_ref == ref)
-            .order_by(t.attempts.c.id.desc()).limit(1))).first()
+        row = (
+            await self.conn.execute(
+                sa.select(t.attempts)
+                .where(t.attempts.c.channel == channel, t.attempts.c.channel_ref == ref)
+                .order_by(t.attempts.c.id.desc())
+                .limit(1)
+            )
+        ).first()
         return rows.attempt_from_row(row._mapping) if row else None
 
     async def due_attempts(self, now: float, limit: int) -> list[Attempt]:
@@ -378,10 +416,13 @@ class Tx:
         res = await self.conn.execute(
             sa.select(t.attempts)
             .join(t.deliveries, t.deliveries.c.id == t.attempts.c.delivery_id)
-            .where(t.attempts.c.closed_reason.is_(None),
-                   t.attempts.c.state.in_((DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY)),
-                   sa.or_(t.attempts.c.next_try_at.is_(None), t.attempts.c.next_try_at <= now))
-            .order_by(t.deliveries.c.priority, t.attempts.c.id).limit(limit)
+            .where(
+                t.attempts.c.closed_reason.is_(None),
+                t.attempts.c.state.in_((DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY)),
+                sa.or_(t.attempts.c.next_try_at.is_(None), t.attempts.c.next_try_at <= now),
+            )
+            .order_by(t.deliveries.c.priority, t.attempts.c.id)
+            .limit(limit)
         )
         return [rows.attempt_from_row(r._mapping) for r in res]
 
@@ -397,17 +438,23 @@ class Tx:
         res = await self.conn.execute(
             sa.select(t.attempts).where(
                 a.closed_reason.is_(None),
-                sa.or_(sa.and_(a.state == DeliveryState.SENT, a.confirm_deadline_at <= now),
-                       sa.and_(a.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED)),
-                               a.ack_deadline_at <= now)))
+                sa.or_(
+                    sa.and_(a.state == DeliveryState.SENT, a.confirm_deadline_at <= now),
+                    sa.and_(
+                        a.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED)), a.ack_deadline_at <= now
+                    ),
+                ),
+            )
         )
         return [rows.attempt_from_row(r._mapping) for r in res]
 
     async def stalled_deliveries(self) -> list[Delivery]:
         """Open deliveries with no open attempt: the next step has not been taken yet."""
-        open_attempt = sa.select(t.attempts.c.id).where(
-            t.attempts.c.delivery_id == t.deliveries.c.id, t.attempts.c.closed_reason.is_(None)
-        ).exists()
+        open_attempt = (
+            sa.select(t.attempts.c.id)
+            .where(t.attempts.c.delivery_id == t.deliveries.c.id, t.attempts.c.closed_reason.is_(None))
+            .exists()
+        )
         res = await self.conn.execute(
             sa.select(t.deliveries).where(t.deliveries.c.completed_at.is_(None), ~open_attempt)
         )
@@ -416,12 +463,14 @@ class Tx:
     async def next_wakeup(self) -> float | None:
         a = t.attempts.c
         waiting = sa.select(sa.func.min(a.next_try_at)).where(
-            a.closed_reason.is_(None),
-            a.state.in_((DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY)))
+            a.closed_reason.is_(None), a.state.in_((DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY))
+        )
         confirm = sa.select(sa.func.min(a.confirm_deadline_at)).where(
-            a.closed_reason.is_(None), a.state == DeliveryState.SENT)
+            a.closed_reason.is_(None), a.state == DeliveryState.SENT
+        )
         ack = sa.select(sa.func.min(a.ack_deadline_at)).where(
-            a.closed_reason.is_(None), a.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED)))
+            a.closed_reason.is_(None), a.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED))
+        )
         times = [(await self.conn.execute(q)).scalar() for q in (waiting, confirm, ack)]
         present = [x for x in times if x is not None]
         return min(present) if present else None
@@ -429,7 +478,6 @@ class Tx:
     async def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for name, table in (("incidents", t.incidents), ("deliveries", t.deliveries)):
-            res = await self.conn.execute(
-                sa.select(table.c.state, sa.func.count()).group_by(table.c.state))
+            res = await self.conn.execute(sa.select(table.c.state, sa.func.count()).group_by(table.c.state))
             out[name] = {str(s): int(n) for s, n in res}
         return out

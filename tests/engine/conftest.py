@@ -19,25 +19,55 @@ from tests.support.scripted import ScriptedChannel
 def make_settings(db: Path, **overrides: Any) -> Settings:
     base: dict[str, Any] = {
         "store": {"url": f"sqlite+aiosqlite:///{db}"},
-        "delivery": {"retry_base": 10, "retry_cap": 100, "retry_jitter": 0.0, "max_retries": 3,
-                     "down_recheck": 30},
-        "channels": [{"name": n, "kind": "webhook", "options": {"url": "http://127.0.0.1:9/"}}
-                     for n in ("radio", "sms", "pager")],
-        "resources": [
-            {"id": "ENG-1", "capabilities": ["fire"],
-             "contact_plan": [{"channel": "radio", "address": "R1"}, {"channel": "sms", "address": "+447700900001"},
-                              {"channel": "pager", "address": "1001"}]},
-            {"id": "ENG-2", "capabilities": ["fire"],
-             "contact_plan": [{"channel": "radio", "address": "R2"}, {"channel": "sms", "address": "+447700900002"}]},
+        "delivery": {
+            "retry_base": 10,
+            "retry_cap": 100,
+            "retry_jitter": 0.0,
+            "max_retries": 3,
+            "down_recheck": 30,
+        },
+        "channels": [
+            {"name": n, "kind": "webhook", "options": {"url": "http://127.0.0.1:9/"}}
+            for n in ("radio", "sms", "pager")
         ],
-        "stakeholders": [{"id": "DM-1", "groups": ["duty-managers"],
-                          "contact_plan": [{"channel": "sms", "address": "+447700900099"}]}],
+        "resources": [
+            {
+                "id": "ENG-1",
+                "capabilities": ["fire"],
+                "contact_plan": [
+                    {"channel": "radio", "address": "R1"},
+                    {"channel": "sms", "address": "+447700900001"},
+                    {"channel": "pager", "address": "1001"},
+                ],
+            },
+            {
+                "id": "ENG-2",
+                "capabilities": ["fire"],
+                "contact_plan": [
+                    {"channel": "radio", "address": "R2"},
+                    {"channel": "sms", "address": "+447700900002"},
+                ],
+            },
+        ],
+        "stakeholders": [
+            {
+                "id": "DM-1",
+                "groups": ["duty-managers"],
+                "contact_plan": [{"channel": "sms", "address": "+447700900099"}],
+            }
+        ],
     }
     base.update(overrides)
     return Settings(**base)
 
 
-FIRE = {"nature": "kitchen fire", "location": "1 High St", "category": "fire", "impact": 1, "urgency": 2}  # P2
+FIRE = {
+    "nature": "kitchen fire",
+    "location": "1 High St",
+    "category": "fire",
+    "impact": 1,
+    "urgency": 2,
+}  # P2
 FIRE_P1 = {**FIRE, "impact": 1, "urgency": 1}
 
 
@@ -65,7 +95,7 @@ class Rig:
     async def settle(self) -> None:
         """Let the engine finish everything that is due now."""
         self.gw.engine.poke()
-        await until(lambda: self.gw.engine.idle.is_set(), "engine idle")
+        await until(self.gw.engine.idle.is_set, "engine idle")
 
     async def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
@@ -98,11 +128,13 @@ async def rig_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     from contextlib import AsyncExitStack
 
     async with AsyncExitStack() as stack:
+
         async def make(caps: dict[str, Capabilities] | None = None, **overrides: Any) -> Rig:
             clock = ManualClock()
             channels = scripted_channels(caps)
             gw = await stack.enter_async_context(
-                Gateway(make_settings(tmp_path / "callout.db", **overrides), clock=clock, channels=channels))
+                Gateway(make_settings(tmp_path / "callout.db", **overrides), clock=clock, channels=channels)
+            )
             await stack.enter_async_context(gw.running())
             return Rig(gw, clock, channels)
 

@@ -6,9 +6,15 @@ from gateway.domain.states import DeliveryState, IncidentState, UnitStatus
 from tests.engine.conftest import FIRE, until
 from tests.engine.test_fallback import dispatch_eng1
 
-LEVELS = {"levels": {"P2": [{"after": 60, "action": "notify", "target": "duty-managers"},
-                            {"after": 90, "action": "dispatch_more", "count": 1},
-                            {"after": 400, "action": "repage"}]}}
+LEVELS = {
+    "levels": {
+        "P2": [
+            {"after": 60, "action": "notify", "target": "duty-managers"},
+            {"after": 90, "action": "dispatch_more", "count": 1},
+            {"after": 400, "action": "repage"},
+        ]
+    }
+}
 
 
 async def incident_state(rig, ref):
@@ -80,6 +86,7 @@ async def test_decline_frees_the_unit_and_is_recorded(rig_factory):
 
     async def declined() -> bool:
         return (await rig.deliveries(ref))[0].outcome == "declined"
+
     await until(declined, "delivery declined")
     assert (await resource(rig, "ENG-1")).status is UnitStatus.AVAILABLE
     await rig.advance(600)
@@ -90,7 +97,7 @@ async def test_unrecognised_text_is_audited_and_changes_nothing(rig_factory):
     rig = await rig_factory()
     ref = await dispatch_eng1(rig)
     rig.ch["radio"].reply("R1", "what is this about?")
-    await until(lambda: rig.ch["radio"]._inbound.empty(), "reply consumed")
+    await until(rig.ch["radio"]._inbound.empty, "reply consumed")
     await rig.settle()
     (d,) = await rig.deliveries(ref)
     assert d.state is DeliveryState.SENT
@@ -120,3 +127,21 @@ async def _is(rig, ref, state) -> bool:
 
 async def _status(rig, rid, status) -> bool:
     return (await resource(rig, rid)).status is status
+
+
+async def test_an_ack_naming_a_message_counts_only_from_where_that_message_went(rig_factory):
+    rig = await rig_factory()
+    ref = await dispatch_eng1(rig)
+    message_id = rig.ch["radio"].sent[0].message_id
+    rig.ch["sms"].ack("+447700900002", message_id)  # ENG-2's phone quoting ENG-1's radio message
+    rig.ch["radio"].ack("R2", message_id)  # ENG-2's radio
+    await until(lambda: rig.ch["sms"]._inbound.empty() and rig.ch["radio"]._inbound.empty(), "acks consumed")
+    await rig.settle()
+    (d,) = await rig.deliveries(ref)
+    assert d.acknowledged_at is None
+    rig.ch["radio"].ack("R1", message_id)
+
+    async def acked() -> bool:
+        return (await rig.deliveries(ref))[0].state is DeliveryState.ACKNOWLEDGED
+
+    await until(acked, "ack from the radio the message went to")

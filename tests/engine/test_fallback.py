@@ -53,7 +53,7 @@ async def test_delivery_receipt_confirms_and_stops_the_confirm_timer(rig_factory
     ref = await dispatch_eng1(rig)
     ref_on_channel = (await rig.attempts(ref))[0].channel_ref
     rig.ch["radio"].report(ref_on_channel, delivered=True)
-    await until(lambda: rig.ch["radio"]._inbound.empty(), "report consumed")
+    await until(rig.ch["radio"]._inbound.empty, "report consumed")
     await rig.settle()
     await rig.advance(60)
     (d,) = await rig.deliveries(ref)
@@ -76,6 +76,7 @@ async def test_ladder_moves_on_when_no_ack_arrives_and_a_late_ack_still_counts(r
 
     async def acked() -> bool:
         return (await rig.deliveries(ref))[0].state is DeliveryState.ACKNOWLEDGED
+
     await until(acked, "delivery acknowledged by SMS reply")
     async with rig.gw.store.read() as tx:
         assert (await tx.get_incident(ref)).state is IncidentState.ACKNOWLEDGED
@@ -91,6 +92,7 @@ async def test_p1_sends_on_every_channel_at_once(rig_factory):
 
     async def acked() -> bool:
         return (await rig.deliveries(ref))[0].state is DeliveryState.ACKNOWLEDGED
+
     await until(acked, "radio ack acknowledges the delivery")
     attempts = await rig.attempts(ref)
     assert [a.state for a in attempts] == [DeliveryState.ACKNOWLEDGED, DeliveryState.SENT, DeliveryState.SENT]
@@ -163,8 +165,9 @@ async def test_one_way_channel_never_holds_the_ladder_for_an_ack(rig_factory):
 
 
 async def test_per_destination_rate_limit_defers_without_failing(rig_factory):
-    rig = await rig_factory(delivery={"rate_limits": [{"channel": "radio", "count": 1, "per_seconds": 60}],
-                                      "retry_jitter": 0.0})
+    rig = await rig_factory(
+        delivery={"rate_limits": [{"channel": "radio", "count": 1, "per_seconds": 60}], "retry_jitter": 0.0}
+    )
     ref1 = await dispatch_eng1(rig)
     rig.ch["radio"].sent.clear()
     await rig.gw.dispatch.resolve(ref1, actor="test")  # stand-down to R1 is over the limit

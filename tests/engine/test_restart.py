@@ -28,21 +28,30 @@ async def test_restart_resumes_in_flight_and_pending_and_never_resends_confirmed
         await until(lambda: len(first["radio"].tries) == 2, "both sends started")
         c = await gw.incidents.create(FIRE, source="desk", actor="t")
         await gw.dispatch.dispatch(c.reference, ["ENG-2"], actor="t")  # ENG-2 is free to take a second
-        await until(lambda: len(first["radio"].sent) == 1, "incident C confirmed sent")
         refs = {"a": a.reference, "b": b.reference, "c": c.reference}
+
+        async def c_sent() -> bool:
+            async with gw.store.read() as tx:
+                inc = await tx.get_incident(refs["c"])
+                return (await tx.deliveries_for_incident(inc.id))[0].state is DeliveryState.SENT
+
+        await until(c_sent, "incident C recorded as sent")
         runner.cancel()  # the engine dies mid-flight
         await asyncio.gather(runner, return_exceptions=True)
 
-    async with Gateway(make_settings(db), clock=clock) as gw:  # states before the new run
-        async with gw.store.read() as tx:
-            states = {}
-            for key, ref in refs.items():
-                inc = await tx.get_incident(ref)
-                (d,) = await tx.deliveries_for_incident(inc.id)
-                (att,) = await tx.attempts_for([d.id])
-                states[key] = att.state
-    assert states == {"a": DeliveryState.SENDING, "b": DeliveryState.FAILED_TEMPORARY,
-                      "c": DeliveryState.SENT}
+    # The states before the new run.
+    async with Gateway(make_settings(db), clock=clock) as gw, gw.store.read() as tx:
+        states = {}
+        for key, ref in refs.items():
+            inc = await tx.get_incident(ref)
+            (d,) = await tx.deliveries_for_incident(inc.id)
+            (att,) = await tx.attempts_for([d.id])
+            states[key] = att.state
+    assert states == {
+        "a": DeliveryState.SENDING,
+        "b": DeliveryState.FAILED_TEMPORARY,
+        "c": DeliveryState.SENT,
+    }
 
     second = scripted_channels()
     async with Gateway(make_settings(db), clock=clock, channels=second) as gw, gw.running():

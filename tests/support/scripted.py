@@ -50,8 +50,9 @@ class ScriptedChannel(Channel):
         self.set_health(HealthState.UP, "scripted")
         return self
 
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.set_health(HealthState.DOWN, "stopped")
 
     async def send(self, message: OutboundMessage) -> SendReceipt:

@@ -19,8 +19,11 @@ S = sa.String
 
 
 def upgrade() -> None:
-    op.create_table("sequences", sa.Column("name", S(64), primary_key=True),
-                    sa.Column("value", sa.BigInteger, nullable=False))
+    op.create_table(
+        "sequences",
+        sa.Column("name", S(64), primary_key=True),
+        sa.Column("value", sa.BigInteger, nullable=False),
+    )
     op.create_table(
         "incidents",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -44,9 +47,20 @@ def upgrade() -> None:
         sa.Column("recommendation", sa.JSON, nullable=False),
         sa.Column("escalation_level", sa.Integer, nullable=False),
         sa.Column("lessons", sa.Text),
-        *[sa.Column(name, F) for name in (
-            "call_answered_at", "call_ended_at", "triaged_at", "dispatched_at", "acknowledged_at",
-            "on_scene_at", "resolved_at", "closed_at", "cancelled_at")],
+        *[
+            sa.Column(name, F)
+            for name in (
+                "call_answered_at",
+                "call_ended_at",
+                "triaged_at",
+                "dispatched_at",
+                "acknowledged_at",
+                "on_scene_at",
+                "resolved_at",
+                "closed_at",
+                "cancelled_at",
+            )
+        ],
     )
     op.create_table(
         "resources",
@@ -104,8 +118,10 @@ def upgrade() -> None:
         sa.Column("tries", sa.Integer, nullable=False),
         sa.Column("created_at", F, nullable=False),
         sa.Column("updated_at", F, nullable=False),
-        *[sa.Column(name, F) for name in (
-            "next_try_at", "sent_at", "delivered_at", "confirm_deadline_at", "ack_deadline_at")],
+        *[
+            sa.Column(name, F)
+            for name in ("next_try_at", "sent_at", "delivered_at", "confirm_deadline_at", "ack_deadline_at")
+        ],
         sa.Column("channel_ref", S(200)),
         sa.Column("closed_reason", S(64)),
         sa.Column("evidence", sa.JSON, nullable=False),

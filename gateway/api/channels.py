@@ -1,0 +1,88 @@
+"""/api/v1/channels: channel health, and inbound traffic from devices that call back over HTTP."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from aiohttp import web
+
+from adapters.base import ChannelEvent, DeliveryReport, InboundText, RadioAck, UnitStatusReport
+from gateway.api import context, serialize
+from gateway.api.auth import Permission, require
+from gateway.api.bodies import INBOUND, Body, InboundAck, InboundReply, InboundReport, InboundStatus
+from gateway.api.errors import ForbiddenError, MalformedBodyError
+from gateway.api.inputs import parse
+from gateway.errors import NotFound, ValidationFailed
+from gateway.settings import Settings
+
+SECRET_HEADER = "X-Callout-Secret"  # noqa: S105 (a header name, not a secret)
+
+
+async def list_channels(request: web.Request) -> web.Response:
+    require(request, Permission.READ)
+    gw = context.gateway(request)
+    return web.json_response([serialize.channel(ch) for ch in gw.channels.values()])
+
+
+def inbound_secret(settings: Settings, name: str) -> str:
+    """The channel's configured shared secret for inbound calls ("" when it has none)."""
+    for cfg in settings.channels:
+        if cfg.name == name:
+            secret = cfg.options.get("inbound_secret", "")
+            return secret if isinstance(secret, str) else ""
+    return ""
+
+
+def _event(body: Body, via: dict[str, Any]) -> ChannelEvent:
+    if isinstance(body, InboundReply):
+        return InboundText(address=body.address, text=body.text, evidence=via)
+    if isinstance(body, InboundAck):
+        return RadioAck(address=body.address, message_id=body.message_id, evidence=via)
+    if isinstance(body, InboundStatus):
+        return UnitStatusReport(address=body.address, status=body.status.value, evidence=via)
+    assert isinstance(body, InboundReport)
+    return DeliveryReport(
+        channel_ref=body.channel_ref, delivered=body.delivered, reason=body.reason, evidence=via
+    )
+
+
+async def _read_event(request: web.Request, via: dict[str, Any]) -> ChannelEvent:
+    raw = await request.read()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedBodyError(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValidationFailed({"body": "must be a JSON object"})
+    kind = data.get("type")
+    if not isinstance(kind, str) or kind not in INBOUND:
+        raise ValidationFailed({"type": f"must be one of {', '.join(sorted(INBOUND))}"})
+    return _event(parse(INBOUND[kind], raw), via)
+
+
+async def inbound(request: web.Request) -> web.Response:
+    gw = context.gateway(request)
+    name = request.match_info["name"]
+    if name not in gw.channels:
+        raise NotFound("channel", name)
+    secret = inbound_secret(gw.settings, name)
+    given = request.headers.get(SECRET_HEADER, "")
+    if not secret or not hmac.compare_digest(secret.encode(), given.encode()):
+        why = (
+            f"channel {name!r} takes inbound calls only with its shared secret in {SECRET_HEADER}"
+            if secret
+            else f"channel {name!r} has no inbound secret configured"
+        )
+        raise ForbiddenError(why)
+    event = await _read_event(request, {"via": "http"})
+    result = await gw.field.handle(name, event)
+    return web.json_response({"result": result})
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/v1/channels", list_channels, name="channel-list"),
+        web.post("/api/v1/channels/{name}/inbound", inbound, name="channel-inbound"),
+    ]

@@ -1,0 +1,48 @@
+"""Probes and the Prometheus scrape; no token needed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import sqlalchemy as sa
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.api import context
+
+log = logging.getLogger(__name__)
+READY_TIMEOUT = 3.0
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process answers HTTP."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when the store answers a query; channel health is reported, not required."""
+    gw = context.gateway(request)
+    channels = {name: ch.health.state.value for name, ch in gw.channels.items()}
+    try:
+        async with asyncio.timeout(READY_TIMEOUT), gw.store.read() as tx:
+            await tx.conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        log.warning("not ready: store does not answer: %s", type(exc).__name__)
+        return web.json_response(
+            {"status": "unavailable", "reason": "store does not answer", "channels": channels}, status=503
+        )
+    return web.json_response({"status": "ready", "channels": channels})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(context.gateway(request).metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/healthz", healthz, name="healthz"),
+        web.get("/readyz", readyz, name="readyz"),
+        web.get("/metrics", metrics, name="metrics"),
+    ]

@@ -1,0 +1,99 @@
+"""The `callout` command: run, check-config, demo, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from gateway.errors import CalloutError, ConfigError
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="callout", description="Telephony and radio dispatch gateway.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("-c", "--config", type=Path, required=True, help="settings file (TOML)")
+    chk = sub.add_parser("check-config", help="validate a settings file and warn about fragile set-ups")
+    chk.add_argument("config", type=Path)
+    chk.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
+    demo = sub.add_parser("demo", help="the daemon on embedded defaults with simulated field devices")
+    demo.add_argument("--port", type=int, default=8080, help="API port (0: any free port)")
+    demo.add_argument("--data-dir", type=Path, default=None, help="where the demo keeps its SQLite file")
+    demo.add_argument("--incidents", type=int, default=0, help="stop after this many sample incidents")
+    demo.add_argument("--interval", type=float, default=8.0, help="seconds between sample incidents")
+    sim = sub.add_parser("simulate", help="run one device simulator standalone")
+    sims = sim.add_subparsers(dest="device", required=True)
+    fa = sims.add_parser("field-app", help="HTTP field-crew app that receives webhook messages and replies")
+    fa.add_argument("--port", type=int, default=8090)
+    fa.add_argument("--callout", default="http://127.0.0.1:8080", help="callout's base URL for replies")
+    fa.add_argument("--channel", default="app", help="callout channel name to send replies to")
+    fa.add_argument("--secret", default="", help="the channel's inbound_secret")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check-config":
+            return _check(args.config, strict=args.strict)
+        if args.command == "run":
+            return _run(args.config)
+        if args.command == "demo":
+            from gateway.demo import run_demo
+
+            return asyncio.run(
+                run_demo(
+                    port=args.port, data_dir=args.data_dir, incidents=args.incidents, interval=args.interval
+                )
+            )
+        if args.command == "simulate":
+            from simulators.field_app import main as field_app
+
+            return asyncio.run(
+                field_app(port=args.port, callout=args.callout, channel=args.channel, secret=args.secret)
+            )
+    except ConfigError as exc:
+        print(f"callout: invalid configuration\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except CalloutError as exc:
+        print(f"callout: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def _check(path: Path, *, strict: bool) -> int:
+    from gateway.config_check import load_checked, warnings
+
+    settings = load_checked(path)
+    found = warnings(settings)
+    for w in found:
+        print(f"warning: {path}: {w}")
+    print(
+        f"{path}: ok ({len(settings.channels)} channels, {len(settings.resources)} resources, "
+        f"{len(settings.stakeholders)} stakeholders)"
+    )
+    return 1 if (strict and found) else 0
+
+
+def _run(path: Path) -> int:
+    from gateway import logs
+    from gateway.config_check import load_checked, warnings
+    from gateway.daemon import serve
+
+    settings = load_checked(path)
+    logs.configure(settings.logging.level, json_format=settings.logging.json_format)
+    import logging
+
+    for w in warnings(settings):
+        logging.getLogger("callout").warning("%s: %s", path, w)
+    return asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""`callout check-config`: everything `run` validates, plus warnings about fragile set-ups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.domain.states import Priority
+from gateway.errors import ConfigError
+from gateway.settings import Settings, load_settings
+
+
+def load_checked(path: Path | str | None) -> Settings:
+    """Load settings and validate each channel's options with its kind's own model."""
+    from adapters.registry import validate_options
+
+    settings = load_settings(path)
+    problems = []
+    for i, ch in enumerate(settings.channels):
+        for key, reason in validate_options(ch.kind, ch.options):
+            where = "kind" if key == "kind" else f"options.{key}"
+            problems.append((f"channels.{i}.{where} ({ch.name})", reason))
+    if problems:
+        raise ConfigError(file=str(path) if path else "(defaults)", problems=problems)
+    return settings
+
+
+def warnings(settings: Settings) -> list[str]:
+    """Set-ups that run but put a dispatch at risk."""
+    from adapters.registry import family
+
+    kinds = {c.name: c.kind for c in settings.channels}
+    out = []
+    for i, r in enumerate(settings.resources):
+        if Priority.P1 not in r.priorities:
+            continue
+        independent = {family(kinds[e.channel]) + ":" + kinds[e.channel] for e in r.contact_plan}
+        if len(independent) < 2:
+            out.append(
+                f"resources.{i} ({r.id}): can receive P1 dispatches but has only "
+                f"{len(independent)} independent channel; give it at least two kinds of channel"
+            )
+    if not settings.api.tokens:
+        out.append("api.tokens: no tokens; the API will refuse every request that needs one")
+    if Priority.P1 not in settings.escalation.levels:
+        out.append("escalation.levels: no levels for P1; an unacknowledged P1 will not escalate")
+    return out

@@ -1,0 +1,1 @@
+"""Device simulators, written from each device's specification; they never import `adapters`."""

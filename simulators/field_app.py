@@ -1,0 +1,114 @@
+"""A field-crew app reached by webhook: it receives callout's JSON messages over HTTP and
+answers like a crew member would, through callout's inbound API.
+
+Contract (README, "webhook channel"): callout POSTs `{"message_id", "address", "text", "parts",
+"incident", "priority", "needs_ack", "purpose"}` to `/<channel>/<address>`; the app replies by
+POSTing `{"type": "reply", "address", "text"}` to `<callout>/api/v1/channels/<channel>/inbound`
+with the header `X-Callout-Secret`. Written from that contract; it imports nothing of adapters.
+
+Behaviours per address (fault injection): `walk` (ack, then en route, on scene, clear), `ack`,
+`silent` (accepts, never answers), `reject` (HTTP 404: no such device), `fail` (HTTP 503), `decline`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import ClientSession, web
+
+log = logging.getLogger(__name__)
+WALK = ("ACK", "EN ROUTE", "ON SCENE", "CLEAR")
+
+
+@dataclass
+class Received:
+    channel: str
+    address: str
+    body: dict[str, Any]
+    status: int
+
+
+@dataclass
+class FieldApp:
+    port: int = 0
+    callout: str = "http://127.0.0.1:8080"
+    secret: str = ""
+    behaviours: dict[str, str] = field(default_factory=dict)
+    default: str = "walk"
+    delay: float = 1.5
+    echo: bool = False
+    received: list[Received] = field(default_factory=list)
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        app.router.add_post("/{channel}/{address}", self._receive)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        self._session = ClientSession()
+        self._tasks: set[asyncio.Task[None]] = set()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._session.close()
+        await self._runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        channel, address = request.match_info["channel"], request.match_info["address"]
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return web.json_response({"error": "body is not JSON"}, status=400)
+        behaviour = self.behaviours.get(address, self.default)
+        status = {"reject": 404, "fail": 503}.get(behaviour, 200)
+        self.received.append(Received(channel, address, body, status))
+        if self.echo:
+            print(f"[field-app] {channel}/{address} <- {body.get('text')!r} -> HTTP {status}", flush=True)
+        if status != 200:
+            return web.json_response({"error": behaviour}, status=status)
+        if body.get("needs_ack") and behaviour in ("walk", "ack", "decline"):
+            words = {"walk": WALK, "ack": WALK[:1], "decline": ("DECLINE",)}[behaviour]
+            task = asyncio.create_task(self._answer(channel, address, words), name=f"field-app.{address}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return web.json_response({"id": f"app-{len(self.received)}"})
+
+    async def _answer(self, channel: str, address: str, words: tuple[str, ...]) -> None:
+        for word in words:
+            await asyncio.sleep(self.delay)
+            url = f"{self.callout}/api/v1/channels/{channel}/inbound"
+            try:
+                async with self._session.post(
+                    url,
+                    json={"type": "reply", "address": address, "text": word},
+                    headers={"X-Callout-Secret": self.secret},
+                ) as resp:
+                    if resp.status >= 300:
+                        log.warning("field-app: callout answered %d to %s", resp.status, word)
+            except OSError as exc:
+                log.warning("field-app: cannot reach callout: %s", exc)
+
+
+async def main(*, port: int, callout: str, channel: str, secret: str) -> int:
+    async with FieldApp(port=port, callout=callout, secret=secret, echo=True) as app:
+        print(f"field-app listening on {app.url}/{channel}/<address>; replies go to {callout}", flush=True)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+    return 0
