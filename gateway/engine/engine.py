@@ -85,10 +85,16 @@ class DeliveryEngine:
         ch = self.channels.get(channel)
         return ch is not None and ch.health.state is not HealthState.DOWN
 
-    async def advance(self, tx: Tx, d: Delivery) -> None:
-        """Take a delivery's next step inside the caller's transaction (services use this)."""
+    async def advance(self, tx: Tx, d: Delivery, attempts: list[Attempt] | None = None) -> None:
+        """Take a delivery's next step inside the caller's transaction (services use this).
+        `attempts`: the delivery's attempts when the caller has them already ([] for a new one)."""
         step = await ledger.advance(
-            tx, d, is_up=self.is_up, max_rounds=self.settings.plan_rounds, now=self.clock.now()
+            tx,
+            d,
+            is_up=self.is_up,
+            max_rounds=self.settings.plan_rounds,
+            now=self.clock.now(),
+            attempts=attempts,
         )
         await self._note_step(tx, d, step)
 
@@ -102,10 +108,11 @@ class DeliveryEngine:
 
     # ---- the loop -----------------------------------------------------------------------------
     async def _resume(self, tg: asyncio.TaskGroup) -> None:
+        in_flight: list[tuple[Attempt, Delivery, str]] = []
         async with self.store.write() as tx:
-            in_flight = await tx.attempts_in_state(D.SENDING)
-            for a in in_flight:
+            for a in await tx.attempts_in_state(D.SENDING):
                 d = await tx.get_delivery(a.delivery_id)
+                in_flight.append((a, d, await tx.reference_of(d.incident_id)))
                 await tx.record(
                     "attempt.resumed",
                     incident_id=d.incident_id,
@@ -117,10 +124,8 @@ class DeliveryEngine:
                         "reason": "in flight when the last run stopped",
                     },
                 )
-        for a in in_flight:
-            await self._slots.acquire()
-            self._in_flight += 1
-            tg.create_task(self._send(a.id), name=f"engine.send.{a.id}")
+        for a, d, ref in in_flight:
+            await self._start(tg, a, d, ref)
         if in_flight:
             log.info("resumed %d attempts that were in flight", len(in_flight))
 
@@ -133,17 +138,23 @@ class DeliveryEngine:
         free = self.settings.concurrency - self._in_flight
         if free <= 0 or self._draining:
             return
-        to_send: list[int] = []
+        async with self.store.read() as tx:  # most cycles find nothing: no write lock for that
+            if not await tx.due_attempts(now, 1):
+                return
+        jobs: list[tuple[Attempt, Delivery, str]] = []
         async with self.store.write() as tx:
             for a in await tx.due_attempts(now, free):
                 d = await tx.get_delivery(a.delivery_id)
                 if await self._ready(tx, d, a, now):
                     await ledger.move_attempt(tx, d, a, D.SENDING, now=now)
-                    to_send.append(a.id)
-        for attempt_id in to_send:
-            await self._slots.acquire()
-            self._in_flight += 1
-            tg.create_task(self._send(attempt_id), name=f"engine.send.{attempt_id}")
+                    jobs.append((a, d, await tx.reference_of(d.incident_id)))
+        for job in jobs:
+            await self._start(tg, *job)
+
+    async def _start(self, tg: asyncio.TaskGroup, a: Attempt, d: Delivery, ref: str) -> None:
+        await self._slots.acquire()
+        self._in_flight += 1
+        tg.create_task(self._send(a, d, ref), name=f"engine.send.{a.id}")
 
     async def _ready(self, tx: Tx, d: Delivery, a: Attempt, now: float) -> bool:
         """Skip an endpoint whose channel went down; hold one that is over its rate limit."""
@@ -184,6 +195,9 @@ class DeliveryEngine:
         timeout = self.settings.down_recheck
         if nxt is not None:
             timeout = min(timeout, max(0.0, nxt - now))
+        if self._wake.is_set():  # poked while we looked: go round again, not idle
+            self._wake.clear()
+            return
         if self._in_flight == 0 and (nxt is None or nxt > now):
             self.idle.set()
         sleeper = asyncio.ensure_future(self.clock.sleep(timeout))
@@ -198,11 +212,17 @@ class DeliveryEngine:
         self._wake.clear()
 
     async def _progress_stalled(self, now: float) -> None:
+        async with self.store.read() as tx:
+            if not await tx.stalled_deliveries():
+                return
         async with self.store.write() as tx:
             for d in await tx.stalled_deliveries():
                 await self.advance(tx, d)
 
     async def _expire(self, now: float) -> None:
+        async with self.store.read() as tx:
+            if not await tx.expired_waits(now):
+                return
         async with self.store.write() as tx:
             for a in await tx.expired_waits(now):
                 d = await tx.get_delivery(a.delivery_id)
@@ -244,11 +264,11 @@ class DeliveryEngine:
         return f"channel down: {ch.health.reason}" if ch else "channel not configured"
 
     # ---- one send -----------------------------------------------------------------------------
-    async def _send(self, attempt_id: int) -> None:
+    async def _send(self, a: Attempt, d: Delivery, ref: str) -> None:
         try:
-            await self._send_once(attempt_id)
+            await self._send_once(a, d, ref)
         except Exception:
-            log.exception("engine: send of attempt %d failed unexpectedly", attempt_id)
+            log.exception("engine: send of attempt %d failed unexpectedly", a.id)
         finally:
             self._in_flight -= 1
             self._slots.release()
@@ -256,11 +276,9 @@ class DeliveryEngine:
                 self._drained.set()
             self.poke()
 
-    async def _send_once(self, attempt_id: int) -> None:
-        async with self.store.read() as tx:
-            a = await tx.get_attempt(attempt_id)
-            d = await tx.get_delivery(a.delivery_id)
-            ref = await tx.reference_of(d.incident_id)
+    async def _send_once(self, a: Attempt, d: Delivery, ref: str) -> None:
+        """Call the channel outside any transaction, then record the outcome in one."""
+        attempt_id = a.id
         channel = self.channels.get(a.channel)
         receipt: SendReceipt | None = None
         error: ChannelError
@@ -347,8 +365,7 @@ class DeliveryEngine:
         await ledger.move_attempt(tx, d, a, target, now=now, evidence=evidence, close=close)
         if close == "one_way":
             self.metrics.fallbacks.labels(a.channel, "one_way").inc()
-        await ledger.refresh(tx, d, now=now)
-        await self.advance(tx, d)
+        await self.advance(tx, d, await ledger.refresh(tx, d, now=now))
 
     async def _on_failed(self, tx: Tx, d: Delivery, a: Attempt, error: ChannelError, now: float) -> None:
         evidence = {**error.evidence, "error": redact_text(error.reason)}
@@ -430,6 +447,5 @@ class DeliveryEngine:
                     close="failed",
                     reason=reason or "network reported failure",
                 )
-            await ledger.refresh(tx, d, now=now)
-            await self.advance(tx, d)
+            await self.advance(tx, d, await ledger.refresh(tx, d, now=now))
         return True

@@ -74,7 +74,7 @@ async def close_attempt(tx: Tx, d: Delivery, a: Attempt, reason: str, *, now: fl
 
 async def refresh(
     tx: Tx, d: Delivery, *, now: float, attempts: list[Attempt] | None = None, actor: str = "system"
-) -> None:
+) -> list[Attempt]:
     """Recompute the delivery's state from its attempts; audit when it changes."""
     if attempts is None:
         attempts = await tx.attempts_for([d.id])
@@ -97,11 +97,21 @@ async def refresh(
                 "outcome": d.outcome,
             },
         )
+    return attempts
 
 
-async def advance(tx: Tx, d: Delivery, *, is_up: Callable[[str], bool], max_rounds: int, now: float) -> Step:
+async def advance(
+    tx: Tx,
+    d: Delivery,
+    *,
+    is_up: Callable[[str], bool],
+    max_rounds: int,
+    now: float,
+    attempts: list[Attempt] | None = None,
+) -> Step:
     """Take the delivery's next step along its contact plan, if it has one to take."""
-    attempts = await tx.attempts_for([d.id])
+    if attempts is None:
+        attempts = await tx.attempts_for([d.id])
     step = next_step(d, attempts, is_up, max_rounds=max_rounds)
     if isinstance(step, Start):
         if step.new_round:
@@ -208,7 +218,7 @@ async def acknowledge(
             delivery_id=d.id,
             at=now,
             actor=actor,
-            data={"delivery": d.id, "evidence": evidence},
+            data={"delivery": d.id, "recipient": d.recipient_id, "evidence": evidence},
         )
         return False
     acked: Attempt | None = None

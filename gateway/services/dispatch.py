@@ -175,7 +175,7 @@ class DispatchService:
                 "plan": [f"{e.channel}:{e.address}" for e in plan],
             },
         )
-        await self.core.engine.advance(tx, d)
+        await self.core.engine.advance(tx, d, [])  # a new delivery has no attempts yet
         return d
 
     async def notify(self, tx: Tx, inc: Incident, group: str, text: str, *, actor: str, reason: str) -> int:
@@ -298,10 +298,13 @@ class DispatchService:
                 )
                 res = await tx.get_resource(resource_id)
                 await self._set_status(
-                    tx, res, UnitStatus.AVAILABLE, actor=actor, incident=None, evidence=evidence
+                    tx, res, UnitStatus.AVAILABLE, actor=actor, incident=inc, evidence=evidence
                 )
                 return "declined"
-            if reply.kind in (ReplyKind.ACK, ReplyKind.EN_ROUTE, ReplyKind.ON_SCENE):
+            # EN ROUTE and ON SCENE imply an ack; only a repeated ACK is recorded as a duplicate.
+            if reply.kind is ReplyKind.ACK or (
+                reply.kind in (ReplyKind.EN_ROUTE, ReplyKind.ON_SCENE) and d.acknowledged_at is None
+            ):
                 await self._ack(tx, inc, d, via=via, actor=actor, evidence=evidence)
             if reply.kind in REPLY_STATUS:
                 res = await tx.get_resource(resource_id)
@@ -443,7 +446,7 @@ class DispatchService:
                     res,
                     UnitStatus.AVAILABLE,
                     actor=actor,
-                    incident=None,
+                    incident=inc,
                     evidence={"stand_down": inc.reference},
                 )
         return count

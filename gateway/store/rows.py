@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
 from gateway.domain.models import Attempt, Delivery, Endpoint, Incident, Resource
@@ -34,10 +34,23 @@ def incident_from_row(r: Mapping[Any, Any]) -> Incident:
     return Incident(**values)
 
 
+_INCIDENT_FIELDS = tuple(f.name for f in fields(Incident) if f.name != "id")
+_DELIVERY_FIELDS = tuple(f.name for f in fields(Delivery) if f.name != "id")
+_ATTEMPT_FIELDS = tuple(f.name for f in fields(Attempt) if f.name != "id")
+
+
 def incident_to_row(i: Incident) -> dict[str, Any]:
-    row = asdict(i)
-    row.pop("id")
+    return {name: getattr(i, name) for name in _INCIDENT_FIELDS}
+
+
+def delivery_to_row(d: Delivery) -> dict[str, Any]:
+    row = {name: getattr(d, name) for name in _DELIVERY_FIELDS}
+    row["plan"] = plan_to_json(d.plan)
     return row
+
+
+def attempt_to_row(a: Attempt) -> dict[str, Any]:
+    return {name: getattr(a, name) for name in _ATTEMPT_FIELDS}
 
 
 def resource_from_row(r: Mapping[Any, Any]) -> Resource:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -26,6 +25,11 @@ from gateway.store import rows
 from gateway.store import schema as t
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Statements built once: values travel as execute() parameters, so each call is a compiled-cache
+# hit with no per-value expression building (the hot path of the outbox).
+_TABLES = (t.incidents, t.resources, t.dispatches, t.deliveries, t.attempts, t.audit)
+_INSERT = {tb.name: tb.insert().returning(tb.c.id) for tb in _TABLES}
+_UPDATE = {tb.name: tb.update().where(tb.c.id == sa.bindparam("key_id")) for tb in _TABLES}
 _OPEN_INCIDENTS = ("new", "triaged", "dispatched", "acknowledged", "on_scene")
 
 
@@ -121,6 +125,12 @@ class Tx:
         self.store = store
         self.events: list[BusEvent] = []
 
+    async def _insert(self, table: sa.Table, values: dict[str, Any]) -> Any:
+        return (await self.conn.execute(_INSERT[table.name], values)).scalar_one()
+
+    async def _update(self, table: sa.Table, key: Any, values: dict[str, Any]) -> None:
+        await self.conn.execute(_UPDATE[table.name], {**values, "key_id": key})
+
     # ---- audit ------------------------------------------------------------------------------
     async def record(
         self,
@@ -142,21 +152,20 @@ class Tx:
             incident_id, ref = incident.id, incident.reference
         elif incident_id is not None:
             ref = await self.reference_of(incident_id)
-        result = await self.conn.execute(
-            sa.insert(t.audit)
-            .values(
-                at=when,
-                kind=kind,
-                actor=actor,
-                incident_id=incident_id,
-                delivery_id=delivery_id,
-                attempt_id=attempt_id,
-                data=payload,
-            )
-            .returning(t.audit.c.id)
+        audit_id = await self._insert(
+            t.audit,
+            {
+                "at": when,
+                "kind": kind,
+                "actor": actor,
+                "incident_id": incident_id,
+                "delivery_id": delivery_id,
+                "attempt_id": attempt_id,
+                "data": payload,
+            },
         )
         event = BusEvent(
-            kind=kind, at=when, data={**payload, "actor": actor}, incident=ref, audit_id=result.scalar_one()
+            kind=kind, at=when, data={**payload, "actor": actor}, incident=ref, audit_id=audit_id
         )
         self.events.append(event)
         return event
@@ -211,18 +220,11 @@ class Tx:
 
     # ---- incidents --------------------------------------------------------------------------
     async def insert_incident(self, incident: Incident) -> Incident:
-        res = await self.conn.execute(
-            sa.insert(t.incidents).values(rows.incident_to_row(incident)).returning(t.incidents.c.id)
-        )
-        incident.id = res.scalar_one()
+        incident.id = await self._insert(t.incidents, rows.incident_to_row(incident))
         return incident
 
     async def update_incident(self, incident: Incident) -> None:
-        await self.conn.execute(
-            sa.update(t.incidents)
-            .where(t.incidents.c.id == incident.id)
-            .values(rows.incident_to_row(incident))
-        )
+        await self._update(t.incidents, incident.id, rows.incident_to_row(incident))
 
     async def get_incident(self, key: int | str, *, for_update: bool = False) -> Incident:
         col = t.incidents.c.reference if isinstance(key, str) else t.incidents.c.id
@@ -293,40 +295,30 @@ class Tx:
         return [rows.resource_from_row(r._mapping) for r in res]
 
     async def insert_resource(self, resource: Resource) -> None:
-        await self.conn.execute(sa.insert(t.resources).values(rows.resource_to_row(resource)))
+        await self.conn.execute(t.resources.insert(), rows.resource_to_row(resource))
 
     async def update_resource(self, resource: Resource) -> None:
-        await self.conn.execute(
-            sa.update(t.resources)
-            .where(t.resources.c.id == resource.id)
-            .values(rows.resource_to_row(resource))
-        )
+        values = rows.resource_to_row(resource)
+        del values["id"]
+        await self._update(t.resources, resource.id, values)
 
     # ---- dispatches, deliveries, attempts ----------------------------------------------------
     async def insert_dispatch(self, incident_id: int, *, reason: str, created_by: str) -> Dispatch:
         now = self.store.clock.now()
-        res = await self.conn.execute(
-            sa.insert(t.dispatches)
-            .values(incident_id=incident_id, created_at=now, reason=reason, created_by=created_by)
-            .returning(t.dispatches.c.id)
+        dispatch_id = await self._insert(
+            t.dispatches,
+            {"incident_id": incident_id, "created_at": now, "reason": reason, "created_by": created_by},
         )
         return Dispatch(
-            id=res.scalar_one(), incident_id=incident_id, created_at=now, reason=reason, created_by=created_by
+            id=dispatch_id, incident_id=incident_id, created_at=now, reason=reason, created_by=created_by
         )
 
     async def insert_delivery(self, d: Delivery) -> Delivery:
-        values = asdict(d)
-        values.pop("id")
-        values["plan"] = rows.plan_to_json(d.plan)
-        res = await self.conn.execute(sa.insert(t.deliveries).values(values).returning(t.deliveries.c.id))
-        d.id = res.scalar_one()
+        d.id = await self._insert(t.deliveries, rows.delivery_to_row(d))
         return d
 
     async def update_delivery(self, d: Delivery) -> None:
-        values = asdict(d)
-        values.pop("id")
-        values["plan"] = rows.plan_to_json(d.plan)
-        await self.conn.execute(sa.update(t.deliveries).where(t.deliveries.c.id == d.id).values(values))
+        await self._update(t.deliveries, d.id, rows.delivery_to_row(d))
 
     async def get_delivery(self, delivery_id: int) -> Delivery:
         row = (
@@ -375,16 +367,11 @@ class Tx:
         return rows.delivery_from_row(row._mapping) if row else None
 
     async def insert_attempt(self, a: Attempt) -> Attempt:
-        values = asdict(a)
-        values.pop("id")
-        res = await self.conn.execute(sa.insert(t.attempts).values(values).returning(t.attempts.c.id))
-        a.id = res.scalar_one()
+        a.id = await self._insert(t.attempts, rows.attempt_to_row(a))
         return a
 
     async def update_attempt(self, a: Attempt) -> None:
-        values = asdict(a)
-        values.pop("id")
-        await self.conn.execute(sa.update(t.attempts).where(t.attempts.c.id == a.id).values(values))
+        await self._update(t.attempts, a.id, rows.attempt_to_row(a))
 
     async def get_attempt(self, attempt_id: int) -> Attempt:
         row = (await self.conn.execute(sa.select(t.attempts).where(t.attempts.c.id == attempt_id))).first()
@@ -461,18 +448,21 @@ class Tx:
         return [rows.delivery_from_row(r._mapping) for r in res]
 
     async def next_wakeup(self) -> float | None:
+        """The earliest retry time or deadline among open attempts, in one query."""
         a = t.attempts.c
-        waiting = sa.select(sa.func.min(a.next_try_at)).where(
-            a.closed_reason.is_(None), a.state.in_((DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY))
+        waiting = sa.case(
+            (a.state.in_((DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY)), a.next_try_at)
         )
-        confirm = sa.select(sa.func.min(a.confirm_deadline_at)).where(
-            a.closed_reason.is_(None), a.state == DeliveryState.SENT
-        )
-        ack = sa.select(sa.func.min(a.ack_deadline_at)).where(
-            a.closed_reason.is_(None), a.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED))
-        )
-        times = [(await self.conn.execute(q)).scalar() for q in (waiting, confirm, ack)]
-        present = [x for x in times if x is not None]
+        confirm = sa.case((a.state == DeliveryState.SENT, a.confirm_deadline_at))
+        ack = sa.case((a.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED)), a.ack_deadline_at))
+        row = (
+            await self.conn.execute(
+                sa.select(sa.func.min(waiting), sa.func.min(confirm), sa.func.min(ack)).where(
+                    a.closed_reason.is_(None)
+                )
+            )
+        ).one()
+        present = [x for x in row if x is not None]
         return min(present) if present else None
 
     async def counts(self) -> dict[str, dict[str, int]]:
