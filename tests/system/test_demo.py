@@ -8,9 +8,25 @@ import sys
 
 def test_demo_shows_dispatch_fault_fallback_ack_and_closing(tmp_path):
     r = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "demo", "--port", "0", "--incidents", "3", "--interval", "1",
-         "--data-dir", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=180, cwd=tmp_path, check=False,
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "demo",
+            "--port",
+            "0",
+            "--incidents",
+            "3",
+            "--interval",
+            "1",
+            "--data-dir",
+            str(tmp_path / "demo"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+        check=False,
     )
     out = r.stdout
     assert r.returncode == 0, r.stderr[-3000:]

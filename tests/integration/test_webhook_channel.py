@@ -1,0 +1,55 @@
+"""The webhook channel against the field-app simulator over real sockets, and inside the gateway."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from adapters.base import HealthState, OutboundMessage
+from adapters.webhook.channel import build
+from gateway.errors import ChannelError
+from simulators.field_app import FieldApp
+
+
+def msg(address: str, message_id: str = "1") -> OutboundMessage:
+    return OutboundMessage(
+        message_id=message_id,
+        address=address,
+        parts=("INC-2026-000001 P2 test",),
+        incident_ref="INC-2026-000001",
+        priority="P2",
+        needs_ack=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_send_accept_reject_and_fail_against_the_simulator():
+    async with FieldApp(behaviours={"gone": "reject", "busy": "fail"}, default="silent") as app:
+        async with build("app", {"url": f"{app.url}/app/{{address}}"}) as ch:
+            receipt = await ch.send(msg("ENG1", "7"))
+            assert receipt.channel_ref == "app-1" and receipt.evidence == {"http_status": 200}
+            assert app.received[0].body["message_id"] == "7" and app.received[0].address == "ENG1"
+            with pytest.raises(ChannelError) as perm:
+                await ch.send(msg("gone"))
+            assert perm.value.temporary is False and perm.value.evidence["http_status"] == 404
+            with pytest.raises(ChannelError) as temp:
+                await ch.send(msg("busy"))
+            assert temp.value.temporary is True
+            assert ch.health.state is HealthState.UP  # the server answered: the channel works
+
+
+async def test_unreachable_endpoint_is_temporary_and_marks_the_channel_down():
+    url = f"http://127.0.0.1:{free_port()}/{{address}}"
+    async with build("app", {"url": url, "down_after": 2, "timeout": 2}) as ch:
+        for _ in range(2):
+            with pytest.raises(ChannelError) as err:
+                await ch.send(msg("ENG1"))
+            assert err.value.temporary is True
+        assert ch.health.state is HealthState.DOWN
+        assert "failed connections" in ch.health.reason
