@@ -30,18 +30,18 @@ def free_port() -> int:
 
 
 async def test_send_accept_reject_and_fail_against_the_simulator():
-    async with FieldApp(behaviours={"gone": "reject", "busy": "fail"}, default="silent") as app:
-        async with build("app", {"url": f"{app.url}/app/{{address}}"}) as ch:
-            receipt = await ch.send(msg("ENG1", "7"))
-            assert receipt.channel_ref == "app-1" and receipt.evidence == {"http_status": 200}
-            assert app.received[0].body["message_id"] == "7" and app.received[0].address == "ENG1"
-            with pytest.raises(ChannelError) as perm:
-                await ch.send(msg("gone"))
-            assert perm.value.temporary is False and perm.value.evidence["http_status"] == 404
-            with pytest.raises(ChannelError) as temp:
-                await ch.send(msg("busy"))
-            assert temp.value.temporary is True
-            assert ch.health.state is HealthState.UP  # the server answered: the channel works
+    app = FieldApp(behaviours={"gone": "reject", "busy": "fail"}, default="silent")
+    async with app, build("app", {"url": f"{app.url}/app/{{address}}"}) as ch:
+        receipt = await ch.send(msg("ENG1", "7"))
+        assert receipt.channel_ref == "app-1" and receipt.evidence == {"http_status": 200}
+        assert app.received[0].body["message_id"] == "7" and app.received[0].address == "ENG1"
+        with pytest.raises(ChannelError) as perm:
+            await ch.send(msg("gone"))
+        assert perm.value.temporary is False and perm.value.evidence["http_status"] == 404
+        with pytest.raises(ChannelError) as temp:
+            await ch.send(msg("busy"))
+        assert temp.value.temporary is True
+        assert ch.health.state is HealthState.UP  # the server answered: the channel works
 
 
 async def test_unreachable_endpoint_is_temporary_and_marks_the_channel_down():

@@ -13,7 +13,7 @@ from adapters.webhook.codec import interpret, request_body, request_url
 
 MSG = OutboundMessage(
     message_id="17",
-    address="eng 1/α",
+    address="eng 1/\u03b1",
     parts=("1/2 hello ", "2/2 world"),
     incident_ref="INC-2026-000042",
     priority="P1",
@@ -25,7 +25,7 @@ def test_request_body_round_trips_every_field():
     doc = json.loads(request_body(MSG))
     assert doc == {
         "message_id": "17",
-        "address": "eng 1/α",
+        "address": "eng 1/\u03b1",
         "text": "1/2 hello 2/2 world",
         "parts": ["1/2 hello ", "2/2 world"],
         "incident": "INC-2026-000042",
@@ -36,7 +36,7 @@ def test_request_body_round_trips_every_field():
 
 
 def test_address_is_quoted_into_the_url():
-    assert request_url("http://h/send/{address}", "eng 1/α") == "http://h/send/eng%201%2F%CE%B1"
+    assert request_url("http://h/send/{address}", "eng 1/\u03b1") == "http://h/send/eng%201%2F%CE%B1"
     assert request_url("http://h/send", "x") == "http://h/send"
 
 
