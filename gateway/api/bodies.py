@@ -51,24 +51,9 @@ class EmptyBody(Body):
     """Actions that take no input still refuse unknown fields."""
 
 
-class IncidentCreate(Body):
-    nature: Text
-    location: Text | None = None
-    category: Short | None = None
-    impact: Level | None = None
-    urgency: Level | None = None
-    caller_number: Number | None = None
-    caller_name: Name | None = None
-    called_number: Number | None = None
-    desk: Short | None = None
-    source: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = "desk"
+class IncidentFields(Body):
+    """The incident fields a desk may set, each optional (a PATCH sends only what changes)."""
 
-    def fields(self) -> dict[str, Any]:
-        """The incident's fields for the service (without `source`, which is its own argument)."""
-        return {k: v for k, v in self.model_dump(exclude={"source"}).items() if v is not None}
-
-
-class IncidentPatch(Body):
     nature: Text | None = None
     location: Text | None = None
     category: Short | None = None
@@ -78,6 +63,18 @@ class IncidentPatch(Body):
     caller_name: Name | None = None
     called_number: Number | None = None
     desk: Short | None = None
+
+
+class IncidentCreate(IncidentFields):
+    nature: Text
+    source: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = "desk"
+
+    def fields(self) -> dict[str, Any]:
+        """The incident's fields for the service (without `source`, which is its own argument)."""
+        return {k: v for k, v in self.model_dump(exclude={"source"}).items() if v is not None}
+
+
+class IncidentPatch(IncidentFields):
     lessons: Lessons | None = None
 
     def changes(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@ masked like every export.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from adapters.base import Channel
@@ -14,19 +14,7 @@ from gateway.clock import iso
 from gateway.domain.models import Attempt, Delivery, Incident, Resource
 from gateway.domain.personal import redact_fields
 
-_INCIDENT_TIMES = (
-    "created_at",
-    "updated_at",
-    "call_answered_at",
-    "call_ended_at",
-    "triaged_at",
-    "dispatched_at",
-    "acknowledged_at",
-    "on_scene_at",
-    "resolved_at",
-    "closed_at",
-    "cancelled_at",
-)
+_INCIDENT_TIMES = tuple(f.name for f in fields(Incident) if f.name.endswith("_at"))
 
 
 def incident(inc: Incident, *, response_target: float | None) -> dict[str, Any]:

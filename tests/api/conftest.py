@@ -1,5 +1,6 @@
 """API tests run the real thing: a Gateway on a SQLite file, the API on 127.0.0.1 (port 0), and a
-real aiohttp client. The only stand-in is the channel, which accepts every send and records it."""
+real aiohttp client. The only stand-in is the channel (tests/support/scripted.py), which accepts
+every send and records it."""
 
 from __future__ import annotations
 
@@ -8,17 +9,17 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
 from multidict import CIMultiDict
 
-from adapters.base import Capabilities, Channel, HealthState, OutboundMessage, SendReceipt
+from adapters.base import Capabilities
 from gateway.api import ApiServer
 from gateway.app import Gateway
 from gateway.settings import Settings
+from tests.support.scripted import ScriptedChannel
 
 T = TypeVar("T")
 TOKENS = {
@@ -28,33 +29,8 @@ TOKENS = {
     "engineer": "engineer-token-0123456789",
 }
 HOOK_SECRET = "hook-inbound-secret-42"
+DESK_CAPS = Capabilities(max_length=1000, two_way=True)
 CALLER = "+447700900121"
-
-
-class RecordingChannel(Channel):
-    """Accepts every send at once (two-way, no delivery receipts) and keeps what it was given."""
-
-    kind = "recorder"
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name=name, capabilities=Capabilities(max_length=1000, two_way=True))
-        self.sent: list[OutboundMessage] = []
-
-    async def __aenter__(self) -> Self:
-        self.set_health(HealthState.UP, "recording")
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.set_health(HealthState.DOWN, "stopped")
-
-    async def send(self, message: OutboundMessage) -> SendReceipt:
-        self.sent.append(message)
-        return SendReceipt(channel_ref=f"rec-{len(self.sent)}", evidence={"recorded": len(self.sent)})
-
-    def messages(self, ref: str, purpose: str) -> list[OutboundMessage]:
-        return [m for m in self.sent if m.incident_ref == ref and m.purpose == purpose]
 
 
 def make_settings(tmp_path: Path, *, ws_queue: int = 1000, extra_units: int = 0) -> Settings:
@@ -93,7 +69,7 @@ def make_settings(tmp_path: Path, *, ws_queue: int = 1000, extra_units: int = 0)
             ]
         },
         channels=[
-            {"name": "desk", "kind": "recorder"},
+            {"name": "desk", "kind": "scripted"},
             {
                 "name": "hook",
                 "kind": "webhook",
@@ -116,8 +92,8 @@ class Api:
     gw: Gateway
     server: ApiServer
     session: aiohttp.ClientSession
-    desk: RecordingChannel
-    hook: RecordingChannel
+    desk: ScriptedChannel
+    hook: ScriptedChannel
 
     async def call(
         self,
@@ -177,7 +153,7 @@ async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 5.0) ->
 
 @contextlib.asynccontextmanager
 async def running_api(settings: Settings, *, run: bool = True) -> AsyncIterator[Api]:
-    desk, hook = RecordingChannel("desk"), RecordingChannel("hook")
+    desk, hook = ScriptedChannel("desk", caps=DESK_CAPS), ScriptedChannel("hook", caps=DESK_CAPS)
     async with (
         Gateway(settings, channels={"desk": desk, "hook": hook}) as gw,
         contextlib.AsyncExitStack() as stack,

@@ -42,7 +42,7 @@ async def test_full_lifecycle_over_http(api: Api) -> None:
         deliveries = await eventually(sent)
         attempt = deliveries[0]["attempts"][0]
         assert (attempt["channel"], attempt["state"], attempt["tries"]) == ("desk", "sent", 0)
-        assert attempt["channel_ref"].startswith("rec-")
+        assert attempt["channel_ref"].startswith("desk-")
         assert attempt["evidence"]["channel_ref"] == attempt["channel_ref"]
         assert _at(attempt["sent_at"]) >= _at(inc["created_at"])
         assert ref in api.desk.messages(ref, "dispatch")[0].text

@@ -41,8 +41,8 @@ async def test_channels_show_kind_health_and_capabilities(api: Api) -> None:
     r = await api.call("GET", "/api/v1/channels", role="viewer")
     assert r.status == 200
     desk = next(c for c in r.body if c["name"] == "desk")
-    assert desk["kind"] == "recorder"
-    assert desk["health"] == {"state": "up", "reason": "recording"}
+    assert desk["kind"] == "scripted"
+    assert desk["health"] == {"state": "up", "reason": "scripted"}
     assert desk["capabilities"]["two_way"] is True
     assert desk["capabilities"]["max_length"] == 1000
     assert {c["name"] for c in r.body} == {"desk", "hook"}

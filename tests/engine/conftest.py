@@ -13,12 +13,15 @@ from adapters.base import Capabilities
 from gateway.app import Gateway
 from gateway.clock import ManualClock
 from gateway.settings import Settings
+from tests.support.pg import private_database
 from tests.support.scripted import ScriptedChannel
 
 
-def make_settings(db: Path, **overrides: Any) -> Settings:
+def make_settings(db: Path | str, **overrides: Any) -> Settings:
+    """`db`: a SQLite file path, or a full store URL."""
+    url = db if isinstance(db, str) else f"sqlite+aiosqlite:///{db}"
     base: dict[str, Any] = {
-        "store": {"url": f"sqlite+aiosqlite:///{db}"},
+        "store": {"url": url},
         "delivery": {
             "retry_base": 10,
             "retry_cap": 100,
@@ -123,17 +126,21 @@ def scripted_channels(caps: dict[str, Capabilities] | None = None) -> dict[str, 
     return {n: ScriptedChannel(n, caps=caps.get(n)) for n in ("radio", "sms", "pager")}
 
 
-@pytest.fixture
-async def rig_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+@pytest.fixture(params=["sqlite", "postgres"])
+async def rig_factory(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    """A gateway on SQLite and on PostgreSQL: the engine's rules hold on both stores."""
     from contextlib import AsyncExitStack
 
     async with AsyncExitStack() as stack:
+        db: Path | str = tmp_path / "callout.db"
+        if request.param == "postgres":
+            db = await stack.enter_async_context(private_database())
 
         async def make(caps: dict[str, Capabilities] | None = None, **overrides: Any) -> Rig:
             clock = ManualClock()
             channels = scripted_channels(caps)
             gw = await stack.enter_async_context(
-                Gateway(make_settings(tmp_path / "callout.db", **overrides), clock=clock, channels=channels)
+                Gateway(make_settings(db, **overrides), clock=clock, channels=channels)
             )
             await stack.enter_async_context(gw.running())
             return Rig(gw, clock, channels)

@@ -29,6 +29,7 @@ class Sent:
     text: str
     message_id: str
     purpose: str
+    incident_ref: str
 
 
 class ScriptedChannel(Channel):
@@ -68,8 +69,20 @@ class ScriptedChannel(Channel):
             raise self.fail("scripted permanent failure", temporary=False, endpoint=message.address)
         self._refs += 1
         ref = f"{self.name}-{self._refs}"
-        self.sent.append(Sent(self.name, message.address, message.text, message.message_id, message.purpose))
+        self.sent.append(
+            Sent(
+                self.name,
+                message.address,
+                message.text,
+                message.message_id,
+                message.purpose,
+                message.incident_ref,
+            )
+        )
         return SendReceipt(channel_ref=ref, delivered=outcome == DELIVERED, evidence={"scripted_ref": ref})
+
+    def messages(self, ref: str, purpose: str = "dispatch") -> list[Sent]:
+        return [m for m in self.sent if m.incident_ref == ref and m.purpose == purpose]
 
     # field side
     def reply(self, address: str, text: str) -> None:
