@@ -137,7 +137,7 @@ class Gateway:
         async with self.store.write() as tx:
             existing = {r.id: r for r in await tx.list_resources()}
             for rc in self.settings.resources:
-                plan = [Endpoint(e.channel, e.address) for e in rc.contact_plan]
+                plan = [Endpoint(e.channel, e.address, e.max_length) for e in rc.contact_plan]
                 if rc.id in existing:
                     r = existing[rc.id]
                     r.name, r.capabilities, r.contact_plan, r.priorities = (
@@ -193,7 +193,7 @@ def _stakeholders(settings: Settings) -> list[Stakeholder]:
             id=s.id,
             name=s.name or s.id,
             groups=s.groups,
-            contact_plan=[Endpoint(e.channel, e.address) for e in s.contact_plan],
+            contact_plan=[Endpoint(e.channel, e.address, e.max_length) for e in s.contact_plan],
         )
         for s in settings.stakeholders
     ]

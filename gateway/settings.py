@@ -186,6 +186,7 @@ class ChannelConfig(BaseModel):
 class EndpointConfig(Strict):
     channel: str
     address: str = Field(min_length=1)
+    max_length: int | None = Field(None, ge=8, description="a tighter limit than the channel's")
 
 
 class ResourceConfig(Strict):

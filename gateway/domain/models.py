@@ -22,6 +22,8 @@ class Endpoint:
 
     channel: str
     address: str
+    # A tighter limit than the channel's for this endpoint (e.g. an old pager's display).
+    max_length: int | None = None
 
 
 @dataclass(slots=True)

@@ -287,9 +287,11 @@ class DeliveryEngine:
         if channel is None:
             error = ChannelError("channel not configured", channel=a.channel, temporary=False)
         else:
-            fitted = fit_message(
-                d.text, max_length=channel.capabilities.max_length, max_parts=channel.capabilities.max_parts
-            )
+            limit = channel.capabilities.max_length
+            endpoint_limit = d.plan[a.endpoint_index].max_length
+            if endpoint_limit is not None:
+                limit = min(limit, endpoint_limit)
+            fitted = fit_message(d.text, max_length=limit, max_parts=channel.capabilities.max_parts)
             msg = OutboundMessage(
                 message_id=str(a.id),
                 address=a.address,

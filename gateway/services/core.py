@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gateway.clock import Clock
-from gateway.domain.models import Endpoint, Resource, Stakeholder
+from gateway.domain.models import Resource, Stakeholder
 from gateway.engine import DeliveryEngine
 from gateway.metrics import Metrics
 from gateway.settings import Settings
@@ -25,7 +25,3 @@ class Core:
 
     def index_resources(self, resources: list[Resource]) -> None:
         self.by_endpoint = {(ep.channel, ep.address): r.id for r in resources for ep in r.contact_plan}
-
-
-def endpoints(items: list[tuple[str, str]]) -> list[Endpoint]:
-    return [Endpoint(channel=c, address=a) for c, a in items]

@@ -256,13 +256,23 @@ class DispatchService:
                 a = await tx.get_attempt(attempt_id)
             except NotFound:
                 return False
-            if (a.channel, a.address) != via:
-                return False  # an ack counts only from where the message went
+            # An ack counts only from where the message went: the radio itself, or a radio in the
+            # talkgroup it went to (the channel names the group in the evidence).
+            group = evidence.get("talkgroup")
+            if (a.channel, a.address) != via and (a.channel, a.address) != (via[0], group):
+                return False
             d = await tx.get_delivery(a.delivery_id)
             if d.purpose is not Purpose.DISPATCH:
                 return True
             inc = await tx.get_incident(d.incident_id, for_update=True)
-            await self._ack(tx, inc, d, via=via, actor=f"field:{d.recipient_id}", evidence=evidence)
+            await self._ack(
+                tx,
+                inc,
+                d,
+                via=(a.channel, a.address),
+                actor=f"field:{d.recipient_id}",
+                evidence={**evidence, "from": via[1]},
+            )
             await self._touch(tx, d.recipient_id)
         self.core.engine.poke()
         return True
@@ -404,10 +414,10 @@ class DispatchService:
         now = self.core.clock.now()
         deliveries = await tx.deliveries_for_incident(inc.id)
         attempts = await tx.attempts_for([d.id for d in deliveries])
-        reached: dict[int, list[Endpoint]] = {}
+        reached: dict[int, list[int]] = {}  # delivery id -> plan indexes that reached the recipient
         for a in attempts:
             if a.state in REACHED_STATES or a.state is DeliveryState.SENDING:
-                reached.setdefault(a.delivery_id, []).append(Endpoint(a.channel, a.address))
+                reached.setdefault(a.delivery_id, []).append(a.endpoint_index)
         dispatch_id: int | None = None
         count = 0
         for d in deliveries:
@@ -417,8 +427,9 @@ class DispatchService:
                 await ledger.finish(tx, d, "cancelled", now=now, reason=why)
             if d.purpose is not Purpose.DISPATCH or d.id not in reached or d.outcome == "declined":
                 continue
-            first = reached[d.id]
-            plan = first + [e for e in d.plan if e not in first]
+            # The endpoints that reached them first, then the rest of their plan.
+            first = sorted(set(reached[d.id]))
+            plan = [d.plan[i] for i in first] + [e for i, e in enumerate(d.plan) if i not in first]
             if dispatch_id is None:
                 dispatch_id = (await tx.insert_dispatch(inc.id, reason="stand_down", created_by=actor)).id
             await self._new_delivery(

@@ -18,12 +18,14 @@ from gateway.domain.states import (
 )
 
 
-def plan_to_json(plan: list[Endpoint]) -> list[dict[str, str]]:
-    return [{"channel": e.channel, "address": e.address} for e in plan]
+def plan_to_json(plan: list[Endpoint]) -> list[dict[str, Any]]:
+    return [{"channel": e.channel, "address": e.address, "max_length": e.max_length} for e in plan]
 
 
-def plan_from_json(data: list[dict[str, str]]) -> list[Endpoint]:
-    return [Endpoint(channel=e["channel"], address=e["address"]) for e in data]
+def plan_from_json(data: list[dict[str, Any]]) -> list[Endpoint]:
+    return [
+        Endpoint(channel=e["channel"], address=e["address"], max_length=e.get("max_length")) for e in data
+    ]
 
 
 def incident_from_row(r: Mapping[Any, Any]) -> Incident:

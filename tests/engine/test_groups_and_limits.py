@@ -1,0 +1,67 @@
+"""Group endpoints (talkgroups, group pager ids) and per-endpoint length limits."""
+
+from __future__ import annotations
+
+from adapters.base import RadioAck
+from gateway.domain.states import DeliveryState
+from tests.engine.conftest import FIRE, until
+
+CREW = {
+    "resources": [
+        {
+            "id": "CREW-A",
+            "capabilities": ["fire"],
+            "contact_plan": [
+                {"channel": "radio", "address": "tg:ALPHA"},
+                {"channel": "pager", "address": "2001", "max_length": 40},
+            ],
+        },
+    ]
+}
+
+
+async def dispatch_crew(rig) -> str:
+    inc = await rig.gw.incidents.create(FIRE, source="desk", actor="test")
+    await rig.gw.dispatch.dispatch(inc.reference, ["CREW-A"], actor="test")
+    await rig.settle()
+    return inc.reference
+
+
+async def test_each_radio_in_a_talkgroup_can_ack_and_every_ack_is_recorded(rig_factory):
+    rig = await rig_factory(**CREW)
+    ref = await dispatch_crew(rig)
+    (msg,) = rig.ch["radio"].sent
+    assert msg.address == "tg:ALPHA"
+    # A radio outside the group cannot ack it; radios in the group can, each on its own.
+    rig.ch["radio"].emit(
+        RadioAck(address="R9", message_id=msg.message_id, evidence={"talkgroup": "tg:BRAVO"})
+    )
+    for radio in ("R1", "R2"):
+        rig.ch["radio"].emit(
+            RadioAck(address=radio, message_id=msg.message_id, evidence={"talkgroup": "tg:ALPHA"})
+        )
+
+    async def both_recorded() -> bool:
+        async with rig.gw.store.read() as tx:
+            rows = await tx.audit_since(0, 1000)
+        acks = [r for r in rows if r["kind"] in ("delivery.acknowledged", "delivery.duplicate_ack")]
+        return len(acks) == 2
+
+    await until(both_recorded, "an ack from each radio in the group")
+    (d,) = await rig.deliveries(ref)
+    assert d.state is DeliveryState.ACKNOWLEDGED
+    assert d.ack_evidence["from"] == "R1"
+    async with rig.gw.store.read() as tx:
+        rows = await tx.audit_since(0, 1000)
+    dup = next(r for r in rows if r["kind"] == "delivery.duplicate_ack")
+    assert dup["data"]["evidence"]["from"] == "R2"
+
+
+async def test_an_endpoint_limit_tighter_than_the_channel_is_applied(rig_factory):
+    rig = await rig_factory(**CREW)
+    rig.ch["radio"].script("tg:ALPHA", "perm")
+    ref = await dispatch_crew(rig)
+    (page,) = rig.ch["pager"].sent
+    assert len(page.text) <= 40 and page.text.endswith("...")
+    attempts = await rig.attempts(ref)
+    assert attempts[-1].evidence["truncated"] is True
