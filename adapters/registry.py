@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.base import Channel
+from adapters.cti import CtiSource
 from gateway.errors import ChannelUnavailable
 
 
@@ -22,6 +23,11 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "webhook": Kind("adapters.webhook.channel", "data"),
 }
+# CTI sources: their modules define `build(name, options) -> CtiSource`.
+CTI_KINDS: dict[str, Kind] = {
+    "sip": Kind("adapters.sip.source", "cti", hint="install the sip extra: pip install 'callout[sip]'"),
+    "ami": Kind("adapters.ami.source", "cti"),
+}
 Factory = Callable[..., Channel]
 
 
@@ -29,25 +35,35 @@ def family(kind: str) -> str:
     return KINDS[kind].family if kind in KINDS else kind
 
 
-def factory(kind: str) -> Factory:
-    if kind not in KINDS:
-        raise ChannelUnavailable(kind, f"unknown kind; known kinds: {', '.join(sorted(KINDS))}")
-    spec = KINDS[kind]
+def _module(kind: str, kinds: dict[str, Kind]) -> Any:
+    if kind not in kinds:
+        raise ChannelUnavailable(kind, f"unknown kind; known kinds: {', '.join(sorted(kinds))}")
+    spec = kinds[kind]
     try:
-        module = importlib.import_module(spec.module)
+        return importlib.import_module(spec.module)
     except ImportError as exc:
         raise ChannelUnavailable(kind, spec.hint or str(exc)) from exc
-    build: Factory = module.build
+
+
+def factory(kind: str) -> Factory:
+    build: Factory = _module(kind, KINDS).build
     return build
 
 
-def validate_options(kind: str, options: dict[str, Any]) -> list[tuple[str, str]]:
-    """Problems with a channel's options, as (key, reason), using the kind's own options model."""
+def cti_factory(kind: str) -> Callable[..., CtiSource]:
+    build: Callable[..., CtiSource] = _module(kind, CTI_KINDS).build
+    return build
+
+
+def validate_options(kind: str, options: dict[str, Any], *, cti: bool = False) -> list[tuple[str, str]]:
+    """Problems with a channel's (or CTI source's) options, as (key, reason), by the kind's own model."""
     from pydantic import ValidationError
 
-    spec = KINDS.get(kind)
+    kinds = CTI_KINDS if cti else KINDS
+    spec = kinds.get(kind)
     if spec is None:
-        return [("kind", f"unknown channel kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}")]
+        what = "CTI source" if cti else "channel"
+        return [("kind", f"unknown {what} kind {kind!r}; known kinds: {', '.join(sorted(kinds))}")]
     try:
         module = importlib.import_module(spec.module.rsplit(".", 1)[0] + ".options")
     except ImportError as exc:

@@ -15,12 +15,14 @@ from types import TracebackType
 from typing import Any, Self
 
 from adapters.base import Channel, Health, HealthState
+from adapters.cti import CtiSource
 from gateway.bus import Bus
 from gateway.clock import Clock, SystemClock
 from gateway.domain.models import Endpoint, Resource, Stakeholder
 from gateway.engine import DeliveryEngine
 from gateway.metrics import Metrics
 from gateway.services.core import Core
+from gateway.services.cti import CtiService
 from gateway.services.dispatch import DispatchService
 from gateway.services.escalation import EscalationService
 from gateway.services.field import FieldEvents
@@ -38,6 +40,12 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
     return {c.name: factory(c.kind)(c.name, c.options, c.max_length) for c in settings.channels if c.enabled}
 
 
+def build_cti_sources(settings: Settings) -> dict[str, CtiSource]:
+    from adapters.registry import cti_factory
+
+    return {s.name: cti_factory(s.kind)(s.name, s.options) for s in settings.cti.sources if s.enabled}
+
+
 class Gateway:
     def __init__(
         self,
@@ -45,6 +53,7 @@ class Gateway:
         *,
         clock: Clock | None = None,
         channels: Mapping[str, Channel] | None = None,
+        cti_sources: Mapping[str, CtiSource] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
@@ -52,7 +61,9 @@ class Gateway:
         self.bus = Bus()
         self.metrics = metrics or Metrics()
         self._given_channels = channels
+        self._given_cti = cti_sources
         self.channels: dict[str, Channel] = {}
+        self.cti_sources: dict[str, CtiSource] = {}
         self.store = Store(
             settings.store.resolved_url(), bus=self.bus, clock=self.clock, echo=settings.store.echo
         )
@@ -92,9 +103,16 @@ class Gateway:
             self.dispatch = DispatchService(self.core, self.incidents)
             self.field = FieldEvents(self.core, self.dispatch)
             self.escalation = EscalationService(self.core, self.dispatch)
+            self.cti = CtiService(self.core, self.incidents)
             for ch in channels.values():
                 await self._enter_channel(ch)
             self.channels = channels
+            sources = (
+                dict(self._given_cti) if self._given_cti is not None else build_cti_sources(self.settings)
+            )
+            for src in sources.values():
+                await self._stack.enter_async_context(src)
+            self.cti_sources = sources
         except BaseException:
             await self._stack.__aexit__(None, None, None)
             raise
@@ -170,6 +188,8 @@ class Gateway:
             tg.create_task(self._record_health(), name="channel-health")
             for ch in self.channels.values():
                 tg.create_task(self.field.pump(ch), name=f"inbound.{ch.name}")
+            for src in self.cti_sources.values():
+                tg.create_task(self.cti.pump(src), name=f"cti.{src.name}")
             for name, job in (extra or {}).items():
                 tg.create_task(job(), name=name)
             self.ready.set()

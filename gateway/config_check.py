@@ -19,6 +19,10 @@ def load_checked(path: Path | str | None) -> Settings:
         for key, reason in validate_options(ch.kind, ch.options):
             where = "kind" if key == "kind" else f"options.{key}"
             problems.append((f"channels.{i}.{where} ({ch.name})", reason))
+    for i, src in enumerate(settings.cti.sources):
+        for key, reason in validate_options(src.kind, src.options, cti=True):
+            where = "kind" if key == "kind" else f"options.{key}"
+            problems.append((f"cti.sources.{i}.{where} ({src.name})", reason))
     if problems:
         raise ConfigError(file=str(path) if path else "(defaults)", problems=problems)
     return settings

@@ -44,6 +44,19 @@ class Metrics:
             registry=r,
         )
         self.handling_seconds = Histogram(
-            "callout_call_handling_seconds", "Call handling time by desk", ["desk"], registry=r
+            "callout_call_handling_seconds",
+            "Call handling time by desk",
+            ["desk"],
+            registry=r,
+            buckets=(15, 30, 60, 120, 180, 300, 600, 1200),
+        )
+        self.handling_average = Gauge(
+            "callout_call_handling_average_seconds",
+            "Average handling time of answered calls, by desk",
+            ["desk"],
+            registry=r,
+        )
+        self.calls = Counter(
+            "callout_calls_total", "Calls ended, by outcome (answered, abandoned)", ["outcome"], registry=r
         )
         self.ws_clients = Gauge("callout_ws_clients", "Connected WebSocket clients", registry=r)

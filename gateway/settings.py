@@ -204,8 +204,21 @@ class StakeholderConfig(Strict):
     contact_plan: list[EndpointConfig] = Field(min_length=1)
 
 
+class CtiSourceConfig(Strict):
+    """A configured CTI source (`sip`, `ami`); `options` are validated by the kind's own model."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    kind: str
+    enabled: bool = True
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class CtiSettings(Strict):
     repeat_window: float = Field(900.0, ge=0, description="seconds a repeat call links to an open incident")
+    # Shared secret for POST /api/v1/cti/events (hosted contact-centre platforms); empty: refused.
+    webhook_secret: str = ""
+    replay_window: float = Field(300.0, gt=0, description="seconds a signed webhook stays valid")
+    sources: list[CtiSourceConfig] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):

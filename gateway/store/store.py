@@ -270,6 +270,11 @@ class Tx:
         row = res.first()
         return rows.incident_from_row(row._mapping) if row else None
 
+    async def incident_by_call_id(self, call_id: str) -> Incident | None:
+        q = sa.select(t.incidents).where(t.incidents.c.call_id == call_id).order_by(t.incidents.c.id).limit(1)
+        row = (await self.conn.execute(q)).first()
+        return rows.incident_from_row(row._mapping) if row else None
+
     async def incidents_by_caller(self, number: str, limit: int = 5) -> list[Incident]:
         res = await self.conn.execute(
             sa.select(t.incidents)
