@@ -4,6 +4,11 @@ State lives in the store, never only in memory: each step is a transaction, so a
 up where the last run stopped. An attempt is marked `sending` before its channel is called; one
 found `sending` at start was in flight when the process died and is sent again (at-least-once),
 while one already `sent` or `delivered` is never sent again.
+
+Work is done in batches: one transaction marks every due attempt `sending`; channel calls run
+concurrently; their outcomes are recorded by one task, many per transaction. Each batch loads
+its rows first and then transitions them in memory, so the store's unit of work writes them with
+a few round trips (see `gateway.store.Tx`).
 """
 
 from __future__ import annotations
@@ -15,23 +20,23 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.base import Channel, HealthState, OutboundMessage, SendReceipt
+from adapters.base import Channel, HealthState
 from gateway.clock import Clock
 from gateway.domain.models import Attempt, Delivery
 from gateway.domain.personal import redact_text
 from gateway.domain.states import DeliveryState
 from gateway.engine import ledger
-from gateway.engine.progress import Finish, Start, Wait, settle
-from gateway.errors import ChannelError
+from gateway.engine.progress import Finish, Start, Step, Wait, settle
+from gateway.engine.sending import Outcome, call_channel
 from gateway.metrics import Metrics
 from gateway.policies.backoff import retry_delay
-from gateway.policies.fitting import fit_message
 from gateway.policies.ratelimit import RateLimiter
 from gateway.settings import DeliverySettings
 from gateway.store import Store, Tx
 
 log = logging.getLogger(__name__)
 D = DeliveryState
+BATCH = 256  # outcomes recorded per transaction at most
 
 
 class DeliveryEngine:
@@ -59,6 +64,7 @@ class DeliveryEngine:
         self._draining = False
         self._drained = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.concurrency)
+        self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         self.idle = asyncio.Event()
         for ch in channels.values():
             ch.on_health_change(lambda _c, _h: self.poke(recheck=True))
@@ -99,8 +105,9 @@ class DeliveryEngine:
         await self._note_step(tx, d, step)
 
     async def run(self) -> None:
-        """Run until cancelled. Sends run as named tasks in this engine's own TaskGroup."""
+        """Run until cancelled: the outbox loop, the outcome recorder and the sends, in one TaskGroup."""
         async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._recorder(), name="engine.recorder")
             await self._resume(tg)
             while True:
                 await self._cycle(tg)
@@ -108,11 +115,14 @@ class DeliveryEngine:
 
     # ---- the loop -----------------------------------------------------------------------------
     async def _resume(self, tg: asyncio.TaskGroup) -> None:
-        in_flight: list[tuple[Attempt, Delivery, str]] = []
+        jobs: list[tuple[Attempt, Delivery, str]] = []
         async with self.store.write() as tx:
-            for a in await tx.attempts_in_state(D.SENDING):
-                d = await tx.get_delivery(a.delivery_id)
-                in_flight.append((a, d, await tx.reference_of(d.incident_id)))
+            in_flight = await tx.attempts_in_state(D.SENDING)
+            deliveries = await tx.deliveries_by_ids({a.delivery_id for a in in_flight})
+            await tx.preload_references({d.incident_id for d in deliveries.values()})
+            for a in in_flight:
+                d = deliveries[a.delivery_id]
+                jobs.append((a, d, await tx.reference_of(d.incident_id)))
                 await tx.record(
                     "attempt.resumed",
                     incident_id=d.incident_id,
@@ -124,16 +134,16 @@ class DeliveryEngine:
                         "reason": "in flight when the last run stopped",
                     },
                 )
-        for a, d, ref in in_flight:
-            await self._start(tg, a, d, ref)
-        if in_flight:
-            log.info("resumed %d attempts that were in flight", len(in_flight))
+        for job in jobs:
+            await self._start(tg, *job)
+        if jobs:
+            log.info("resumed %d attempts that were in flight", len(jobs))
 
     async def _cycle(self, tg: asyncio.TaskGroup) -> None:
         now = self.clock.now()
         if self._recheck:
             self._recheck = False
-            await self._progress_stalled(now)
+            await self._progress_stalled()
         await self._expire(now)
         free = self.settings.concurrency - self._in_flight
         if free <= 0 or self._draining:
@@ -143,18 +153,16 @@ class DeliveryEngine:
                 return
         jobs: list[tuple[Attempt, Delivery, str]] = []
         async with self.store.write() as tx:
-            for a in await tx.due_attempts(now, free):
-                d = await tx.get_delivery(a.delivery_id)
+            due = await tx.due_attempts(now, free)
+            deliveries = await tx.deliveries_by_ids({a.delivery_id for a in due})
+            await tx.preload_references({d.incident_id for d in deliveries.values()})
+            for a in due:
+                d = deliveries[a.delivery_id]
                 if await self._ready(tx, d, a, now):
                     await ledger.move_attempt(tx, d, a, D.SENDING, now=now)
                     jobs.append((a, d, await tx.reference_of(d.incident_id)))
         for job in jobs:
             await self._start(tg, *job)
-
-    async def _start(self, tg: asyncio.TaskGroup, a: Attempt, d: Delivery, ref: str) -> None:
-        await self._slots.acquire()
-        self._in_flight += 1
-        tg.create_task(self._send(a, d, ref), name=f"engine.send.{a.id}")
 
     async def _ready(self, tx: Tx, d: Delivery, a: Attempt, now: float) -> bool:
         """Skip an endpoint whose channel went down; hold one that is over its rate limit."""
@@ -211,21 +219,28 @@ class DeliveryEngine:
             waker.cancel()
         self._wake.clear()
 
-    async def _progress_stalled(self, now: float) -> None:
+    async def _progress_stalled(self) -> None:
         async with self.store.read() as tx:
             if not await tx.stalled_deliveries():
                 return
         async with self.store.write() as tx:
-            for d in await tx.stalled_deliveries():
-                await self.advance(tx, d)
+            stalled = await tx.stalled_deliveries()
+            attempts = await tx.attempts_by_delivery({d.id for d in stalled})
+            for d in stalled:
+                await self.advance(tx, d, attempts[d.id])
 
     async def _expire(self, now: float) -> None:
         async with self.store.read() as tx:
             if not await tx.expired_waits(now):
                 return
         async with self.store.write() as tx:
-            for a in await tx.expired_waits(now):
-                d = await tx.get_delivery(a.delivery_id)
+            expired = await tx.expired_waits(now)
+            deliveries = await tx.deliveries_by_ids({a.delivery_id for a in expired})
+            attempts = await tx.attempts_by_delivery(deliveries.keys())
+            by_id = {a.id: a for group in attempts.values() for a in group}
+            for stale in expired:
+                a = by_id[stale.id]
+                d = deliveries[a.delivery_id]
                 if a.state is D.SENT and a.confirm_deadline_at is not None and a.confirm_deadline_at <= now:
                     await ledger.move_attempt(
                         tx,
@@ -240,9 +255,9 @@ class DeliveryEngine:
                 else:
                     await ledger.close_attempt(tx, d, a, "ack_timeout", now=now)
                     self.metrics.fallbacks.labels(a.channel, "ack_timeout").inc()
-                await self.advance(tx, d)
+                await self.advance(tx, d, attempts[d.id])
 
-    async def _note_step(self, tx: Tx, d: Delivery, step: object) -> None:
+    async def _note_step(self, tx: Tx, d: Delivery, step: Step) -> None:
         if isinstance(step, Wait):
             if d.id not in self._waiting:
                 self._waiting.add(d.id)
@@ -263,86 +278,67 @@ class DeliveryEngine:
         ch = self.channels.get(channel)
         return f"channel down: {ch.health.reason}" if ch else "channel not configured"
 
-    # ---- one send -----------------------------------------------------------------------------
-    async def _send(self, a: Attempt, d: Delivery, ref: str) -> None:
-        try:
-            await self._send_once(a, d, ref)
-        except Exception:
-            log.exception("engine: send of attempt %d failed unexpectedly", a.id)
-        finally:
-            self._in_flight -= 1
-            self._slots.release()
-            if self._in_flight == 0:
-                self._drained.set()
-            self.poke()
+    # ---- sends and their outcomes -------------------------------------------------------------
+    async def _start(self, tg: asyncio.TaskGroup, a: Attempt, d: Delivery, ref: str) -> None:
+        await self._slots.acquire()
+        self._in_flight += 1
+        tg.create_task(self._send(a, d, ref), name=f"engine.send.{a.id}")
 
-    async def _send_once(self, a: Attempt, d: Delivery, ref: str) -> None:
-        """Call the channel outside any transaction, then record the outcome in one."""
-        attempt_id = a.id
-        channel = self.channels.get(a.channel)
-        receipt: SendReceipt | None = None
-        error: ChannelError
-        fit_evidence: dict[str, Any] = {}
-        started = self.clock.now()
-        if channel is None:
-            error = ChannelError("channel not configured", channel=a.channel, temporary=False)
-        else:
-            limit = channel.capabilities.max_length
-            endpoint_limit = d.plan[a.endpoint_index].max_length
-            if endpoint_limit is not None:
-                limit = min(limit, endpoint_limit)
-            fitted = fit_message(d.text, max_length=limit, max_parts=channel.capabilities.max_parts)
-            msg = OutboundMessage(
-                message_id=str(a.id),
-                address=a.address,
-                parts=fitted.parts,
-                incident_ref=ref,
-                priority=d.priority.value,
-                needs_ack=d.needs_ack,
-                purpose=d.purpose.value,
-            )
+    async def _send(self, a: Attempt, d: Delivery, ref: str) -> None:
+        """Call the channel outside any transaction; the recorder writes down what happened."""
+        outcome = await call_channel(
+            self.channels.get(a.channel),
+            a,
+            d,
+            ref,
+            send_timeout=self.settings.send_timeout,
+            clock=self.clock,
+            metrics=self.metrics,
+        )
+        self._outcomes.put_nowait(outcome)
+
+    async def _recorder(self) -> None:
+        while True:
+            batch = [await self._outcomes.get()]
+            while len(batch) < BATCH and not self._outcomes.empty():
+                batch.append(self._outcomes.get_nowait())
             try:
-                async with asyncio.timeout(self.settings.send_timeout):
-                    receipt = await channel.send(msg)
-            except ChannelError as exc:
-                error = exc
-            except TimeoutError:
-                error = ChannelError(
-                    f"no answer within {self.settings.send_timeout:g}s", channel=a.channel, temporary=True
-                )
-            except Exception as exc:  # a channel bug must not stall the outbox: retry, and log it
-                log.exception("channel %s raised an untyped error", a.channel)
-                error = ChannelError(f"unexpected error: {exc!r}", channel=a.channel, temporary=True)
-            else:
-                self.metrics.send_seconds.labels(a.channel).observe(max(0.0, self.clock.now() - started))
-            if fitted.truncated or fitted.split:
-                fit_evidence = {"parts": len(fitted.parts), "truncated": fitted.truncated}
+                await self._record(batch)
+            except Exception:
+                # The attempts stay `sending` in the store; the next start resumes them.
+                log.exception("engine: could not record %d send outcomes", len(batch))
+            finally:
+                self._in_flight -= len(batch)
+                for _ in batch:
+                    self._slots.release()
+                if self._in_flight == 0:
+                    self._drained.set()
+                self.poke()
+
+    async def _record(self, batch: list[Outcome]) -> None:
         async with self.store.write() as tx:
-            a = await tx.get_attempt(attempt_id)
-            d = await tx.get_delivery(a.delivery_id)
             now = self.clock.now()
-            if receipt is not None:
-                await self._on_sent(tx, d, a, receipt, now, channel=channel, fit_evidence=fit_evidence)
-            else:
-                error.evidence.update(fit_evidence)
-                await self._on_failed(tx, d, a, error, now)
+            sent = await tx.attempts_by_ids([o.attempt_id for o in batch])
+            deliveries = await tx.deliveries_by_ids({a.delivery_id for a in sent})
+            attempts = await tx.attempts_by_delivery(deliveries.keys())
+            by_id = {a.id: a for group in attempts.values() for a in group}
+            for o in batch:
+                a = by_id[o.attempt_id]
+                d = deliveries[a.delivery_id]
+                if o.receipt is not None:
+                    await self._on_sent(tx, d, a, o, attempts=attempts[d.id], now=now)
+                else:
+                    await self._on_failed(tx, d, a, o, attempts=attempts[d.id], now=now)
 
     async def _on_sent(
-        self,
-        tx: Tx,
-        d: Delivery,
-        a: Attempt,
-        receipt: SendReceipt,
-        now: float,
-        *,
-        channel: Channel | None,
-        fit_evidence: dict[str, Any],
+        self, tx: Tx, d: Delivery, a: Attempt, o: Outcome, *, attempts: list[Attempt], now: float
     ) -> None:
+        assert o.receipt is not None
         self.metrics.attempts.labels(a.channel, "sent").inc()
-        evidence: dict[str, Any] = {**receipt.evidence, **fit_evidence}
-        if receipt.channel_ref is not None:
-            evidence["channel_ref"] = receipt.channel_ref
-        a.channel_ref = receipt.channel_ref
+        evidence: dict[str, Any] = {**o.receipt.evidence, **o.evidence}
+        if o.receipt.channel_ref is not None:
+            evidence["channel_ref"] = o.receipt.channel_ref
+        a.channel_ref = o.receipt.channel_ref
         a.sent_at = now
         if a.state is not D.SENDING:
             # Acknowledged or cancelled while the send was under way: keep the evidence only.
@@ -355,22 +351,25 @@ class DeliveryEngine:
                 data={"attempt": a.id, "evidence": evidence},
             )
             return
-        target = D.DELIVERED if receipt.delivered else D.SENT
+        target = D.DELIVERED if o.receipt.delivered else D.SENT
         if target is D.DELIVERED:
             a.delivered_at = now
-        caps = channel.capabilities if channel else None
-        if caps is not None and caps.confirms_delivery and target is D.SENT:
+        if o.caps is not None and o.caps.confirms_delivery and target is D.SENT:
             a.confirm_deadline_at = now + d.confirm_timeout
         if d.needs_ack:
             a.ack_deadline_at = now + d.ack_timeout
-        close = settle(target, needs_ack=d.needs_ack, caps=caps) if caps else "done"
+        close = settle(target, needs_ack=d.needs_ack, caps=o.caps) if o.caps else "done"
         await ledger.move_attempt(tx, d, a, target, now=now, evidence=evidence, close=close)
         if close == "one_way":
             self.metrics.fallbacks.labels(a.channel, "one_way").inc()
-        await self.advance(tx, d, await ledger.refresh(tx, d, now=now))
+        await self.advance(tx, d, await ledger.refresh(tx, d, now=now, attempts=attempts))
 
-    async def _on_failed(self, tx: Tx, d: Delivery, a: Attempt, error: ChannelError, now: float) -> None:
-        evidence = {**error.evidence, "error": redact_text(error.reason)}
+    async def _on_failed(
+        self, tx: Tx, d: Delivery, a: Attempt, o: Outcome, *, attempts: list[Attempt], now: float
+    ) -> None:
+        assert o.error is not None
+        error = o.error
+        evidence = {**error.evidence, **o.evidence, "error": redact_text(error.reason)}
         if a.state is not D.SENDING:
             await tx.record(
                 "attempt.failed_late",
@@ -401,7 +400,7 @@ class DeliveryEngine:
                 evidence=evidence,
                 reason=f"{error.reason}; retry in {delay:.1f}s",
             )
-            await ledger.refresh(tx, d, now=now)
+            await ledger.refresh(tx, d, now=now, attempts=attempts)
             return
         reason = error.reason if not error.temporary else f"{error.reason} (retries exhausted)"
         self.metrics.attempts.labels(a.channel, "failed_permanent").inc()
@@ -409,7 +408,7 @@ class DeliveryEngine:
         await ledger.move_attempt(
             tx, d, a, D.FAILED_PERMANENT, now=now, evidence=evidence, reason=reason, close="failed"
         )
-        await self.advance(tx, d)
+        await self.advance(tx, d, attempts)
 
     # ---- delivery reports ---------------------------------------------------------------------
     async def on_report(
@@ -417,10 +416,12 @@ class DeliveryEngine:
     ) -> bool:
         """A delivery receipt from the network. False when it matches no attempt."""
         async with self.store.write() as tx:
-            a = await tx.attempt_by_channel_ref(channel, channel_ref)
-            if a is None:
+            found = await tx.attempt_by_channel_ref(channel, channel_ref)
+            if found is None:
                 return False
-            d = await tx.get_delivery(a.delivery_id)
+            d = await tx.get_delivery(found.delivery_id)
+            attempts = await tx.attempts_for([d.id])
+            a = next(x for x in attempts if x.id == found.id)
             now = self.clock.now()
             ev = {**evidence, "channel_ref": channel_ref}
             if a.closed_reason is not None or a.state is not D.SENT:
@@ -449,5 +450,5 @@ class DeliveryEngine:
                     close="failed",
                     reason=reason or "network reported failure",
                 )
-            await self.advance(tx, d, await ledger.refresh(tx, d, now=now))
+            await self.advance(tx, d, await ledger.refresh(tx, d, now=now, attempts=attempts))
         return True

@@ -7,7 +7,7 @@ all, and the audit events it recorded are published on the bus only after the co
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +30,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _TABLES = (t.incidents, t.resources, t.dispatches, t.deliveries, t.attempts, t.audit)
 _INSERT = {tb.name: tb.insert().returning(tb.c.id) for tb in _TABLES}
 _UPDATE = {tb.name: tb.update().where(tb.c.id == sa.bindparam("key_id")) for tb in _TABLES}
+_INSERT_AUDIT_MANY = t.audit.insert().returning(t.audit.c.id, sort_by_parameter_order=True)
 _OPEN_INCIDENTS = ("new", "triaged", "dispatched", "acknowledged", "on_scene")
 
 
@@ -92,6 +93,7 @@ class Store:
         async with self._write_lock if self.is_sqlite else _nullcontext(), self.engine.begin() as conn:
             tx = Tx(conn, self)
             yield tx
+            await tx.flush()
         for event in tx.events:
             self.bus.publish(event)
 
@@ -118,18 +120,66 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
 
 class Tx:
-    """Queries and changes inside one transaction."""
+    """Queries and changes inside one transaction.
+
+    A unit of work: updates of attempts and deliveries and new audit rows are queued and written
+    in batches (one executemany per table) when the transaction needs them: before any read or
+    immediate write, and at commit. Reads therefore always see the transaction's own changes,
+    while a batch of transitions that loaded its rows first costs a handful of round trips.
+    """
 
     def __init__(self, conn: AsyncConnection, store: Store) -> None:
         self.conn = conn
         self.store = store
         self.events: list[BusEvent] = []
+        self._pending: dict[str, dict[Any, dict[str, Any]]] = {"attempts": {}, "deliveries": {}}
+        self._audit: list[tuple[dict[str, Any], str | None]] = []
+
+    async def flush(self) -> None:
+        for table, rows_by_key in self._pending.items():
+            if rows_by_key:
+                params = [{**values, "key_id": key} for key, values in rows_by_key.items()]
+                rows_by_key.clear()
+                await self.conn.execute(_UPDATE[table], params)
+        if self._audit:
+            pending, self._audit = self._audit, []
+            if len(pending) == 1:
+                ids = [(await self.conn.execute(_INSERT["audit"], pending[0][0])).scalar_one()]
+            elif self.store.is_sqlite:
+                # SQLite runs executemany with RETURNING row by row; without it, one batch. Writers
+                # are serialised (Store.write), so the newest rows are this batch, in order.
+                await self.conn.execute(t.audit.insert(), [row for row, _ in pending])
+                newest = sa.select(t.audit.c.id).order_by(t.audit.c.id.desc()).limit(len(pending))
+                ids = sorted((await self.conn.execute(newest)).scalars())
+            else:
+                result = await self.conn.execute(_INSERT_AUDIT_MANY, [row for row, _ in pending])
+                ids = list(result.scalars())
+            for audit_id, (row, ref) in zip(ids, pending, strict=True):
+                self.events.append(
+                    BusEvent(
+                        kind=row["kind"],
+                        at=row["at"],
+                        data={**row["data"], "actor": row["actor"]},
+                        incident=ref,
+                        audit_id=audit_id,
+                    )
+                )
+
+    async def _run(self, statement: sa.Executable) -> sa.CursorResult[Any]:
+        """Execute a statement after the queued writes, so it sees them."""
+        await self.flush()
+        return await self.conn.execute(statement)
 
     async def _insert(self, table: sa.Table, values: dict[str, Any]) -> Any:
+        await self.flush()
         return (await self.conn.execute(_INSERT[table.name], values)).scalar_one()
 
     async def _update(self, table: sa.Table, key: Any, values: dict[str, Any]) -> None:
+        await self.flush()
         await self.conn.execute(_UPDATE[table.name], {**values, "key_id": key})
+
+    def _queue_update(self, table: sa.Table, key: Any, values: dict[str, Any]) -> None:
+        self._pending[table.name][key] = values
 
     # ---- audit ------------------------------------------------------------------------------
     async def record(
@@ -143,8 +193,9 @@ class Tx:
         actor: str = "system",
         data: dict[str, Any] | None = None,
         at: float | None = None,
-    ) -> BusEvent:
-        """Append to the audit trail; the event is published when the transaction commits."""
+    ) -> None:
+        """Append to the audit trail (queued; written with the transaction) and publish the event
+        on the bus once the transaction commits."""
         when = self.store.clock.now() if at is None else at
         payload = dict(data or {})
         ref: str | None = None
@@ -152,44 +203,35 @@ class Tx:
             incident_id, ref = incident.id, incident.reference
         elif incident_id is not None:
             ref = await self.reference_of(incident_id)
-        audit_id = await self._insert(
-            t.audit,
-            {
-                "at": when,
-                "kind": kind,
-                "actor": actor,
-                "incident_id": incident_id,
-                "delivery_id": delivery_id,
-                "attempt_id": attempt_id,
-                "data": payload,
-            },
-        )
-        event = BusEvent(
-            kind=kind, at=when, data={**payload, "actor": actor}, incident=ref, audit_id=audit_id
-        )
-        self.events.append(event)
-        return event
+        row = {
+            "at": when,
+            "kind": kind,
+            "actor": actor,
+            "incident_id": incident_id,
+            "delivery_id": delivery_id,
+            "attempt_id": attempt_id,
+            "data": payload,
+        }
+        self._audit.append((row, ref))
 
     async def reference_of(self, incident_id: int) -> str:
         """An incident's reference; references never change, so the store caches them."""
         ref = self.store.references.get(incident_id)
         if ref is None:
             ref = (
-                await self.conn.execute(
-                    sa.select(t.incidents.c.reference).where(t.incidents.c.id == incident_id)
-                )
+                await self._run(sa.select(t.incidents.c.reference).where(t.incidents.c.id == incident_id))
             ).scalar_one()
             self.store.references[incident_id] = ref
         return ref
 
     async def audit_for_incident(self, incident_id: int) -> list[dict[str, Any]]:
-        res = await self.conn.execute(
+        res = await self._run(
             sa.select(t.audit).where(t.audit.c.incident_id == incident_id).order_by(t.audit.c.id)
         )
         return [dict(r._mapping) for r in res]
 
     async def audit_since(self, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
-        res = await self.conn.execute(
+        res = await self._run(
             sa.select(t.audit, t.incidents.c.reference)
             .select_from(t.audit.outerjoin(t.incidents, t.audit.c.incident_id == t.incidents.c.id))
             .where(t.audit.c.id > after_id)
@@ -231,7 +273,7 @@ class Tx:
         q = sa.select(t.incidents).where(col == key)
         if for_update and self.conn.dialect.name == "postgresql":
             q = q.with_for_update()
-        row = (await self.conn.execute(q)).first()
+        row = (await self._run(q)).first()
         if row is None:
             raise NotFound("incident", key)
         return rows.incident_from_row(row._mapping)
@@ -253,11 +295,11 @@ class Tx:
         if categories:
             q = q.where(t.incidents.c.category.in_(categories))
         q = q.order_by(t.incidents.c.priority.is_(None), t.incidents.c.priority, t.incidents.c.created_at)
-        res = await self.conn.execute(q.limit(limit).offset(offset))
+        res = await self._run(q.limit(limit).offset(offset))
         return [rows.incident_from_row(r._mapping) for r in res]
 
     async def open_incident_for_caller(self, number: str, since: float) -> Incident | None:
-        res = await self.conn.execute(
+        res = await self._run(
             sa.select(t.incidents)
             .where(
                 t.incidents.c.caller_number == number,
@@ -272,11 +314,11 @@ class Tx:
 
     async def incident_by_call_id(self, call_id: str) -> Incident | None:
         q = sa.select(t.incidents).where(t.incidents.c.call_id == call_id).order_by(t.incidents.c.id).limit(1)
-        row = (await self.conn.execute(q)).first()
+        row = (await self._run(q)).first()
         return rows.incident_from_row(row._mapping) if row else None
 
     async def incidents_by_caller(self, number: str, limit: int = 5) -> list[Incident]:
-        res = await self.conn.execute(
+        res = await self._run(
             sa.select(t.incidents)
             .where(t.incidents.c.caller_number == number)
             .order_by(t.incidents.c.created_at.desc())
@@ -285,21 +327,22 @@ class Tx:
         return [rows.incident_from_row(r._mapping) for r in res]
 
     async def incidents_awaiting_ack(self) -> list[Incident]:
-        res = await self.conn.execute(sa.select(t.incidents).where(t.incidents.c.state == "dispatched"))
+        res = await self._run(sa.select(t.incidents).where(t.incidents.c.state == "dispatched"))
         return [rows.incident_from_row(r._mapping) for r in res]
 
     # ---- resources --------------------------------------------------------------------------
     async def get_resource(self, resource_id: str) -> Resource:
-        row = (await self.conn.execute(sa.select(t.resources).where(t.resources.c.id == resource_id))).first()
+        row = (await self._run(sa.select(t.resources).where(t.resources.c.id == resource_id))).first()
         if row is None:
             raise NotFound("resource", resource_id)
         return rows.resource_from_row(row._mapping)
 
     async def list_resources(self) -> list[Resource]:
-        res = await self.conn.execute(sa.select(t.resources).order_by(t.resources.c.id))
+        res = await self._run(sa.select(t.resources).order_by(t.resources.c.id))
         return [rows.resource_from_row(r._mapping) for r in res]
 
     async def insert_resource(self, resource: Resource) -> None:
+        await self.flush()
         await self.conn.execute(t.resources.insert(), rows.resource_to_row(resource))
 
     async def update_resource(self, resource: Resource) -> None:
@@ -323,18 +366,16 @@ class Tx:
         return d
 
     async def update_delivery(self, d: Delivery) -> None:
-        await self._update(t.deliveries, d.id, rows.delivery_to_row(d))
+        self._queue_update(t.deliveries, d.id, rows.delivery_to_row(d))
 
     async def get_delivery(self, delivery_id: int) -> Delivery:
-        row = (
-            await self.conn.execute(sa.select(t.deliveries).where(t.deliveries.c.id == delivery_id))
-        ).first()
+        row = (await self._run(sa.select(t.deliveries).where(t.deliveries.c.id == delivery_id))).first()
         if row is None:
             raise NotFound("delivery", delivery_id)
         return rows.delivery_from_row(row._mapping)
 
     async def deliveries_for_incident(self, incident_id: int) -> list[Delivery]:
-        res = await self.conn.execute(
+        res = await self._run(
             sa.select(t.deliveries)
             .where(t.deliveries.c.incident_id == incident_id)
             .order_by(t.deliveries.c.id)
@@ -349,7 +390,7 @@ class Tx:
             q = q.where(t.deliveries.c.recipient_kind == recipient_kind)
         if recipient_id is not None:
             q = q.where(t.deliveries.c.recipient_id == recipient_id)
-        res = await self.conn.execute(q.order_by(t.deliveries.c.id))
+        res = await self._run(q.order_by(t.deliveries.c.id))
         return [rows.delivery_from_row(r._mapping) for r in res]
 
     async def latest_dispatch_delivery(
@@ -368,7 +409,7 @@ class Tx:
         )
         if incident_id is not None:
             q = q.where(t.deliveries.c.incident_id == incident_id)
-        row = (await self.conn.execute(q.order_by(t.deliveries.c.id.desc()).limit(1))).first()
+        row = (await self._run(q.order_by(t.deliveries.c.id.desc()).limit(1))).first()
         return rows.delivery_from_row(row._mapping) if row else None
 
     async def insert_attempt(self, a: Attempt) -> Attempt:
@@ -376,25 +417,52 @@ class Tx:
         return a
 
     async def update_attempt(self, a: Attempt) -> None:
-        await self._update(t.attempts, a.id, rows.attempt_to_row(a))
+        self._queue_update(t.attempts, a.id, rows.attempt_to_row(a))
 
     async def get_attempt(self, attempt_id: int) -> Attempt:
-        row = (await self.conn.execute(sa.select(t.attempts).where(t.attempts.c.id == attempt_id))).first()
+        row = (await self._run(sa.select(t.attempts).where(t.attempts.c.id == attempt_id))).first()
         if row is None:
             raise NotFound("attempt", attempt_id)
         return rows.attempt_from_row(row._mapping)
 
+    async def deliveries_by_ids(self, ids: Collection[int]) -> dict[int, Delivery]:
+        if not ids:
+            return {}
+        res = await self._run(sa.select(t.deliveries).where(t.deliveries.c.id.in_(sorted(ids))))
+        return {d.id: d for d in (rows.delivery_from_row(r._mapping) for r in res)}
+
+    async def attempts_by_ids(self, ids: Collection[int]) -> list[Attempt]:
+        if not ids:
+            return []
+        res = await self._run(sa.select(t.attempts).where(t.attempts.c.id.in_(sorted(ids))))
+        return [rows.attempt_from_row(r._mapping) for r in res]
+
+    async def attempts_by_delivery(self, delivery_ids: Collection[int]) -> dict[int, list[Attempt]]:
+        """Every attempt of these deliveries, grouped, in order (one query for a whole batch)."""
+        out: dict[int, list[Attempt]] = {d: [] for d in delivery_ids}
+        for a in await self.attempts_for(sorted(delivery_ids)):
+            out[a.delivery_id].append(a)
+        return out
+
+    async def preload_references(self, incident_ids: Collection[int]) -> None:
+        missing = sorted(set(incident_ids) - self.store.references.keys())
+        if missing:
+            res = await self._run(
+                sa.select(t.incidents.c.id, t.incidents.c.reference).where(t.incidents.c.id.in_(missing))
+            )
+            self.store.references.update({r._mapping["id"]: r._mapping["reference"] for r in res})
+
     async def attempts_for(self, delivery_ids: Sequence[int]) -> list[Attempt]:
         if not delivery_ids:
             return []
-        res = await self.conn.execute(
+        res = await self._run(
             sa.select(t.attempts).where(t.attempts.c.delivery_id.in_(delivery_ids)).order_by(t.attempts.c.id)
         )
         return [rows.attempt_from_row(r._mapping) for r in res]
 
     async def attempt_by_channel_ref(self, channel: str, ref: str) -> Attempt | None:
         row = (
-            await self.conn.execute(
+            await self._run(
                 sa.select(t.attempts)
                 .where(t.attempts.c.channel == channel, t.attempts.c.channel_ref == ref)
                 .order_by(t.attempts.c.id.desc())
@@ -405,7 +473,7 @@ class Tx:
 
     async def due_attempts(self, now: float, limit: int) -> list[Attempt]:
         """Open attempts waiting to be sent whose time has come, most urgent first."""
-        res = await self.conn.execute(
+        res = await self._run(
             sa.select(t.attempts)
             .join(t.deliveries, t.deliveries.c.id == t.attempts.c.delivery_id)
             .where(
@@ -419,7 +487,7 @@ class Tx:
         return [rows.attempt_from_row(r._mapping) for r in res]
 
     async def attempts_in_state(self, state: DeliveryState) -> list[Attempt]:
-        res = await self.conn.execute(
+        res = await self._run(
             sa.select(t.attempts).where(t.attempts.c.closed_reason.is_(None), t.attempts.c.state == state)
         )
         return [rows.attempt_from_row(r._mapping) for r in res]
@@ -427,7 +495,7 @@ class Tx:
     async def expired_waits(self, now: float) -> list[Attempt]:
         """Open attempts whose delivery-confirmation or acknowledgement deadline has passed."""
         a = t.attempts.c
-        res = await self.conn.execute(
+        res = await self._run(
             sa.select(t.attempts).where(
                 a.closed_reason.is_(None),
                 sa.or_(
@@ -447,7 +515,7 @@ class Tx:
             .where(t.attempts.c.delivery_id == t.deliveries.c.id, t.attempts.c.closed_reason.is_(None))
             .exists()
         )
-        res = await self.conn.execute(
+        res = await self._run(
             sa.select(t.deliveries).where(t.deliveries.c.completed_at.is_(None), ~open_attempt)
         )
         return [rows.delivery_from_row(r._mapping) for r in res]
@@ -461,7 +529,7 @@ class Tx:
         confirm = sa.case((a.state == DeliveryState.SENT, a.confirm_deadline_at))
         ack = sa.case((a.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED)), a.ack_deadline_at))
         row = (
-            await self.conn.execute(
+            await self._run(
                 sa.select(sa.func.min(waiting), sa.func.min(confirm), sa.func.min(ack)).where(
                     a.closed_reason.is_(None)
                 )
@@ -473,6 +541,7 @@ class Tx:
     async def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for name, table in (("incidents", t.incidents), ("deliveries", t.deliveries)):
-            res = await self.conn.execute(sa.select(table.c.state, sa.func.count()).group_by(table.c.state))
-            out[name] = {str(s): int(n) for s, n in res}
+            n = sa.func.count().label("n")
+            res = await self._run(sa.select(table.c.state, n).group_by(table.c.state))
+            out[name] = {str(r._mapping["state"]): int(r._mapping["n"]) for r in res}
         return out

@@ -1,0 +1,85 @@
+"""One channel call: fit the message, hand it over, turn whatever happens into an `Outcome`.
+
+No store access here: outcomes are recorded by the engine in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.base import Capabilities, Channel, OutboundMessage, SendReceipt
+from gateway.clock import Clock
+from gateway.domain.models import Attempt, Delivery
+from gateway.errors import ChannelError
+from gateway.metrics import Metrics
+from gateway.policies.fitting import fit_message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Outcome:
+    attempt_id: int
+    receipt: SendReceipt | None = None
+    error: ChannelError | None = None
+    caps: Capabilities | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)  # how the text was fitted
+
+
+def fitted_message(
+    channel: Channel, a: Attempt, d: Delivery, ref: str
+) -> tuple[OutboundMessage, dict[str, Any]]:
+    """The message for this endpoint, cut to the tighter of the channel's and the endpoint's limit."""
+    limit = channel.capabilities.max_length
+    endpoint_limit = d.plan[a.endpoint_index].max_length
+    if endpoint_limit is not None:
+        limit = min(limit, endpoint_limit)
+    fitted = fit_message(d.text, max_length=limit, max_parts=channel.capabilities.max_parts)
+    msg = OutboundMessage(
+        message_id=str(a.id),
+        address=a.address,
+        parts=fitted.parts,
+        incident_ref=ref,
+        priority=d.priority.value,
+        needs_ack=d.needs_ack,
+        purpose=d.purpose.value,
+    )
+    evidence = (
+        {"parts": len(fitted.parts), "truncated": fitted.truncated}
+        if (fitted.truncated or fitted.split)
+        else {}
+    )
+    return msg, evidence
+
+
+async def call_channel(
+    channel: Channel | None,
+    a: Attempt,
+    d: Delivery,
+    ref: str,
+    *,
+    send_timeout: float,
+    clock: Clock,
+    metrics: Metrics,
+) -> Outcome:
+    if channel is None:
+        return Outcome(a.id, error=ChannelError("channel not configured", channel=a.channel, temporary=False))
+    msg, evidence = fitted_message(channel, a, d, ref)
+    started = clock.now()
+    try:
+        async with asyncio.timeout(send_timeout):
+            receipt = await channel.send(msg)
+    except ChannelError as exc:
+        return Outcome(a.id, error=exc, caps=channel.capabilities, evidence=evidence)
+    except TimeoutError:
+        error = ChannelError(f"no answer within {send_timeout:g}s", channel=a.channel, temporary=True)
+        return Outcome(a.id, error=error, caps=channel.capabilities, evidence=evidence)
+    except Exception as exc:  # a channel bug must not stall the outbox: retry, and log it
+        log.exception("channel %s raised an untyped error", a.channel)
+        error = ChannelError(f"unexpected error: {exc!r}", channel=a.channel, temporary=True)
+        return Outcome(a.id, error=error, caps=channel.capabilities, evidence=evidence)
+    metrics.send_seconds.labels(a.channel).observe(max(0.0, clock.now() - started))
+    return Outcome(a.id, receipt=receipt, caps=channel.capabilities, evidence=evidence)
