@@ -154,6 +154,14 @@ class Channel(ABC):
         while True:
             yield await self._inbound.get()
 
+    async def event_batches(self, limit: int = 256) -> AsyncIterator[list[ChannelEvent]]:
+        """Inbound events as they queue up: each batch is everything waiting, up to `limit`."""
+        while True:
+            batch = [await self._inbound.get()]
+            while len(batch) < limit and not self._inbound.empty():
+                batch.append(self._inbound.get_nowait())
+            yield batch
+
     @abstractmethod
     async def send(self, message: OutboundMessage) -> SendReceipt:
         """Hand the message over. Raises ChannelError(temporary=…) on failure."""

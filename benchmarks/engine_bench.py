@@ -8,7 +8,8 @@ CALLOUT_TEST_PG_URL), with an in-memory channel that accepts at once:
   in the outbox (triage already done), per incident with two resources;
 - dispatch-to-sent latency: from the dispatch call until the channel has accepted both messages
   and the store says `sent`;
-- outbox throughput: deliveries taken from pending to sent per second when many are queued at once.
+- outbox throughput: deliveries taken from pending to sent per second when many are queued at once;
+- ack throughput: radio acks naming their message applied per second when they all arrive at once.
 Prints figures; asserts nothing.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from adapters.base import Capabilities, Channel, HealthState, OutboundMessage, SendReceipt
+from adapters.base import Capabilities, Channel, HealthState, OutboundMessage, RadioAck, SendReceipt
 from gateway.app import Gateway
 from gateway.settings import Settings
 
@@ -36,6 +37,7 @@ class InstantChannel(Channel):
         super().__init__(name=name, capabilities=Capabilities(max_length=160, two_way=True))
         self.count = 0
         self.changed = asyncio.Event()
+        self.sent: list[tuple[str, str]] = []  # (address, message id)
 
     async def __aenter__(self) -> Self:
         self.set_health(HealthState.UP)
@@ -48,6 +50,7 @@ class InstantChannel(Channel):
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
         self.count += 1
+        self.sent.append((message.address, message.message_id))
         self.changed.set()
         return SendReceipt(channel_ref=message.message_id)
 
@@ -114,10 +117,21 @@ async def run(url: str, drain_url: str, incidents: int) -> None:
         async with gw.running():
             await wait_count(radio, batch)
             elapsed = time.perf_counter() - t0
-        print(
-            f"{'outbox drain (queued at start)':<34} {batch} deliveries in {elapsed:.2f} s = "
-            f"{batch / elapsed:.0f} deliveries/s"
-        )
+            print(
+                f"{'outbox drain (queued at start)':<34} {batch} deliveries in {elapsed:.2f} s = "
+                f"{batch / elapsed:.0f} deliveries/s"
+            )
+            sub = gw.bus.subscribe(100 * batch)
+            t0 = time.perf_counter()
+            for address, message_id in radio.sent:  # every radio presses ack at once
+                radio.emit(RadioAck(address=address, message_id=message_id))
+            acked = 0
+            while acked < batch:
+                event = await sub.get()
+                acked += event is not None and event.kind == "delivery.acknowledged"
+            elapsed = time.perf_counter() - t0
+        rate = batch / elapsed
+        print(f"{'acks applied (all at once)':<34} {batch} acks in {elapsed:.2f} s = {rate:.0f} acks/s")
 
 
 async def main() -> None:

@@ -187,8 +187,10 @@ async def open_attempt(tx: Tx, d: Delivery, index: int, *, now: float) -> Attemp
     return a
 
 
-async def _close_open(tx: Tx, d: Delivery, *, now: float, reason: str, keep: int | None = None) -> None:
-    for a in await tx.attempts_for([d.id]):
+async def _close_open(
+    tx: Tx, d: Delivery, attempts: list[Attempt], *, now: float, reason: str, keep: int | None = None
+) -> None:
+    for a in attempts:
         if a.closed_reason is not None or a.id == keep:
             continue
         if a.state in (D.PENDING, D.FAILED_TEMPORARY):
@@ -205,11 +207,13 @@ async def acknowledge(
     via: tuple[str, str] | None,
     evidence: dict[str, Any],
     actor: str,
+    attempts: list[Attempt] | None = None,
 ) -> bool:
     """Record an acknowledgement; False if the delivery was already acknowledged or cancelled.
 
     `via` is the (channel, address) it came through, so the attempt that reached the person is
     marked acknowledged; an ack from another path (desk, DTMF on a callback) still counts.
+    `attempts`: the delivery's attempts when the caller loaded them already (batches).
     """
     if d.acknowledged_at is not None or d.outcome == "cancelled":
         await tx.record(
@@ -221,21 +225,23 @@ async def acknowledge(
             data={"delivery": d.id, "recipient": d.recipient_id, "evidence": evidence},
         )
         return False
+    if attempts is None:
+        attempts = await tx.attempts_for([d.id])
     acked: Attempt | None = None
     if via is not None:
-        for a in await tx.attempts_for([d.id]):
+        for a in attempts:
             if (a.channel, a.address) == via and a.state in REACHED_STATES:
                 acked = a
     if acked is not None and acked.state is not D.ACKNOWLEDGED:
         await move_attempt(
             tx, d, acked, D.ACKNOWLEDGED, now=now, evidence=evidence, close="acknowledged", actor=actor
         )
-    await _close_open(tx, d, now=now, reason="acknowledged", keep=acked.id if acked else None)
+    await _close_open(tx, d, attempts, now=now, reason="acknowledged", keep=acked.id if acked else None)
     d.acknowledged_at = now
     d.ack_evidence = {**evidence, "actor": actor}
     d.completed_at = d.completed_at or now
     d.outcome = "acknowledged"
-    await refresh(tx, d, now=now, actor=actor)
+    await refresh(tx, d, now=now, actor=actor, attempts=attempts)
     return True
 
 
@@ -243,7 +249,8 @@ async def finish(tx: Tx, d: Delivery, outcome: str, *, now: float, reason: str) 
     """End a delivery early: cancelled (stand-down, incident closed) or declined by the recipient."""
     if d.completed_at is not None and d.outcome in ("acknowledged", "cancelled", "declined"):
         return
-    await _close_open(tx, d, now=now, reason=reason)
+    attempts = await tx.attempts_for([d.id])
+    await _close_open(tx, d, attempts, now=now, reason=reason)
     d.completed_at = now
     d.outcome = outcome
     await tx.record(
@@ -253,4 +260,4 @@ async def finish(tx: Tx, d: Delivery, outcome: str, *, now: float, reason: str) 
         at=now,
         data={"delivery": d.id, "recipient": d.recipient_id, "reason": reason},
     )
-    await refresh(tx, d, now=now)
+    await refresh(tx, d, now=now, attempts=attempts)

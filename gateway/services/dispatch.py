@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from gateway.domain.models import Delivery, Endpoint, Incident, Resource
+from gateway.domain.models import Attempt, Delivery, Endpoint, Incident, Resource
 from gateway.domain.states import (
     REACHED_STATES,
     DeliveryMode,
@@ -34,6 +35,13 @@ REPLY_STATUS = {
     ReplyKind.ON_SCENE: UnitStatus.ON_SCENE,
     ReplyKind.CLEAR: UnitStatus.AVAILABLE,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class FieldAck:
+    attempt_id: int
+    via: tuple[str, str]  # (channel, address) it came from
+    evidence: dict[str, Any]
 
 
 class DispatchService:
@@ -238,9 +246,10 @@ class DispatchService:
         via: tuple[str, str] | None,
         actor: str,
         evidence: dict[str, Any],
+        attempts: list[Attempt] | None = None,
     ) -> bool:
         ok = await ledger.acknowledge(
-            tx, d, now=self.core.clock.now(), via=via, evidence=evidence, actor=actor
+            tx, d, now=self.core.clock.now(), via=via, evidence=evidence, actor=actor, attempts=attempts
         )
         if ok and inc.state is S.DISPATCHED:
             await self.incidents.move(
@@ -251,31 +260,50 @@ class DispatchService:
     async def ack_attempt(self, attempt_id: int, *, via: tuple[str, str], evidence: dict[str, Any]) -> bool:
         """A structured ack naming the message (radio ack button, APRS ackNN). False when the
         message id is unknown or was not sent to the channel and address the ack came from."""
+        return (await self.ack_attempts([FieldAck(attempt_id, via, evidence)]))[0]
+
+    async def ack_attempts(self, acks: Sequence[FieldAck]) -> list[bool]:
+        """Many structured acks in one transaction (a talkgroup answering at once, a busy radio
+        gateway): the rows are loaded once, then each ack is applied in order."""
+        now = self.core.clock.now()
         async with self.core.store.write() as tx:
-            try:
-                a = await tx.get_attempt(attempt_id)
-            except NotFound:
-                return False
-            # An ack counts only from where the message went: the radio itself, or a radio in the
-            # talkgroup it went to (the channel names the group in the evidence).
-            group = evidence.get("talkgroup")
-            if (a.channel, a.address) != via and (a.channel, a.address) != (via[0], group):
-                return False
-            d = await tx.get_delivery(a.delivery_id)
-            if d.purpose is not Purpose.DISPATCH:
-                return True
-            inc = await tx.get_incident(d.incident_id, for_update=True)
-            await self._ack(
-                tx,
-                inc,
-                d,
-                via=(a.channel, a.address),
-                actor=f"field:{d.recipient_id}",
-                evidence={**evidence, "from": via[1]},
+            found = {a.id: a for a in await tx.attempts_by_ids({k.attempt_id for k in acks})}
+            deliveries = await tx.deliveries_by_ids({a.delivery_id for a in found.values()})
+            attempts = await tx.attempts_by_delivery(deliveries.keys())
+            incidents = await tx.incidents_by_ids({d.incident_id for d in deliveries.values()})
+            resources = await tx.resources_by_ids(
+                {d.recipient_id for d in deliveries.values() if d.recipient_kind == "resource"}
             )
-            await self._touch(tx, d.recipient_id)
+            results = []
+            for ack in acks:
+                a = found.get(ack.attempt_id)
+                # An ack counts only from where the message went: the radio itself, or a radio in
+                # the talkgroup it went to (the channel names the group in the evidence).
+                group = ack.evidence.get("talkgroup")
+                if a is None or (
+                    (a.channel, a.address) != ack.via and (a.channel, a.address) != (ack.via[0], group)
+                ):
+                    results.append(False)
+                    continue
+                results.append(True)
+                d = deliveries[a.delivery_id]
+                if d.purpose is not Purpose.DISPATCH:
+                    continue
+                await self._ack(
+                    tx,
+                    incidents[d.incident_id],
+                    d,
+                    via=(a.channel, a.address),
+                    actor=f"field:{d.recipient_id}",
+                    evidence={**ack.evidence, "from": ack.via[1]},
+                    attempts=attempts[d.id],
+                )
+                res = resources.get(d.recipient_id)
+                if res is not None:
+                    res.last_contact_at = now
+                    await tx.update_resource(res)
         self.core.engine.poke()
-        return True
+        return results
 
     async def apply_reply(
         self, resource_id: str, reply: Reply, *, via: tuple[str, str] | None, evidence: dict[str, Any]

@@ -8,9 +8,9 @@ import logging
 from adapters.base import Channel, ChannelEvent, DeliveryReport, InboundText, RadioAck, UnitStatusReport
 from gateway.domain.personal import mask_number
 from gateway.domain.states import UnitStatus
-from gateway.replies import parse_reply
+from gateway.replies import Reply, ReplyKind, parse_reply
 from gateway.services.core import Core
-from gateway.services.dispatch import DispatchService
+from gateway.services.dispatch import DispatchService, FieldAck
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +21,32 @@ class FieldEvents:
         self.dispatch = dispatch
 
     async def pump(self, channel: Channel) -> None:
-        """Consume one channel's inbound events until cancelled. A bad event never stops the pump."""
-        async for event in channel.events():
-            try:
-                await self.handle(channel.name, event)
-            except Exception:
-                log.exception("channel %s: could not handle %s", channel.name, type(event).__name__)
+        """Consume one channel's inbound events until cancelled. A bad event never stops the pump.
+
+        Acks that name their message and arrive together (a talkgroup answering at once) are
+        applied in one transaction; everything else one event at a time, in order."""
+        async for batch in channel.event_batches():
+            i = 0
+            while i < len(batch):
+                run = _structured_acks(batch, i)
+                try:
+                    if run:
+                        await self._acks(channel.name, run)
+                        i += len(run)
+                        continue
+                    await self.handle(channel.name, batch[i])
+                except Exception:
+                    log.exception("channel %s: could not handle %s", channel.name, type(batch[i]).__name__)
+                i += 1
+
+    async def _acks(self, channel: str, run: list[RadioAck]) -> None:
+        acks = [
+            FieldAck(int(e.message_id or 0), (channel, e.address), {"channel": channel, **e.evidence})
+            for e in run
+        ]
+        for event, ok in zip(run, await self.dispatch.ack_attempts(acks), strict=True):
+            if not ok:
+                await self._resource_ack(channel, event)
 
     async def handle(self, channel: str, event: ChannelEvent) -> str:
         if isinstance(event, DeliveryReport):
@@ -48,16 +68,7 @@ class FieldEvents:
                 )
                 if ok:
                     return "ack"
-            if resource is None:
-                return await self._unmatched(channel, "ack", event.address)
-            from gateway.replies import Reply, ReplyKind
-
-            return await self.dispatch.apply_reply(
-                resource,
-                Reply(ReplyKind.ACK),
-                via=(channel, event.address),
-                evidence={"channel": channel, **event.evidence},
-            )
+            return await self._resource_ack(channel, event)
         if resource is None:
             return await self._unmatched(channel, type(event).__name__, event.address)
         if isinstance(event, InboundText):
@@ -87,7 +98,29 @@ class FieldEvents:
             return f"status {status.value}"
         return "ignored"
 
+    async def _resource_ack(self, channel: str, event: RadioAck) -> str:
+        """An ack that names no message we sent from there: it acknowledges the resource's latest dispatch."""
+        resource = self.core.by_endpoint.get((channel, event.address))
+        if resource is None:
+            return await self._unmatched(channel, "ack", event.address)
+        return await self.dispatch.apply_reply(
+            resource,
+            Reply(ReplyKind.ACK),
+            via=(channel, event.address),
+            evidence={"channel": channel, **event.evidence},
+        )
+
     async def _unmatched(self, channel: str, what: str, who: str) -> str:
         self.core.metrics.garbled.labels(channel).inc()
         log.warning("channel %s: %s from %s matches nothing", channel, what, mask_number(who))
         return "unmatched"
+
+
+def _structured_acks(batch: list[ChannelEvent], start: int) -> list[RadioAck]:
+    """The run of acks naming their message (by our numeric id) that begins at `start`."""
+    run: list[RadioAck] = []
+    for event in batch[start:]:
+        if not (isinstance(event, RadioAck) and event.message_id is not None and event.message_id.isdigit()):
+            break
+        run.append(event)
+    return run

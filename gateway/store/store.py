@@ -132,7 +132,12 @@ class Tx:
         self.conn = conn
         self.store = store
         self.events: list[BusEvent] = []
-        self._pending: dict[str, dict[Any, dict[str, Any]]] = {"attempts": {}, "deliveries": {}}
+        self._pending: dict[str, dict[Any, dict[str, Any]]] = {
+            "incidents": {},
+            "resources": {},
+            "attempts": {},
+            "deliveries": {},
+        }
         self._audit: list[tuple[dict[str, Any], str | None]] = []
 
     async def flush(self) -> None:
@@ -173,10 +178,6 @@ class Tx:
     async def _insert(self, table: sa.Table, values: dict[str, Any]) -> Any:
         await self.flush()
         return (await self.conn.execute(_INSERT[table.name], values)).scalar_one()
-
-    async def _update(self, table: sa.Table, key: Any, values: dict[str, Any]) -> None:
-        await self.flush()
-        await self.conn.execute(_UPDATE[table.name], {**values, "key_id": key})
 
     def _queue_update(self, table: sa.Table, key: Any, values: dict[str, Any]) -> None:
         self._pending[table.name][key] = values
@@ -266,7 +267,13 @@ class Tx:
         return incident
 
     async def update_incident(self, incident: Incident) -> None:
-        await self._update(t.incidents, incident.id, rows.incident_to_row(incident))
+        self._queue_update(t.incidents, incident.id, rows.incident_to_row(incident))
+
+    async def incidents_by_ids(self, ids: Collection[int]) -> dict[int, Incident]:
+        if not ids:
+            return {}
+        res = await self._run(sa.select(t.incidents).where(t.incidents.c.id.in_(sorted(ids))))
+        return {i.id: i for i in (rows.incident_from_row(r._mapping) for r in res)}
 
     async def get_incident(self, key: int | str, *, for_update: bool = False) -> Incident:
         col = t.incidents.c.reference if isinstance(key, str) else t.incidents.c.id
@@ -348,7 +355,13 @@ class Tx:
     async def update_resource(self, resource: Resource) -> None:
         values = rows.resource_to_row(resource)
         del values["id"]
-        await self._update(t.resources, resource.id, values)
+        self._queue_update(t.resources, resource.id, values)
+
+    async def resources_by_ids(self, ids: Collection[str]) -> dict[str, Resource]:
+        if not ids:
+            return {}
+        res = await self._run(sa.select(t.resources).where(t.resources.c.id.in_(sorted(ids))))
+        return {r.id: r for r in (rows.resource_from_row(row._mapping) for row in res)}
 
     # ---- dispatches, deliveries, attempts ----------------------------------------------------
     async def insert_dispatch(self, incident_id: int, *, reason: str, created_by: str) -> Dispatch:

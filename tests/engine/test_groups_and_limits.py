@@ -65,3 +65,32 @@ async def test_an_endpoint_limit_tighter_than_the_channel_is_applied(rig_factory
     assert len(page.text) <= 40 and page.text.endswith("...")
     attempts = await rig.attempts(ref)
     assert attempts[-1].evidence["truncated"] is True
+
+
+async def test_a_burst_of_acks_is_applied_together_and_a_forged_one_is_not(rig_factory):
+    units = [
+        {"id": f"U-{i}", "capabilities": ["fire"], "contact_plan": [{"channel": "radio", "address": f"R{i}"}]}
+        for i in range(30)
+    ]
+    rig = await rig_factory(resources=units)
+    refs = []
+    for i in range(30):
+        inc = await rig.gw.incidents.create(FIRE, source="desk", actor="test")
+        await rig.gw.dispatch.dispatch(inc.reference, [f"U-{i}"], actor="test")
+        refs.append(inc.reference)
+    await rig.settle()
+    sent = {m.address: m.message_id for m in rig.ch["radio"].sent}
+    assert len(sent) == 30
+    # All queued before the pump runs: one batch. R0 quotes R1's message: that must not count.
+    rig.ch["radio"].emit(RadioAck(address="R0", message_id=sent["R1"]))
+    for i in range(2, 30):
+        rig.ch["radio"].emit(RadioAck(address=f"R{i}", message_id=sent[f"R{i}"]))
+
+    async def acked() -> bool:
+        states = [(await rig.deliveries(ref))[0].state for ref in refs[2:]]
+        return all(s is DeliveryState.ACKNOWLEDGED for s in states)
+
+    await until(acked, "28 acks applied")
+    # R0's forged ack fell back to R0's own latest dispatch (a bare ack from that radio); R1 is untouched.
+    assert (await rig.deliveries(refs[0]))[0].state is DeliveryState.ACKNOWLEDGED
+    assert (await rig.deliveries(refs[1]))[0].state is DeliveryState.SENT

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -42,7 +43,20 @@ def test_no_whole_number_survives_redaction(digits):
     assert digits not in redact_text(f"caller {digits} rang")
 
 
-def test_log_lines_are_masked_in_plain_and_json_formats(monkeypatch):
+@pytest.fixture
+def restore_logging():
+    """logs.configure changes process-wide logging: put it back for the tests that follow."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    quiet = {name: logging.getLogger(name).level for name in ("aiohttp.access", "alembic", "sqlalchemy")}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, lvl in quiet.items():
+        logging.getLogger(name).setLevel(lvl)
+
+
+def test_log_lines_are_masked_in_plain_and_json_formats(monkeypatch, restore_logging):
     for json_format in (False, True):
         stream = io.StringIO()
         monkeypatch.setattr("sys.stderr", stream)
@@ -52,4 +66,3 @@ def test_log_lines_are_masked_in_plain_and_json_formats(monkeypatch):
         assert "+447700900121" not in line and "+447*******21" in line
         if json_format:
             assert json.loads(line)["msg"] == "call from +447*******21"
-    logging.getLogger().handlers.clear()
