@@ -22,6 +22,11 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "webhook": Kind("adapters.webhook.channel", "data"),
+    "kiss_radio": Kind("adapters.radio_kiss.channel", "radio", hint="pip install pyserial-asyncio-fast"),
+    "smpp": Kind("adapters.smpp.channel", "sms"),
+    "sms_http": Kind("adapters.sms_http.channel", "sms"),
+    "tap": Kind("adapters.pager_tap.channel", "pager"),
+    "snpp": Kind("adapters.pager_snpp.channel", "pager"),
 }
 # CTI sources: their modules define `build(name, options) -> CtiSource`.
 CTI_KINDS: dict[str, Kind] = {

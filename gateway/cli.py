@@ -12,7 +12,7 @@ from gateway.errors import CalloutError, ConfigError
 EXIT_CONFIG = 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="callout", description="Telephony and radio dispatch gateway.")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the daemon")
@@ -26,17 +26,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--incidents", type=int, default=0, help="stop after this many sample incidents")
     demo.add_argument("--interval", type=float, default=8.0, help="seconds between sample incidents")
     sim = sub.add_parser("simulate", help="run one device simulator standalone")
-    sims = sim.add_subparsers(dest="device", required=True)
-    fa = sims.add_parser("field-app", help="HTTP field-crew app that receives webhook messages and replies")
-    fa.add_argument("--port", type=int, default=8090)
-    fa.add_argument("--callout", default="http://127.0.0.1:8080", help="callout's base URL for replies")
-    fa.add_argument("--channel", default="app", help="callout channel name to send replies to")
-    fa.add_argument("--secret", default="", help="the channel's inbound_secret")
+    if "simulate" in (argv or []):  # simulators are imported only when one is asked for
+        from gateway.simulate import add_parsers
+
+        add_parsers(sim.add_subparsers(dest="device", required=True, metavar="DEVICE"))
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(argv).parse_args(argv)
     try:
         if args.command == "check-config":
             return _check(args.config, strict=args.strict)
@@ -51,11 +50,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         if args.command == "simulate":
-            from simulators.field_app import main as field_app
+            from gateway.simulate import run as simulate
 
-            return asyncio.run(
-                field_app(port=args.port, callout=args.callout, channel=args.channel, secret=args.secret)
-            )
+            return simulate(args)
     except ConfigError as exc:
         print(f"callout: invalid configuration\n{exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -12,6 +12,7 @@ Behaviours per address (fault injection): `walk` (ack, then en route, on scene, 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -104,6 +105,13 @@ class FieldApp:
                         log.warning("field-app: callout answered %d to %s", resp.status, word)
             except OSError as exc:
                 log.warning("field-app: cannot reach callout: %s", exc)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=8090)
+    p.add_argument("--callout", default="http://127.0.0.1:8080", help="callout's base URL for replies")
+    p.add_argument("--channel", default="app", help="the callout channel name replies go to")
+    p.add_argument("--secret", default="", help="that channel's inbound_secret")
 
 
 async def main(*, port: int, callout: str, channel: str, secret: str) -> int:

@@ -1,10 +1,15 @@
-"""I/O of the webhook channel: one aiohttp session; each send is one POST."""
+"""I/O of the webhook channel: one aiohttp session; each send is one POST. While the channel is
+down (the endpoint stopped answering), a probe task tries a TCP connection to the URL's host and
+brings the channel back up when one opens, since the engine sends nothing to a down channel."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -30,6 +35,9 @@ class WebhookChannel(Channel):
         self._failures = 0
 
     async def __aenter__(self) -> Self:
+        self._tasks = asyncio.TaskGroup()
+        await self._tasks.__aenter__()
+        self._probe = self._tasks.create_task(self._probe_while_down(), name=f"webhook.{self.name}.probe")
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.options.timeout), headers=self.options.headers
         )
@@ -39,9 +47,30 @@ class WebhookChannel(Channel):
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._probe.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._tasks.__aexit__(None, None, None)
         if self._session is not None:
             await self._session.close()
         self.set_health(HealthState.DOWN, "stopped")
+
+    async def _probe_while_down(self) -> None:
+        parts = urlsplit(self.options.url.replace("{address}", "probe"))
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        while True:
+            await asyncio.sleep(self.options.probe_interval)
+            if self.health.state is not HealthState.DOWN:
+                continue
+            try:
+                async with asyncio.timeout(self.options.timeout):
+                    _, writer = await asyncio.open_connection(host, port)
+                writer.close()
+                await writer.wait_closed()
+            except (OSError, TimeoutError):
+                continue
+            self._failures = 0
+            self.set_health(HealthState.UP, f"{host}:{port} answers again")
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
         if self._session is None:
@@ -70,7 +99,5 @@ class WebhookChannel(Channel):
 
 
 def build(name: str, options: dict[str, Any], max_length: int | None = None) -> Channel:
-    opts = Options(**options)
-    if max_length is not None:
-        opts = opts.model_copy(update={"max_length": max_length})
+    opts = Options(**({**options, "max_length": max_length} if max_length is not None else options))
     return WebhookChannel(name=name, options=opts)

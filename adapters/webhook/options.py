@@ -13,6 +13,8 @@ class Options(BaseModel):
     timeout: float = Field(10.0, gt=0)
     # Consecutive connection failures after which the channel reports itself down.
     down_after: int = Field(3, ge=1)
+    # While down, how often to try a TCP connection to the URL's host; it is up again once one opens.
+    probe_interval: float = Field(10.0, gt=0)
     # Shared secret that inbound calls to /api/v1/channels/<name>/inbound must present.
     inbound_secret: str = ""
     max_length: int = Field(1000, ge=8)

@@ -44,7 +44,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
 # Paths anyone may call: probes and the Prometheus scrape.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # Routes that authenticate by other means (a channel's shared secret), not by bearer token.
-SECRET_ROUTES = frozenset({"channel-inbound", "cti-events"})
+SECRET_ROUTES = frozenset({"channel-inbound", "channel-callback", "cti-events"})
 # Routes that may take the token from `?token=` (browsers cannot set headers on a WebSocket).
 QUERY_TOKEN_ROUTES = frozenset({"events"})
 

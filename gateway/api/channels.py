@@ -14,7 +14,7 @@ from gateway.api.auth import Permission, require
 from gateway.api.bodies import INBOUND, Body, InboundAck, InboundReply, InboundReport, InboundStatus
 from gateway.api.errors import ForbiddenError, MalformedBodyError
 from gateway.api.inputs import parse
-from gateway.errors import NotFound, ValidationFailed
+from gateway.errors import CalloutError, NotFound, ValidationFailed
 from gateway.settings import Settings
 
 SECRET_HEADER = "X-Callout-Secret"  # noqa: S105 (a header name, not a secret)
@@ -81,8 +81,27 @@ async def inbound(request: web.Request) -> web.Response:
     return web.json_response({"result": result})
 
 
+async def callback(request: web.Request) -> web.Response:
+    """A provider's own callback format (e.g. `sms_http` receipts and replies). The channel checks
+    the provider's signature itself, so this route takes no token and no X-Callout-Secret."""
+    gw = context.gateway(request)
+    name = request.match_info["name"]
+    channel = gw.channels.get(name)
+    accept = getattr(channel, "accept_callback", None)
+    if channel is None or not callable(accept):
+        raise NotFound("channel taking callbacks", name)
+    body = await request.read()
+    try:
+        count = accept(request.headers, body)
+    except CalloutError as exc:
+        status = getattr(exc, "http_status", 400)
+        return web.json_response({"error": "callback_rejected", "message": str(exc)}, status=status)
+    return web.json_response({"events": count})
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.get("/api/v1/channels", list_channels, name="channel-list"),
         web.post("/api/v1/channels/{name}/inbound", inbound, name="channel-inbound"),
+        web.post("/api/v1/channels/{name}/callback", callback, name="channel-callback"),
     ]

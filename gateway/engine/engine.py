@@ -37,6 +37,9 @@ from gateway.store import Store, Tx
 log = logging.getLogger(__name__)
 D = DeliveryState
 BATCH = 256  # outcomes recorded per transaction at most
+# A receipt can overtake the record of its own send (outcomes are written in batches): such a
+# report waits this long for its channel reference to be stored before it counts as unmatched.
+PARK_SECONDS = 30.0
 
 
 class DeliveryEngine:
@@ -65,6 +68,8 @@ class DeliveryEngine:
         self._drained = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
+        # (channel, channel_ref) -> (expires at, delivered, reason, evidence)
+        self._parked: dict[tuple[str, str], tuple[float, bool, str, dict[str, Any]]] = {}
         self.idle = asyncio.Event()
         for ch in channels.values():
             ch.on_health_change(lambda _c, _h: self.poke(recheck=True))
@@ -141,6 +146,7 @@ class DeliveryEngine:
 
     async def _cycle(self, tg: asyncio.TaskGroup) -> None:
         now = self.clock.now()
+        self._expire_parked(now)
         if self._recheck:
             self._recheck = False
             await self._progress_stalled()
@@ -272,7 +278,14 @@ class DeliveryEngine:
         if isinstance(step, Finish):
             self.metrics.deliveries.labels(step.outcome).inc()
         if isinstance(step, Start):
-            self.poke()
+            tx.after_commit(self.poke)  # the new attempts are visible to the loop only after commit
+
+    def _expire_parked(self, now: float) -> None:
+        for key, (expires, *_) in list(self._parked.items()):
+            if expires <= now:
+                del self._parked[key]
+                self.metrics.garbled.labels(key[0]).inc()
+                log.warning("channel %s: delivery report for %s matches no message", key[0], key[1])
 
     def _health_reason(self, channel: str) -> str:
         ch = self.channels.get(channel)
@@ -316,6 +329,15 @@ class DeliveryEngine:
                 self.poke()
 
     async def _record(self, batch: list[Outcome]) -> None:
+        await self._record_batch(batch)
+        refs = [(o.channel, o.receipt.channel_ref) for o in batch if o.receipt and o.receipt.channel_ref]
+        for key in refs:
+            parked = self._parked.pop(key, None)  # a receipt that arrived before this record
+            if parked is not None:
+                _, delivered, reason, evidence = parked
+                await self.on_report(key[0], key[1], delivered=delivered, reason=reason, evidence=evidence)
+
+    async def _record_batch(self, batch: list[Outcome]) -> None:
         async with self.store.write() as tx:
             now = self.clock.now()
             sent = await tx.attempts_by_ids([o.attempt_id for o in batch])
@@ -413,12 +435,18 @@ class DeliveryEngine:
     # ---- delivery reports ---------------------------------------------------------------------
     async def on_report(
         self, channel: str, channel_ref: str, *, delivered: bool, reason: str, evidence: dict[str, Any]
-    ) -> bool:
-        """A delivery receipt from the network. False when it matches no attempt."""
+    ) -> str:
+        """A delivery receipt from the network: "matched", or "parked" until its send is recorded."""
         async with self.store.write() as tx:
             found = await tx.attempt_by_channel_ref(channel, channel_ref)
             if found is None:
-                return False
+                self._parked[(channel, channel_ref)] = (
+                    self.clock.now() + PARK_SECONDS,
+                    delivered,
+                    reason,
+                    evidence,
+                )
+                return "parked"
             d = await tx.get_delivery(found.delivery_id)
             attempts = await tx.attempts_for([d.id])
             a = next(x for x in attempts if x.id == found.id)
@@ -432,7 +460,7 @@ class DeliveryEngine:
                     attempt_id=a.id,
                     data={"attempt": a.id, "delivered": delivered, "state": a.state.value, "evidence": ev},
                 )
-                return True
+                return "matched"
             if delivered:
                 a.delivered_at = now
                 caps = self.channels[channel].capabilities if channel in self.channels else None
@@ -451,4 +479,4 @@ class DeliveryEngine:
                     reason=reason or "network reported failure",
                 )
             await self.advance(tx, d, await ledger.refresh(tx, d, now=now, attempts=attempts))
-        return True
+        return "matched"

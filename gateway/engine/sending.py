@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class Outcome:
     attempt_id: int
+    channel: str
     receipt: SendReceipt | None = None
     error: ChannelError | None = None
     caps: Capabilities | None = None
@@ -66,20 +67,22 @@ async def call_channel(
     metrics: Metrics,
 ) -> Outcome:
     if channel is None:
-        return Outcome(a.id, error=ChannelError("channel not configured", channel=a.channel, temporary=False))
+        return Outcome(
+            a.id, a.channel, error=ChannelError("channel not configured", channel=a.channel, temporary=False)
+        )
     msg, evidence = fitted_message(channel, a, d, ref)
     started = clock.now()
     try:
         async with asyncio.timeout(send_timeout):
             receipt = await channel.send(msg)
     except ChannelError as exc:
-        return Outcome(a.id, error=exc, caps=channel.capabilities, evidence=evidence)
+        return Outcome(a.id, a.channel, error=exc, caps=channel.capabilities, evidence=evidence)
     except TimeoutError:
         error = ChannelError(f"no answer within {send_timeout:g}s", channel=a.channel, temporary=True)
-        return Outcome(a.id, error=error, caps=channel.capabilities, evidence=evidence)
+        return Outcome(a.id, a.channel, error=error, caps=channel.capabilities, evidence=evidence)
     except Exception as exc:  # a channel bug must not stall the outbox: retry, and log it
         log.exception("channel %s raised an untyped error", a.channel)
         error = ChannelError(f"unexpected error: {exc!r}", channel=a.channel, temporary=True)
-        return Outcome(a.id, error=error, caps=channel.capabilities, evidence=evidence)
+        return Outcome(a.id, a.channel, error=error, caps=channel.capabilities, evidence=evidence)
     metrics.send_seconds.labels(a.channel).observe(max(0.0, clock.now() - started))
-    return Outcome(a.id, receipt=receipt, caps=channel.capabilities, evidence=evidence)
+    return Outcome(a.id, a.channel, receipt=receipt, caps=channel.capabilities, evidence=evidence)

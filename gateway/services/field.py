@@ -57,7 +57,7 @@ class FieldEvents:
                 reason=event.reason,
                 evidence=event.evidence,
             )
-            return "report" if matched else await self._unmatched(channel, "report", event.channel_ref)
+            return "report" if matched == "matched" else "parked"  # the engine counts it if it never matches
         resource = self.core.by_endpoint.get((channel, event.address))
         if isinstance(event, RadioAck):
             if event.message_id is not None and event.message_id.isdigit():

@@ -7,7 +7,7 @@ all, and the audit events it recorded are published on the bus only after the co
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -96,6 +96,8 @@ class Store:
             await tx.flush()
         for event in tx.events:
             self.bus.publish(event)
+        for callback in tx.committed:
+            callback()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
@@ -132,6 +134,7 @@ class Tx:
         self.conn = conn
         self.store = store
         self.events: list[BusEvent] = []
+        self.committed: list[Callable[[], None]] = []  # run once the transaction has committed
         self._pending: dict[str, dict[Any, dict[str, Any]]] = {
             "incidents": {},
             "resources": {},
@@ -139,6 +142,10 @@ class Tx:
             "deliveries": {},
         }
         self._audit: list[tuple[dict[str, Any], str | None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this transaction has committed (not at all if it rolls back)."""
+        self.committed.append(callback)
 
     async def flush(self) -> None:
         for table, rows_by_key in self._pending.items():

@@ -75,7 +75,7 @@ async def test_inbound_status_from_an_http_device(api: Api) -> None:
         headers={"X-Callout-Secret": HOOK_SECRET},
         json={"type": "report", "channel_ref": "nothing-sent", "delivered": True},
     )
-    assert r.body == {"result": "unmatched"}
+    assert r.body == {"result": "parked"}
 
 
 async def test_inbound_ack_acknowledges_the_dispatch(api: Api) -> None:

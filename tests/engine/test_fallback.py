@@ -184,3 +184,15 @@ async def test_messages_are_fitted_to_the_channel_limit(rig_factory):
     await dispatch_eng1(rig, long)
     (msg,) = rig.ch["radio"].sent
     assert len(msg.text) <= 40 and msg.text.endswith("...")
+
+
+async def test_a_receipt_that_overtakes_its_send_is_applied_once_the_send_is_recorded(rig_factory):
+    rig = await rig_factory(caps={"radio": CONFIRMING})
+    rig.ch["radio"].script("R1", "early")
+    ref = await dispatch_eng1(rig)
+
+    async def delivered() -> bool:
+        return (await rig.deliveries(ref))[0].state is DeliveryState.DELIVERED
+
+    await until(delivered, "the early receipt applied")
+    assert rig.gw.engine._parked == {}

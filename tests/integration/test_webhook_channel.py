@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
@@ -53,3 +54,19 @@ async def test_unreachable_endpoint_is_temporary_and_marks_the_channel_down():
             assert err.value.temporary is True
         assert ch.health.state is HealthState.DOWN
         assert "failed connections" in ch.health.reason
+
+
+async def test_a_down_channel_comes_back_up_when_the_endpoint_answers_again():
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/app/{{address}}"
+    async with build("app", {"url": url, "down_after": 1, "timeout": 1, "probe_interval": 0.1}) as ch:
+        with pytest.raises(ChannelError):
+            await ch.send(msg("ENG1"))
+        assert ch.health.state is HealthState.DOWN
+        async with FieldApp(port=port, default="silent"):
+            for _ in range(50):
+                if ch.health.state is HealthState.UP:
+                    break
+                await asyncio.sleep(0.05)
+            assert ch.health.state is HealthState.UP
+            assert "answers again" in ch.health.reason

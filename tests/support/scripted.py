@@ -20,6 +20,7 @@ from adapters.base import (
 )
 
 OK, DELIVERED, TEMP, PERM, HANG = "ok", "delivered", "temp", "perm", "hang"
+EARLY = "early"  # the network's receipt overtakes the send's own answer
 
 
 @dataclass
@@ -69,6 +70,9 @@ class ScriptedChannel(Channel):
             raise self.fail("scripted permanent failure", temporary=False, endpoint=message.address)
         self._refs += 1
         ref = f"{self.name}-{self._refs}"
+        if outcome == EARLY:
+            self.emit(DeliveryReport(channel_ref=ref, delivered=True))
+            await asyncio.sleep(0.05)
         self.sent.append(
             Sent(
                 self.name,

@@ -1,0 +1,749 @@
+"""An SMSC speaking SMPP 3.4 over TCP, for integration tests, benchmarks and
+`callout simulate smsc`.
+
+Written from shared/protocols/paging-sms.md §2.5 and SMPP v3.4 Issue 1.2; it imports nothing of
+`adapters`, so a codec bug in the channel cannot hide itself here.
+
+What it does (the simulator checklist of paging-sms.md):
+- bind states (§2.2): anything but a bind before binding gets ESME_RINVBNDSTS; a second bind
+  ESME_RALYBND; unknown system_id / wrong password ESME_RINVSYSID / ESME_RINVPASWD;
+  a receiver may not submit;
+- a window of outstanding submit_sm per session (past it: ESME_RTHROTTLED or generic_nack) and
+  a token-bucket rate (past it: ESME_RTHROTTLED); `submit_delay` holds responses back so that a
+  window means something;
+- generic_nack for unknown command ids and impossible lengths; enquire_link from both sides;
+- delivery receipts as deliver_sm (esm_class 0x04) with TLVs and/or Appendix B text, the text id
+  in decimal or hex, with delays, jitter (out of order) and duplicates; deliver_sm must be
+  answered with deliver_sm_resp, otherwise (or on ESME_RX_T_APPN) it is sent again;
+- mobile-originated messages injectable at any time (also as UDH-concatenated parts), queued
+  for the account until a receiver or transceiver is bound; an automatic reply after delivery;
+- faults per destination (`behaviours`), an abrupt close of every connection, a freeze (the
+  socket stays open and nothing is answered).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import struct
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal, Self
+
+log = logging.getLogger(__name__)
+
+# SMPP 3.4 §5.1.2.1 command ids
+GENERIC_NACK = 0x80000000
+BIND_RECEIVER, BIND_TRANSMITTER, BIND_TRANSCEIVER = 0x01, 0x02, 0x09
+SUBMIT_SM, DELIVER_SM, UNBIND, ENQUIRE_LINK = 0x04, 0x05, 0x06, 0x15
+RESP = 0x80000000
+KNOWN_REQUESTS = {
+    BIND_RECEIVER,
+    BIND_TRANSMITTER,
+    BIND_TRANSCEIVER,
+    SUBMIT_SM,
+    DELIVER_SM,
+    UNBIND,
+    ENQUIRE_LINK,
+}
+# §5.1.3 command_status
+ROK, RINVCMDLEN, RINVCMDID, RINVBNDSTS, RALYBND = 0x00, 0x02, 0x03, 0x04, 0x05
+RSYSERR, RINVDSTADR, RBINDFAIL, RINVPASWD, RINVSYSID = 0x08, 0x0B, 0x0D, 0x0E, 0x0F
+RMSGQFUL, RSUBMITFAIL, RTHROTTLED, RX_T_APPN = 0x14, 0x45, 0x58, 0x64
+# §5.3.2 TLV tags
+T_RECEIPTED_ID, T_NETWORK_ERROR, T_PAYLOAD, T_STATE, T_SC_VERSION = 0x001E, 0x0423, 0x0424, 0x0427, 0x0210
+FAULTS = {"reject": RINVDSTADR, "fail": RSUBMITFAIL, "syserr": RSYSERR, "queue_full": RMSGQFUL}
+STATES = {"DELIVRD": 2, "EXPIRED": 3, "DELETED": 4, "UNDELIV": 5, "ACCEPTD": 6, "UNKNOWN": 7, "REJECTD": 8}
+MAX_PDU = 64 * 1024
+
+# 3GPP TS 23.038 §6.2.1 default alphabet, row by row (0x00-0x0F, 0x10-0x1F, …); 0x1B = escape.
+_GSM_ROWS = (
+    "@£$¥èéùìòÇ\nØø\rÅå",
+    "Δ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ",
+    " !\"#¤%&'()*+,-./",
+    "0123456789:;<=>?",
+    "¡ABCDEFGHIJKLMNO",
+    "PQRSTUVWXYZÄÖÑÜ§",
+    "¿abcdefghijklmno",
+    "pqrstuvwxyzäöñüà",
+)
+GSM = "".join(_GSM_ROWS)
+GSM_EXT = {0x0A: "\f", 0x14: "^", 0x28: "{", 0x29: "}", 0x2F: "\\", 0x3C: "[", 0x3D: "~", 0x3E: "]"}
+GSM_EXT |= {0x40: "|", 0x65: "€"}
+GSM_EXT_REV = {v: k for k, v in GSM_EXT.items()}
+
+Behaviour = str  # ok | reject | fail | syserr | queue_full | undeliverable | expire | silent
+
+
+# ---- a little codec of our own --------------------------------------------------------------------
+class Malformed(Exception):
+    pass
+
+
+def cstr(value: str) -> bytes:
+    return value.encode("latin-1") + b"\0"
+
+
+def pdu(command_id: int, status: int, seq: int, body: bytes = b"") -> bytes:
+    return struct.pack(">IIII", 16 + len(body), command_id, status, seq) + body
+
+
+class Body:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def cstr(self) -> str:
+        end = self.data.find(b"\0", self.pos)
+        if end < 0:
+            raise Malformed("C-string without NUL")
+        value = self.data[self.pos : end].decode("latin-1")
+        self.pos = end + 1
+        return value
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise Malformed("body too short")
+        self.pos += 1
+        return self.data[self.pos - 1]
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise Malformed("body too short")
+        self.pos += n
+        return self.data[self.pos - n : self.pos]
+
+    def tlvs(self) -> dict[int, bytes]:
+        out: dict[int, bytes] = {}
+        while self.pos < len(self.data):
+            tag, length = struct.unpack(">HH", self.take(4))
+            out[tag] = self.take(length)
+        return out
+
+
+def gsm_decode(data: bytes) -> str:
+    out, esc = [], False
+    for b in data:
+        if esc:
+            out.append(GSM_EXT.get(b, "?"))
+            esc = False
+        elif b == 0x1B:
+            esc = True
+        else:
+            out.append(GSM[b] if b < 128 else "?")
+    return "".join(out)
+
+
+def gsm_encode(text: str) -> bytes | None:
+    out = bytearray()
+    for ch in text:
+        if ch in GSM_EXT_REV:
+            out += bytes((0x1B, GSM_EXT_REV[ch]))
+        elif ch in GSM and ch != "\x1b":
+            out.append(GSM.index(ch))
+        else:
+            return None
+    return bytes(out)
+
+
+def decode_text(data: bytes, coding: int) -> str:
+    if coding == 8:
+        return data.decode("utf-16-be", errors="replace")
+    if coding in (3, 2, 4):
+        return data.decode("latin-1")
+    if coding == 1:
+        return data.decode("ascii", errors="replace")
+    return gsm_decode(data)
+
+
+def split_udh(data: bytes) -> tuple[tuple[int, int, int] | None, bytes]:
+    """TS 23.040 §9.2.3.24: (reference, total, sequence) of a concatenated part, and the text."""
+    if not data or 1 + data[0] > len(data):
+        raise Malformed("bad UDH length")
+    udh, rest = data[1 : 1 + data[0]], data[1 + data[0] :]
+    i = 0
+    while i + 2 <= len(udh):
+        iei, n = udh[i], udh[i + 1]
+        v = udh[i + 2 : i + 2 + n]
+        if iei == 0 and n == 3 and len(v) == 3:
+            return (v[0], v[1], v[2]), rest
+        if iei == 8 and n == 4 and len(v) == 4:
+            return (v[0] << 8 | v[1], v[2], v[3]), rest
+        i += 2 + n
+    return None, rest
+
+
+def sm_body(
+    *,
+    source: str,
+    dest: str,
+    esm_class: int,
+    coding: int,
+    message: bytes,
+    tlvs: bytes = b"",
+    src_ton: int = 1,
+) -> bytes:
+    """§4.6.1 deliver_sm body."""
+    return b"".join(
+        (
+            cstr(""),
+            bytes((src_ton, 1)),
+            cstr(source),
+            bytes((1, 1)),
+            cstr(dest),
+            bytes((esm_class, 0, 0)),
+            cstr(""),
+            cstr(""),
+            bytes((0, 0, coding, 0, len(message))),
+            message,
+            tlvs,
+        )
+    )
+
+
+def tlv(tag: int, value: bytes) -> bytes:
+    return struct.pack(">HH", tag, len(value)) + value
+
+
+# ---- records --------------------------------------------------------------------------------------
+@dataclass
+class Submitted:
+    """One submit_sm as the SMSC saw it, and its answer."""
+
+    system_id: str
+    source: str
+    destination: str
+    esm_class: int
+    data_coding: int
+    registered_delivery: int
+    text: str
+    concat: tuple[int, int, int] | None
+    status: int
+    message_id: str
+    at: float
+
+
+def parse_submit(system_id: str, body: Body) -> Submitted:
+    """§4.4.1 submit_sm body."""
+    body.cstr()  # service_type
+    body.take(2)  # source_addr_ton, source_addr_npi
+    source = body.cstr()
+    body.take(2)  # dest_addr_ton, dest_addr_npi
+    dest = body.cstr()
+    esm_class = body.byte()
+    body.take(2)  # protocol_id, priority_flag
+    body.cstr()  # schedule_delivery_time
+    body.cstr()  # validity_period
+    registered = body.byte()
+    body.byte()  # replace_if_present_flag
+    coding = body.byte()
+    body.byte()  # sm_default_msg_id
+    message = body.take(body.byte())
+    tlvs = body.tlvs()
+    if not message and T_PAYLOAD in tlvs:
+        message = tlvs[T_PAYLOAD]
+    concat, data = split_udh(message) if esm_class & 0x40 else (None, message)
+    text = decode_text(data, coding)
+    return Submitted(
+        system_id, source, dest, esm_class, coding, registered, text, concat, ROK, "", time.monotonic()
+    )
+
+
+@dataclass
+class Job:
+    """A deliver_sm waiting to go (a receipt or an MO message)."""
+
+    body: bytes
+    kind: str
+    ref: str
+    attempts: int = 0
+
+
+@dataclass
+class Account:
+    password: str
+    outbox: deque[Job] = field(default_factory=deque)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def push(self, job: Job, *, front: bool = False) -> None:
+        (self.outbox.appendleft if front else self.outbox.append)(job)
+        self.ready.set()
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.stamp = burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class _Session:
+    def __init__(self, number: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.number = number
+        self.reader, self.writer = reader, writer
+        self.mode = 0  # 0: open (not bound); else the bind command id
+        self.system_id = ""
+        self.outstanding = 0
+        self.awaiting: dict[int, tuple[Job, asyncio.TimerHandle]] = {}
+        self.seq = itertools.count(1)
+        self.closed = False
+        self.graceful = False
+
+    def write(self, data: bytes) -> None:
+        if not self.closed:
+            self.writer.write(data)
+
+    @property
+    def receives(self) -> bool:
+        return self.mode in (BIND_RECEIVER, BIND_TRANSCEIVER)
+
+
+# ---- the simulator --------------------------------------------------------------------------------
+@dataclass
+class Smsc:
+    port: int = 0
+    host: str = "127.0.0.1"
+    accounts: dict[str, str] = field(default_factory=lambda: {"callout": "secret"})
+    window: int | None = None  # outstanding submit_sm per session; None: unlimited
+    window_reply: Literal["throttled", "generic_nack"] = "throttled"
+    rate: float | None = None  # token bucket, submit_sm per second; None: unlimited
+    burst: float = 1.0
+    submit_delay: float = 0.0  # seconds before each submit_sm_resp
+    receipt_delay: float = 0.05
+    receipt_jitter: float = 0.0  # extra random delay per receipt: receipts out of order
+    duplicates: int = 0  # extra copies of every receipt
+    receipt_format: Literal["tlv+text", "text", "tlv"] = "tlv+text"
+    id_radix: Literal["dec", "hex"] = "dec"  # how the receipt text prints the (decimal) id
+    behaviours: dict[str, Behaviour] = field(default_factory=dict)  # destination -> behaviour
+    auto_reply: str = ""  # an MO text from the handset after each delivered message
+    reply_delay: float = 0.05
+    redeliver_after: float = 5.0  # deliver_sm without deliver_sm_resp goes again after this
+    enquire_link_interval: float | None = None  # the SMSC's own enquire_link
+    echo: bool = False
+    seed: int | None = None
+    # records
+    submits: list[Submitted] = field(default_factory=list)
+    texts: list[tuple[str, str]] = field(default_factory=list)  # (destination, reassembled text)
+    binds: int = 0
+    bind_failures: int = 0
+    throttled: int = 0
+    window_violations: int = 0
+    max_outstanding: int = 0
+    enquire_links: int = 0  # received from the ESME
+    enquire_link_resps: int = 0  # answers to ours
+    deliver_sent: int = 0
+    deliver_acked: int = 0
+    redeliveries: int = 0
+    generic_nacks: int = 0
+    unbinds: int = 0
+
+    async def __aenter__(self) -> Self:
+        self._rng = random.Random(self.seed)
+        self._ids = itertools.count(1_000_001)
+        self._conns = itertools.count(1)
+        self._accounts = {sid: Account(pw) for sid, pw in self.accounts.items()}
+        self._sessions: set[_Session] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # per-session helpers
+        self._handlers: set[asyncio.Future[None]] = set()  # one per connection, ended by closing it
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._bucket = TokenBucket(self.rate, self.burst) if self.rate else None
+        self._parts: dict[tuple[str, int], dict[int, str]] = {}
+        self._thawed = asyncio.Event()
+        self._thawed.set()
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._server.close()
+        for timer in self._timers:
+            timer.cancel()
+        self.drop_connections()
+        self._thawed.set()
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=2.0)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._server.wait_closed()
+
+    # ---- fault injection and field side ---------------------------------------------------------
+    def drop_connections(self) -> None:
+        """Abrupt close: every TCP connection reset, no unbind."""
+        for s in list(self._sessions):
+            s.closed = True
+            s.writer.transport.abort()
+
+    def freeze(self) -> None:
+        """Stop reading and answering; sockets stay open (a hung SMSC)."""
+        self._thawed.clear()
+
+    def thaw(self) -> None:
+        self._thawed.set()
+
+    @property
+    def bound_sessions(self) -> int:
+        return sum(1 for s in self._sessions if s.mode and not s.closed)
+
+    def inject_mo(
+        self, source: str, text: str, *, destination: str = "", system_id: str | None = None, parts: int = 1
+    ) -> None:
+        """A handset sends `text`: one deliver_sm, or `parts` UDH-concatenated ones (GSM or UCS2)."""
+        account = self._account(system_id)
+        enc = gsm_encode(text)
+        coding, data, unit = (0, enc, 1) if enc is not None else (8, text.encode("utf-16-be"), 2)
+        if parts <= 1:
+            body = sm_body(source=source, dest=destination, esm_class=0, coding=coding, message=data)
+            account.push(Job(body, "mo", source))
+            return
+        ref = self._rng.randrange(256)
+        size = -(-len(data) // parts // unit) * unit
+        chunks = [data[i : i + size] for i in range(0, len(data), size)]
+        for n, chunk in enumerate(chunks, start=1):
+            udh = bytes((5, 0, 3, ref, len(chunks), n))
+            body = sm_body(
+                source=source, dest=destination, esm_class=0x40, coding=coding, message=udh + chunk
+            )
+            account.push(Job(body, "mo", source))
+
+    async def enquire_link(self) -> None:
+        """Send one enquire_link on every bound session now."""
+        for s in list(self._sessions):
+            if s.mode:
+                s.write(pdu(ENQUIRE_LINK, 0, next(s.seq)))
+
+    def _account(self, system_id: str | None) -> Account:
+        if system_id is None:
+            return next(iter(self._accounts.values()))
+        return self._accounts[system_id]
+
+    # ---- one TCP connection ---------------------------------------------------------------------
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        s = _Session(next(self._conns), reader, writer)
+        self._sessions.add(s)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._handlers.add(done)
+        helpers: list[asyncio.Task[None]] = []
+        buf = bytearray()
+        try:
+            while not s.closed:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                await self._thawed.wait()
+                buf += data
+                while len(buf) >= 4 and not s.closed:
+                    (length,) = struct.unpack_from(">I", buf)
+                    if length < 16 or length > MAX_PDU:
+                        seq = struct.unpack_from(">I", buf, 12)[0] if len(buf) >= 16 else 0
+                        s.write(pdu(GENERIC_NACK, RINVCMDLEN, seq))
+                        self.generic_nacks += 1
+                        s.closed = True
+                        break
+                    if len(buf) < length:
+                        break
+                    frame = bytes(buf[:length])
+                    del buf[:length]
+                    was_bound = bool(s.mode)
+                    self._on_pdu(s, frame)
+                    if s.mode and not was_bound:
+                        helpers.append(self._start(self._deliver_loop(s), f"smsc.{s.number}.deliver"))
+                        if self.enquire_link_interval:
+                            helpers.append(self._start(self._keepalive(s), f"smsc.{s.number}.keepalive"))
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            s.closed = True
+            self._sessions.discard(s)
+            for job, timer in s.awaiting.values():
+                timer.cancel()
+                self._account(s.system_id).push(job, front=True)
+            s.awaiting.clear()
+            for h in helpers:
+                h.cancel()
+            if s.graceful:
+                writer.transport.close()  # flushes unbind_resp first
+            else:
+                writer.transport.abort()
+            done.set_result(None)
+            self._handlers.discard(done)
+
+    def _start(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _on_pdu(self, s: _Session, frame: bytes) -> None:
+        _, cid, status, seq = struct.unpack_from(">IIII", frame)
+        body = Body(frame[16:])
+        if cid not in KNOWN_REQUESTS and cid not in (DELIVER_SM | RESP, ENQUIRE_LINK | RESP, GENERIC_NACK):
+            s.write(pdu(GENERIC_NACK, RINVCMDID, seq))
+            self.generic_nacks += 1
+            return
+        try:
+            if cid in (BIND_RECEIVER, BIND_TRANSMITTER, BIND_TRANSCEIVER):
+                self._bind(s, cid, seq, body)
+            elif cid == ENQUIRE_LINK:
+                self.enquire_links += 1
+                s.write(pdu(ENQUIRE_LINK | RESP, 0, seq))
+            elif not s.mode:  # §2.2: bind first
+                s.write(pdu(cid | RESP if cid in KNOWN_REQUESTS else GENERIC_NACK, RINVBNDSTS, seq))
+            elif cid == SUBMIT_SM:
+                self._submit(s, seq, body)
+            elif cid == UNBIND:
+                self.unbinds += 1
+                s.write(pdu(UNBIND | RESP, 0, seq))
+                s.graceful = s.closed = True
+            elif cid == DELIVER_SM | RESP:
+                self._deliver_resp(s, seq, status)
+            elif cid == ENQUIRE_LINK | RESP:
+                self.enquire_link_resps += 1
+            elif cid == DELIVER_SM:
+                s.write(pdu(DELIVER_SM | RESP, RINVBNDSTS, seq, cstr("")))
+        except Malformed:
+            s.write(pdu(GENERIC_NACK, RINVCMDLEN, seq))
+            self.generic_nacks += 1
+
+    def _bind(self, s: _Session, cid: int, seq: int, body: Body) -> None:
+        system_id, password = body.cstr(), body.cstr()
+        body.cstr()  # system_type
+        body.take(3)  # interface_version, addr_ton, addr_npi
+        body.cstr()  # address_range
+        status = ROK
+        if s.mode:
+            status = RALYBND
+        elif system_id not in self._accounts:
+            status = RINVSYSID
+        elif self._accounts[system_id].password != password:
+            status = RINVPASWD
+        if status:
+            self.bind_failures += 1
+            s.write(pdu(cid | RESP, status, seq))
+            return
+        s.mode, s.system_id = cid, system_id
+        self.binds += 1
+        s.write(pdu(cid | RESP, ROK, seq, cstr("SIMSMSC") + tlv(T_SC_VERSION, b"\x34")))
+        if self.echo:
+            mode = {BIND_RECEIVER: "receiver", BIND_TRANSMITTER: "transmitter"}.get(cid, "transceiver")
+            print(f"[smsc] #{s.number} {system_id} bound as {mode}", flush=True)
+
+    # ---- submit_sm ------------------------------------------------------------------------------
+    def _submit(self, s: _Session, seq: int, body: Body) -> None:
+        rec = parse_submit(s.system_id, body)
+        if s.mode == BIND_RECEIVER:
+            s.write(pdu(SUBMIT_SM | RESP, RINVBNDSTS, seq))
+            return
+        if self.window is not None and s.outstanding >= self.window:
+            self.window_violations += 1
+            self.throttled += 1
+            reply = GENERIC_NACK if self.window_reply == "generic_nack" else SUBMIT_SM | RESP
+            s.write(pdu(reply, RTHROTTLED, seq))
+            return
+        if self._bucket is not None and not self._bucket.take():
+            self.throttled += 1
+            rec.status = RTHROTTLED
+            self.submits.append(rec)
+            s.write(pdu(SUBMIT_SM | RESP, RTHROTTLED, seq))
+            return
+        dest = rec.destination
+        behaviour = self.behaviours.get(dest.lstrip("+"), self.behaviours.get("+" + dest, "ok"))
+        rec.status = FAULTS.get(behaviour, ROK)
+        rec.message_id = str(next(self._ids)) if rec.status == ROK else ""
+        self.submits.append(rec)
+        s.outstanding += 1
+        self.max_outstanding = max(self.max_outstanding, s.outstanding)
+        ok = rec.status == ROK
+        resp = pdu(SUBMIT_SM | RESP, rec.status, seq, cstr(rec.message_id) if ok else b"")
+        if self.submit_delay > 0:
+            self._later(self.submit_delay, self._respond, s, resp)
+        else:
+            self._respond(s, resp)
+        if not ok:
+            return
+        whole = self._reassemble(dest, rec.text, rec.concat)
+        if whole is not None:
+            self.texts.append((dest, whole))
+            if self.echo:
+                print(f"[smsc] {s.system_id} -> {dest}: {whole!r} (id {rec.message_id})", flush=True)
+        self._receipt(rec, behaviour, last=whole is not None)
+
+    def _respond(self, s: _Session, resp: bytes) -> None:
+        s.outstanding -= 1
+        s.write(resp)
+
+    def _reassemble(self, dest: str, text: str, concat: tuple[int, int, int] | None) -> str | None:
+        if concat is None or concat[1] < 2:
+            return text
+        ref, total, n = concat
+        parts = self._parts.setdefault((dest, ref), {})
+        parts[n] = text
+        if len(parts) < total:
+            return None
+        del self._parts[(dest, ref)]
+        return "".join(parts.get(i, "") for i in range(1, total + 1))
+
+    # ---- receipts and MO ------------------------------------------------------------------------
+    def _receipt(self, rec: Submitted, behaviour: Behaviour, *, last: bool) -> None:
+        """§4.6.1 deliver_sm with esm_class 0x04 (Appendix B text and/or TLVs), after a delay."""
+        stat = {"undeliverable": "UNDELIV", "expire": "EXPIRED"}.get(behaviour, "DELIVRD")
+        wanted = rec.registered_delivery & 0x03
+        if behaviour == "silent" or wanted == 0 or (wanted == 2 and stat == "DELIVRD"):
+            return
+        account = self._accounts[rec.system_id]
+        message_id, source, dest, text = rec.message_id, rec.source, rec.destination, rec.text
+        err = "000" if stat == "DELIVRD" else "001"
+        stamp = time.strftime("%y%m%d%H%M")
+        shown = message_id if self.id_radix == "dec" else format(int(message_id), "X")
+        receipt_text = (
+            f"id:{shown} sub:001 dlvrd:{'001' if stat == 'DELIVRD' else '000'} submit date:{stamp} "
+            f"done date:{stamp} stat:{stat} err:{err} text:{text[:20]}"
+        )
+        tlvs = b""
+        if self.receipt_format != "text":
+            tlvs = tlv(T_RECEIPTED_ID, cstr(message_id)) + tlv(T_STATE, bytes((STATES[stat],)))
+            if stat != "DELIVRD":
+                tlvs += tlv(T_NETWORK_ERROR, b"\x03\x00\x01")
+        message = b"" if self.receipt_format == "tlv" else receipt_text.encode("ascii", errors="replace")
+        body = sm_body(source=dest, dest=source, esm_class=0x04, coding=0, message=message, tlvs=tlvs)
+        for _ in range(1 + self.duplicates):
+            delay = self.receipt_delay + self._rng.uniform(0, self.receipt_jitter)
+            self._later(delay, account.push, Job(body, "receipt", message_id))
+        if last and stat == "DELIVRD" and self.auto_reply:
+            delay = self.receipt_delay + self.reply_delay
+            self._later(
+                delay, self.inject_mo, dest, self.auto_reply, destination=source, system_id=rec.system_id
+            )
+
+    def _later(self, delay: float, fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        loop = asyncio.get_running_loop()
+
+        def run() -> None:
+            self._timers.discard(handle)
+            fn(*args, **kwargs)
+
+        handle = loop.call_later(max(0.0, delay), run)
+        self._timers.add(handle)
+
+    async def _deliver_loop(self, s: _Session) -> None:
+        if not s.receives:
+            return
+        account = self._accounts[s.system_id]
+        loop = asyncio.get_running_loop()
+        while not s.closed:
+            if not account.outbox:
+                account.ready.clear()
+                await account.ready.wait()
+                continue
+            await self._thawed.wait()
+            if s.closed:
+                return
+            for _ in range(min(64, len(account.outbox))):  # a burst, then let others run
+                job = account.outbox.popleft()
+                job.attempts += 1
+                if job.attempts > 1:
+                    self.redeliveries += 1
+                seq = next(s.seq)
+                timer = loop.call_later(self.redeliver_after, self._redeliver, s, seq)
+                s.awaiting[seq] = (job, timer)
+                self.deliver_sent += 1
+                s.write(pdu(DELIVER_SM, 0, seq, job.body))
+            with contextlib.suppress(ConnectionError):
+                await s.writer.drain()
+            await asyncio.sleep(0)
+
+    def _redeliver(self, s: _Session, seq: int) -> None:
+        entry = s.awaiting.pop(seq, None)
+        if entry is not None:
+            self._accounts[s.system_id].push(entry[0])
+
+    def _deliver_resp(self, s: _Session, seq: int, status: int) -> None:
+        entry = s.awaiting.pop(seq, None)
+        if entry is None:
+            return
+        job, timer = entry
+        timer.cancel()
+        if status == RX_T_APPN:  # temporary application error: try again shortly
+            self._later(min(1.0, self.redeliver_after), self._accounts[s.system_id].push, job)
+            return
+        self.deliver_acked += 1
+
+    async def _keepalive(self, s: _Session) -> None:
+        assert self.enquire_link_interval
+        while not s.closed:
+            await asyncio.sleep(self.enquire_link_interval)
+            await self._thawed.wait()  # a hung SMSC sends nothing either
+            s.write(pdu(ENQUIRE_LINK, 0, next(s.seq)))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `callout simulate smsc`."""
+    p.add_argument("--port", type=int, default=2775)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--system-id", default="callout")
+    p.add_argument("--password", default="secret")
+    p.add_argument("--window", type=int, default=None, help="outstanding submit_sm allowed per session")
+    p.add_argument("--rate", type=float, default=None, help="submit_sm per second (token bucket)")
+    p.add_argument("--burst", type=float, default=5.0, help="token bucket size")
+    p.add_argument("--submit-delay", type=float, default=0.0, help="seconds before each submit_sm_resp")
+    p.add_argument("--receipt-delay", type=float, default=1.0, help="seconds before each receipt")
+    p.add_argument("--duplicates", type=int, default=0, help="extra copies of every receipt")
+    p.add_argument("--id-radix", choices=("dec", "hex"), default="dec", help="message id in receipt text")
+    p.add_argument("--receipt-format", choices=("tlv+text", "text", "tlv"), default="tlv+text")
+    p.add_argument("--reply", default="", help="text each handset sends back after delivery (e.g. ACK)")
+
+
+async def main(
+    *,
+    port: int = 2775,
+    host: str = "127.0.0.1",
+    system_id: str = "callout",
+    password: str = "secret",  # noqa: S107 (the simulator's demo account)
+    window: int | None = None,
+    rate: float | None = None,
+    burst: float = 5.0,
+    submit_delay: float = 0.0,
+    receipt_delay: float = 1.0,
+    duplicates: int = 0,
+    id_radix: Literal["dec", "hex"] = "dec",
+    receipt_format: Literal["tlv+text", "text", "tlv"] = "tlv+text",
+    reply: str = "",
+) -> int:
+    smsc = Smsc(
+        port=port,
+        host=host,
+        accounts={system_id: password},
+        window=window,
+        rate=rate,
+        burst=burst,
+        submit_delay=submit_delay,
+        receipt_delay=receipt_delay,
+        duplicates=duplicates,
+        id_radix=id_radix,
+        receipt_format=receipt_format,
+        auto_reply=reply,
+        echo=True,
+    )
+    async with smsc:
+        print(f"smsc listening on {host}:{smsc.port} (system_id {system_id!r})", flush=True)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+    return 0

@@ -1,0 +1,55 @@
+"""`callout simulate <device>` starts each simulator standalone and says where it listens."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gateway.simulate import SIMULATORS
+
+CASES = {
+    "field-app": (["--port", "0"], "field-app listening on http://127.0.0.1:"),
+    "kiss-tnc": (["--no-pty", "--tcp-port", "0"], "kiss-tnc on tcp 127.0.0.1:"),
+    "smsc": (["--port", "0"], "smsc listening on 127.0.0.1:"),
+    "sms-http": (["--port", "0"], "sms-http provider on http://127.0.0.1:"),
+    "tap-terminal": (["--no-pty", "--tcp-port", "0"], "tap-terminal: TAP 1.8 on tcp 127.0.0.1:"),
+    "snpp": (["--port", "0"], "snpp: RFC 1861 server on 127.0.0.1:"),
+}
+
+
+def test_every_simulator_has_a_case_here():
+    assert set(CASES) <= set(SIMULATORS)
+    missing = set(SIMULATORS) - set(CASES)
+    assert not missing, f"add a start-up case for {sorted(missing)}"
+
+
+@pytest.mark.parametrize("device", sorted(CASES))
+def test_simulator_starts_and_stops_cleanly(device):
+    args, banner = CASES[device]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "simulate", device, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        assert proc.stdout is not None
+        line = ""
+        while time.monotonic() < deadline and banner not in line:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+        assert banner in line, (
+            f"{device} printed {line!r}; stderr: {proc.stderr.read() if proc.stderr else ''}"
+        )
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
