@@ -83,7 +83,9 @@ class Gateway:
             )
             for ch in channels.values():
                 ch.on_health_change(self._on_health)
+            timeouts = {c.name: c.send_timeout for c in self.settings.channels if c.send_timeout is not None}
             self.engine = DeliveryEngine(
+                send_timeouts=timeouts,
                 store=self.store,
                 channels=channels,
                 settings=self.settings.delivery,

@@ -180,6 +180,8 @@ class ChannelConfig(BaseModel):
     kind: str
     enabled: bool = True
     max_length: int | None = Field(None, ge=1)
+    # Longer than delivery.send_timeout for slow lines (a queue of pages on a 1200-baud terminal).
+    send_timeout: float | None = Field(None, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
 
 

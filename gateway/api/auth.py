@@ -45,6 +45,9 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # Routes that authenticate by other means (a channel's shared secret), not by bearer token.
 SECRET_ROUTES = frozenset({"channel-inbound", "channel-callback", "cti-events"})
+# The desk console's static files (gateway.console.ROUTE_NAMES): they carry no secrets; the page
+# asks for a token and everything it then fetches needs one.
+PUBLIC_ROUTES = frozenset({"console", "console-asset"})
 # Routes that may take the token from `?token=` (browsers cannot set headers on a WebSocket).
 QUERY_TOKEN_ROUTES = frozenset({"events"})
 
@@ -103,7 +106,7 @@ def authenticate(request: web.Request) -> Identity:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Authenticate every request except the public probes; handlers then `require` a permission."""
     route = request.match_info.route.name
-    if request.path not in PUBLIC_PATHS and route not in SECRET_ROUTES:
+    if request.path not in PUBLIC_PATHS and route not in SECRET_ROUTES | PUBLIC_ROUTES:
         authenticate(request)
     return await handler(request)
 

@@ -52,8 +52,10 @@ class DeliveryEngine:
         clock: Clock,
         metrics: Metrics | None = None,
         rng: random.Random | None = None,
+        send_timeouts: Mapping[str, float] | None = None,
     ) -> None:
         self.store = store
+        self.send_timeouts = dict(send_timeouts or {})  # per channel, where config sets one
         self.channels = channels
         self.settings = settings
         self.clock = clock
@@ -304,7 +306,7 @@ class DeliveryEngine:
             a,
             d,
             ref,
-            send_timeout=self.settings.send_timeout,
+            send_timeout=self.send_timeouts.get(a.channel, self.settings.send_timeout),
             clock=self.clock,
             metrics=self.metrics,
         )

@@ -308,7 +308,8 @@ class Tx:
             q = q.where(t.incidents.c.priority.in_(priorities))
         if categories:
             q = q.where(t.incidents.c.category.in_(categories))
-        q = q.order_by(t.incidents.c.priority.is_(None), t.incidents.c.priority, t.incidents.c.created_at)
+        # Untriaged first (an untriaged call may be a P1), then P1..P4, oldest first.
+        q = q.order_by(t.incidents.c.priority.is_not(None), t.incidents.c.priority, t.incidents.c.created_at)
         res = await self._run(q.limit(limit).offset(offset))
         return [rows.incident_from_row(r._mapping) for r in res]
 

@@ -1,0 +1,102 @@
+// The resource board: every unit with its status, time in status and last contact, and every
+// channel's health with the reason it gives. Also the compact channel strip in the top bar.
+
+import { ApiError, enc } from "./api.js";
+import { h, label, swap, UNIT_STATUS } from "./util.js";
+
+const HEALTH = { up: "Up", degraded: "Degraded", down: "Down" };
+
+export function createBoard(ctx) {
+  const view = document.getElementById("view-board");
+  const strip = document.getElementById("channel-strip");
+  let message = "";
+
+  async function refreshUnits() {
+    ctx.resources = await ctx.api.get("/api/v1/resources");
+    ctx.resourcesById = new Map(ctx.resources.map((r) => [r.id, r]));
+  }
+
+  async function refreshChannels() {
+    ctx.channels = await ctx.api.get("/api/v1/channels");
+  }
+
+  async function refresh() {
+    await Promise.all([refreshUnits(), refreshChannels()]);
+    render();
+  }
+
+  async function setStatus(id, status) {
+    try {
+      await ctx.api.post(`/api/v1/resources/${enc(id)}/status`, { status });
+      message = `${id} set to ${label(UNIT_STATUS, status)}.`;
+    } catch (err) {
+      message = `Could not set ${id}: ${err instanceof ApiError ? err.describe() : err.message}`;
+    }
+    await refresh();
+  }
+
+  function statusControl(r) {
+    if (!ctx.can("unit.status")) return h("span", { class: `unit-status us-${r.status}` }, label(UNIT_STATUS, r.status));
+    return h(
+      "select",
+      {
+        "aria-label": `Status of ${r.id}`,
+        "data-key": `status-${r.id}`,
+        class: `unit-status us-${r.status}`,
+        onchange: (e) => setStatus(r.id, e.target.value),
+      },
+      Object.entries(UNIT_STATUS).map(([value, text]) => h("option", { value, selected: value === r.status }, text)),
+    );
+  }
+
+  function renderStrip() {
+    swap(
+      strip,
+      (ctx.channels || []).map((c) =>
+        h("span", { class: `chip health-${c.health.state}`, title: c.health.reason || "" },
+          h("span", { class: "dot", "aria-hidden": "true" }), `${c.name} ${HEALTH[c.health.state] || c.health.state}`)),
+    );
+  }
+
+  function render() {
+    renderStrip();
+    const units = (ctx.resources || []).map((r) =>
+      h("tr", { "data-unit": r.id, class: `unit-row us-row-${r.status}` },
+        h("th", { scope: "row" }, h("span", { class: "mono" }, r.id), r.name && r.name !== r.id ? h("span", { class: "muted" }, ` ${r.name}`) : null),
+        h("td", {}, statusControl(r)),
+        h("td", { class: "mono", "data-since": r.status_since }),
+        h("td", { "data-ago": r.last_contact_at || "" }, r.last_contact_at ? "" : "never"),
+        h("td", {}, r.current_incident ? h("button", { type: "button", class: "link mono", onclick: () => ctx.openIncident(r.current_incident) }, r.current_incident) : "—"),
+        h("td", { class: "small" }, r.capabilities.join(", ") || "—"),
+        h("td", { class: "small mono" }, r.contact_plan.map((e) => e.channel).join(" → "))));
+    const channels = (ctx.channels || []).map((c) =>
+      h("li", { class: `channel health-${c.health.state}` },
+        h("span", { class: "dot", "aria-hidden": "true" }),
+        h("strong", {}, c.name), h("span", { class: "muted" }, ` ${c.kind}`),
+        h("span", { class: "health-text" }, HEALTH[c.health.state] || c.health.state),
+        h("span", { class: "reason" }, c.health.reason ? `— ${c.health.reason}` : ""),
+        h("span", { class: "muted small" }, ` · ${c.capabilities.two_way ? "two-way" : "one-way"}, ${c.capabilities.max_length} chars`)));
+    swap(
+      view,
+      h("div", { class: "board" },
+        h("section", { class: "card", "aria-labelledby": "units-title" },
+          h("h2", { id: "units-title", tabindex: "-1" }, "Units"),
+          message ? h("p", { class: "flash flash-info", role: "status" }, message) : null,
+          h("table", { class: "units" },
+            h("thead", {}, h("tr", {}, ["Unit", "Status", "In status", "Last contact", "Incident", "Capabilities", "Contact plan"].map((t) => h("th", { scope: "col" }, t)))),
+            h("tbody", {}, units))),
+        h("section", { class: "card", "aria-labelledby": "channels-title" },
+          h("h2", { id: "channels-title" }, "Channels"),
+          h("ul", { class: "channels" }, channels))),
+    );
+    ctx.tickClocks(view);
+  }
+
+  return {
+    refresh,
+    refreshUnits,
+    refreshChannels,
+    render,
+    focus: () => view.querySelector("#units-title")?.focus(),
+  };
+}
