@@ -22,6 +22,7 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "webhook": Kind("adapters.webhook.channel", "data"),
+    "mqtt_radio": Kind("adapters.radio_mqtt.channel", "radio", hint="pip install aiomqtt"),
     "kiss_radio": Kind("adapters.radio_kiss.channel", "radio", hint="pip install pyserial-asyncio-fast"),
     "smpp": Kind("adapters.smpp.channel", "sms"),
     "sms_http": Kind("adapters.sms_http.channel", "sms"),

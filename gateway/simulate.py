@@ -16,6 +16,7 @@ from typing import Any
 # device -> (module, one line of help)
 SIMULATORS: dict[str, tuple[str, str]] = {
     "field-app": ("simulators.field_app", "HTTP field-crew app: receives webhook messages and replies"),
+    "radio-fleet": ("simulators.radio_fleet.cli", "a fleet of radios on an MQTT broker"),
     "kiss-tnc": ("simulators.kiss_tnc", "KISS TNC with APRS stations on a pseudo-terminal and TCP"),
     "smsc": ("simulators.smsc", "SMSC speaking SMPP 3.4 over TCP"),
     "sms-http": ("simulators.sms_http_provider", "HTTP SMS provider with signed callbacks"),

@@ -12,6 +12,7 @@ import pytest
 from gateway.simulate import SIMULATORS
 
 CASES = {
+    "radio-fleet": (["--count", "3", "--broker", "{broker}"], "radio fleet radio-fleet: 3 radios on mqtt://"),
     "field-app": (["--port", "0"], "field-app listening on http://127.0.0.1:"),
     "kiss-tnc": (["--no-pty", "--tcp-port", "0"], "kiss-tnc on tcp 127.0.0.1:"),
     "smsc": (["--port", "0"], "smsc listening on 127.0.0.1:"),
@@ -27,9 +28,25 @@ def test_every_simulator_has_a_case_here():
     assert not missing, f"add a start-up case for {sorted(missing)}"
 
 
+@pytest.fixture(scope="module")
+def broker_url():
+    """A private mosquitto for the radio fleet (started and stopped by the test, not the system's)."""
+    import asyncio
+
+    from simulators.radio_fleet.broker import PrivateBroker
+
+    loop = asyncio.new_event_loop()
+    broker = PrivateBroker()
+    loop.run_until_complete(broker.__aenter__())
+    yield broker.url
+    loop.run_until_complete(broker.__aexit__(None, None, None))
+    loop.close()
+
+
 @pytest.mark.parametrize("device", sorted(CASES))
-def test_simulator_starts_and_stops_cleanly(device):
+def test_simulator_starts_and_stops_cleanly(device, broker_url):
     args, banner = CASES[device]
+    args = [a.replace("{broker}", broker_url) for a in args]
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "simulate", device, *args],
         stdout=subprocess.PIPE,
