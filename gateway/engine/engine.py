@@ -20,7 +20,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.base import Channel, HealthState
+from adapters.base import Capabilities, Channel, DeliveryReport, HealthState
 from gateway.clock import Clock
 from gateway.domain.models import Attempt, Delivery
 from gateway.domain.personal import redact_text
@@ -439,46 +439,71 @@ class DeliveryEngine:
         self, channel: str, channel_ref: str, *, delivered: bool, reason: str, evidence: dict[str, Any]
     ) -> str:
         """A delivery receipt from the network: "matched", or "parked" until its send is recorded."""
+        report = DeliveryReport(channel_ref, delivered=delivered, reason=reason, evidence=evidence)
+        return (await self.on_reports(channel, [report]))[0]
+
+    async def on_reports(self, channel: str, reports: list[DeliveryReport]) -> list[str]:
+        """Receipts from one channel, in one transaction: each "matched", or "parked" until its
+        send is recorded (a receipt can overtake the record of its own send)."""
+        results: list[str] = []
         async with self.store.write() as tx:
-            found = await tx.attempt_by_channel_ref(channel, channel_ref)
-            if found is None:
-                self._parked[(channel, channel_ref)] = (
-                    self.clock.now() + PARK_SECONDS,
-                    delivered,
-                    reason,
-                    evidence,
-                )
-                return "parked"
-            d = await tx.get_delivery(found.delivery_id)
-            attempts = await tx.attempts_for([d.id])
-            a = next(x for x in attempts if x.id == found.id)
+            found = await tx.attempts_by_channel_refs(channel, {r.channel_ref for r in reports})
+            deliveries = await tx.deliveries_by_ids({a.delivery_id for a in found.values()})
+            attempts = await tx.attempts_by_delivery(deliveries.keys())
+            by_id = {a.id: a for group in attempts.values() for a in group}
+            caps = self.channels[channel].capabilities if channel in self.channels else None
             now = self.clock.now()
-            ev = {**evidence, "channel_ref": channel_ref}
-            if a.closed_reason is not None or a.state is not D.SENT:
-                await tx.record(
-                    "attempt.late_report",
-                    incident_id=d.incident_id,
-                    delivery_id=d.id,
-                    attempt_id=a.id,
-                    data={"attempt": a.id, "delivered": delivered, "state": a.state.value, "evidence": ev},
-                )
-                return "matched"
-            if delivered:
-                a.delivered_at = now
-                caps = self.channels[channel].capabilities if channel in self.channels else None
-                close = settle(D.DELIVERED, needs_ack=d.needs_ack, caps=caps) if caps else None
-                await ledger.move_attempt(tx, d, a, D.DELIVERED, now=now, evidence=ev, close=close)
-            else:
-                self.metrics.fallbacks.labels(channel, "report_failed").inc()
-                await ledger.move_attempt(
-                    tx,
-                    d,
-                    a,
-                    D.FAILED_PERMANENT,
-                    now=now,
-                    evidence=ev,
-                    close="failed",
-                    reason=reason or "network reported failure",
-                )
-            await self.advance(tx, d, await ledger.refresh(tx, d, now=now, attempts=attempts))
-        return "matched"
+            for r in reports:
+                if r.channel_ref not in found:
+                    self._parked[(channel, r.channel_ref)] = (
+                        now + PARK_SECONDS,
+                        r.delivered,
+                        r.reason,
+                        r.evidence,
+                    )
+                    results.append("parked")
+                    continue
+                a = by_id[found[r.channel_ref].id]
+                d = deliveries[a.delivery_id]
+                await self._apply_report(tx, d, a, r, caps=caps, attempts=attempts[d.id], now=now)
+                results.append("matched")
+        return results
+
+    async def _apply_report(
+        self,
+        tx: Tx,
+        d: Delivery,
+        a: Attempt,
+        r: DeliveryReport,
+        *,
+        caps: Capabilities | None,
+        attempts: list[Attempt],
+        now: float,
+    ) -> None:
+        ev = {**r.evidence, "channel_ref": r.channel_ref}
+        if a.closed_reason is not None or a.state is not D.SENT:
+            await tx.record(
+                "attempt.late_report",
+                incident_id=d.incident_id,
+                delivery_id=d.id,
+                attempt_id=a.id,
+                data={"attempt": a.id, "delivered": r.delivered, "state": a.state.value, "evidence": ev},
+            )
+            return
+        if r.delivered:
+            a.delivered_at = now
+            close = settle(D.DELIVERED, needs_ack=d.needs_ack, caps=caps) if caps else None
+            await ledger.move_attempt(tx, d, a, D.DELIVERED, now=now, evidence=ev, close=close)
+        else:
+            self.metrics.fallbacks.labels(a.channel, "report_failed").inc()
+            await ledger.move_attempt(
+                tx,
+                d,
+                a,
+                D.FAILED_PERMANENT,
+                now=now,
+                evidence=ev,
+                close="failed",
+                reason=r.reason or "network reported failure",
+            )
+        await self.advance(tx, d, await ledger.refresh(tx, d, now=now, attempts=attempts))

@@ -28,11 +28,15 @@ class FieldEvents:
         async for batch in channel.event_batches():
             i = 0
             while i < len(batch):
-                run = _structured_acks(batch, i)
+                acks, reports = _structured_acks(batch, i), _reports(batch, i)
                 try:
-                    if run:
-                        await self._acks(channel.name, run)
-                        i += len(run)
+                    if acks:
+                        await self._acks(channel.name, acks)
+                        i += len(acks)
+                        continue
+                    if reports:
+                        await self.core.engine.on_reports(channel.name, reports)
+                        i += len(reports)
                         continue
                     await self.handle(channel.name, batch[i])
                 except Exception:
@@ -121,6 +125,16 @@ def _structured_acks(batch: list[ChannelEvent], start: int) -> list[RadioAck]:
     run: list[RadioAck] = []
     for event in batch[start:]:
         if not (isinstance(event, RadioAck) and event.message_id is not None and event.message_id.isdigit()):
+            break
+        run.append(event)
+    return run
+
+
+def _reports(batch: list[ChannelEvent], start: int) -> list[DeliveryReport]:
+    """The run of delivery reports that begins at `start`."""
+    run: list[DeliveryReport] = []
+    for event in batch[start:]:
+        if not isinstance(event, DeliveryReport):
             break
         run.append(event)
     return run

@@ -481,16 +481,20 @@ class Tx:
         )
         return [rows.attempt_from_row(r._mapping) for r in res]
 
-    async def attempt_by_channel_ref(self, channel: str, ref: str) -> Attempt | None:
-        row = (
-            await self._run(
-                sa.select(t.attempts)
-                .where(t.attempts.c.channel == channel, t.attempts.c.channel_ref == ref)
-                .order_by(t.attempts.c.id.desc())
-                .limit(1)
-            )
-        ).first()
-        return rows.attempt_from_row(row._mapping) if row else None
+    async def attempts_by_channel_refs(self, channel: str, refs: Collection[str]) -> dict[str, Attempt]:
+        """The newest attempt on `channel` for each reference (receipts quote these)."""
+        if not refs:
+            return {}
+        res = await self._run(
+            sa.select(t.attempts)
+            .where(t.attempts.c.channel == channel, t.attempts.c.channel_ref.in_(sorted(refs)))
+            .order_by(t.attempts.c.id)
+        )
+        out: dict[str, Attempt] = {}
+        for r in res:
+            a = rows.attempt_from_row(r._mapping)
+            out[a.channel_ref or ""] = a  # ordered by id: the newest wins
+        return out
 
     async def due_attempts(self, now: float, limit: int) -> list[Attempt]:
         """Open attempts waiting to be sent whose time has come, most urgent first."""
