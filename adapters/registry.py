@@ -31,8 +31,8 @@ KINDS: dict[str, Kind] = {
 }
 # CTI sources: their modules define `build(name, options) -> CtiSource`.
 CTI_KINDS: dict[str, Kind] = {
-    "sip": Kind("adapters.sip.source", "cti", hint="install the sip extra: pip install 'callout[sip]'"),
-    "ami": Kind("adapters.ami.source", "cti"),
+    "sip": Kind("adapters.sip.channel", "cti", hint="install the sip extra: pip install 'callout[sip]'"),
+    "ami": Kind("adapters.ami.channel", "cti"),
 }
 Factory = Callable[..., Channel]
 

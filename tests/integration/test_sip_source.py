@@ -1,0 +1,289 @@
+"""The SIP CTI source (pjsua2 desk endpoint) against sipp callers over loopback UDP.
+
+sipp is Debian's `sip-tester`; pjsua2 is the `pjsua2-python` wheel. Neither is skipped: a missing
+one fails the test with the command that installs it (STYLE.md practice 9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import shutil
+import socket
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from adapters.cti import CallAnswered, CallEnded, CallOffered, CtiEvent, CtiSource
+from adapters.sip.channel import build
+from gateway.errors import ChannelError, Conflict, NotFound
+from simulators.sip_calls import SCENARIOS, Caller, SippCalls, Traced
+
+
+@pytest.fixture(autouse=True)
+def _tools() -> None:
+    if shutil.which("sipp") is None:
+        pytest.fail("sipp is not installed: apt-get update && apt-get install -y sip-tester")
+    if importlib.util.find_spec("pjsua2") is None:
+        pytest.fail("pjsua2 is not installed: pip install pjsua2-python")
+
+
+def desk(**options: Any) -> CtiSource:
+    return build("sip", {"bind_address": "127.0.0.1", "port": 0, "desk": "desk-1"} | options)
+
+
+def to(source: CtiSource, user: str = "000") -> str:
+    return f"sip:{user}@127.0.0.1:{source.local_port}"  # type: ignore[attr-defined]
+
+
+class Recorder:
+    """Drains a source's events in the background, stamping when each one reached asyncio."""
+
+    def __init__(self, source: CtiSource) -> None:
+        self.source = source
+        self.events: list[CtiEvent] = []
+        self.arrived: list[float] = []
+        self._changed = asyncio.Event()
+
+    async def __aenter__(self) -> Recorder:
+        self._task = asyncio.create_task(self._drain(), name="test.recorder")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _drain(self) -> None:
+        events: AsyncIterator[CtiEvent] = self.source.events()
+        async for event in events:
+            self.events.append(event)
+            self.arrived.append(time.time())
+            self._changed.set()
+
+    def of(self, kind: type[CtiEvent]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def until(self, kind: type[CtiEvent], count: int, timeout: float = 10.0) -> list[Any]:
+        async with asyncio.timeout(timeout):
+            while len(self.of(kind)) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.of(kind)
+
+
+def final_response(messages: list[Traced], code: int, call_id: str) -> Traced:
+    hits = [
+        m
+        for m in messages
+        if m.direction == "received"
+        and m.first_line.startswith(f"SIP/2.0 {code} ")
+        and m.header("Call-ID") == call_id
+        and (m.header("CSeq") or "").endswith("INVITE")
+    ]
+    assert hits, f"sipp never received {code} for {call_id}"
+    return hits[0]
+
+
+async def test_answered_call_carries_the_exact_caller_number_within_a_second_of_the_200_ok() -> None:
+    caller = Caller("0412345678", "Jo Bloggs", asserted="+61412345678")
+    async with (
+        desk() as source,
+        Recorder(source) as rec,
+        SippCalls(to=to(source, "000"), callers=[caller], hold_ms=800, trace=True) as sipp,
+    ):
+        answered = (await rec.until(CallAnswered, 1))[0]
+        ended = (await rec.until(CallEnded, 1))[0]
+        assert await sipp.wait() == 0, sipp.stderr
+        messages = sipp.messages()
+    invite = next(m for m in messages if m.first_line.startswith("INVITE "))
+    sip_call_id = invite.header("Call-ID")
+    offered = rec.of(CallOffered)[0]
+    assert [type(e) for e in rec.events] == [CallOffered, CallAnswered, CallEnded]
+    for event in (offered, answered, ended):
+        assert event.call_id == sip_call_id
+        assert event.caller == "+61412345678"  # P-Asserted-Identity wins over From (0412345678)
+        assert event.caller_name == "Jo Bloggs"
+        assert event.called == "000"
+        assert event.desk == "desk-1"
+        assert event.source == "sip"
+    assert answered.evidence["number_from"] == "pai"
+    ok = final_response(messages, 200, sip_call_id or "")
+    arrived = rec.arrived[rec.events.index(answered)]
+    assert abs(answered.at - ok.at) < 1.0, (answered.at, ok.at)
+    assert abs(arrived - ok.at) < 1.0, (arrived, ok.at)  # sipp logs the 200 once it has read it
+    assert offered.at <= answered.at <= ended.at
+    assert ended.answered is True and ended.reason == "hangup"
+    assert ended.evidence["sip_status"] == 200
+    assert 0.5 < ended.evidence["talk_seconds"] < 5
+
+
+async def test_a_caller_who_hangs_up_before_answer_is_abandoned() -> None:
+    caller = Caller("07700900123", "Impatient")
+    async with desk(answer_delay_ms=5000) as source, Recorder(source) as rec:
+        async with SippCalls(
+            to=to(source), callers=[caller], scenario="abandon", hold_ms=400, trace=True
+        ) as sipp:
+            ended = (await rec.until(CallEnded, 1))[0]
+            assert await sipp.wait() == 0, sipp.stderr
+            messages = sipp.messages()
+        await asyncio.sleep(0.3)  # nothing else may follow
+    assert [type(e) for e in rec.events] == [CallOffered, CallEnded]
+    assert rec.of(CallAnswered) == []
+    assert ended.answered is False and ended.reason == "abandoned"
+    assert ended.caller == "07700900123"
+    assert ended.evidence["sip_status"] == 487
+    assert any(m.first_line.startswith("CANCEL ") for m in messages)
+    final_response(messages, 487, ended.call_id)
+
+
+async def test_twenty_calls_in_parallel_give_twenty_answers_with_distinct_call_ids() -> None:
+    # The pjsua2-python wheel is compiled with PJSUA_MAX_CALLS = 4: four lines at a time, so
+    # sipp keeps four calls up at once (-l 4) and the twenty overlap in waves.
+    callers = [Caller(f"0770090{i:04d}", f"Caller {i}") for i in range(20)]
+    async with (
+        desk(max_calls=4) as source,
+        Recorder(source) as rec,
+        SippCalls(to=to(source), callers=callers, rate=50, limit=4, hold_ms=400) as sipp,
+    ):
+        answered = await rec.until(CallAnswered, 20, timeout=20)
+        ended = await rec.until(CallEnded, 20, timeout=10)
+        assert await sipp.wait() == 0, sipp.stderr
+    assert len({e.call_id for e in answered}) == 20
+    assert {e.caller for e in answered} == {c.number for c in callers}
+    assert all(e.answered and e.reason == "hangup" for e in ended)
+    open_calls, most = 0, 0
+    for event in rec.events:
+        open_calls += isinstance(event, CallAnswered) - isinstance(event, CallEnded)
+        most = max(most, open_calls)
+    assert most == 4  # every line was in use at once
+
+
+async def test_a_call_beyond_the_lines_is_reported_as_rejected_not_lost() -> None:
+    callers = [Caller(f"0390000{i:03d}", f"Busy {i}") for i in range(3)]
+    async with (
+        desk(max_calls=2) as source,
+        Recorder(source) as rec,
+        SippCalls(to=to(source), callers=callers, rate=50, hold_ms=1500, trace=True) as sipp,
+    ):
+        rejected = [e for e in await rec.until(CallEnded, 1) if e.reason == "rejected"]
+        await rec.until(CallAnswered, 2)
+        await sipp.wait()  # 1: one call failed, by design
+        messages = sipp.messages()
+    assert len(rejected) == 1
+    busy = rejected[0]
+    assert busy.answered is False and busy.evidence["sip_status"] == 486
+    assert busy.caller in {c.number for c in callers} and busy.desk == "desk-1"
+    assert [type(e) for e in rec.events if e.call_id == busy.call_id] == [CallOffered, CallEnded]
+    final_response(messages, 486, busy.call_id)
+    assert len(rec.of(CallAnswered)) == 2
+
+
+async def test_manual_answer_mode_waits_for_the_dispatcher() -> None:
+    caller = Caller("0298765432", "Manual")
+    async with desk(auto_answer=False) as source, Recorder(source) as rec:
+        async with SippCalls(to=to(source), callers=[caller], hold_ms=500, trace=True) as sipp:
+            offered = (await rec.until(CallOffered, 1))[0]
+            await asyncio.sleep(0.5)
+            assert rec.of(CallAnswered) == []  # still ringing
+            with pytest.raises(NotFound):
+                await source.answer("no-such-call")
+            picked_up = time.time()
+            await source.answer(offered.call_id)
+            answered = (await rec.until(CallAnswered, 1))[0]
+            with pytest.raises(Conflict):
+                await source.answer(offered.call_id)
+            await rec.until(CallEnded, 1)
+            assert await sipp.wait() == 0, sipp.stderr
+            messages = sipp.messages()
+        with pytest.raises(NotFound):
+            await source.answer(offered.call_id)  # gone
+    assert answered.call_id == offered.call_id and answered.caller == "0298765432"
+    ok = final_response(messages, 200, offered.call_id)
+    assert ok.at >= picked_up - 0.05  # the 200 OK went out because we answered
+    assert answered.at - offered.at >= 0.5
+
+
+async def test_shutdown_with_calls_in_progress_ends_them_without_hanging() -> None:
+    callers = [Caller(f"0400000{i:03d}", f"Long {i}") for i in range(4)]  # all four lines
+    source = desk()
+    await source.__aenter__()
+    async with Recorder(source) as rec:
+        async with SippCalls(to=to(source), callers=callers, rate=50, hold_ms=30_000) as sipp:
+            await rec.until(CallAnswered, 4)
+            started = time.monotonic()
+            await asyncio.wait_for(source.__aexit__(None, None, None), timeout=5)
+            assert time.monotonic() - started < 5
+            # The callers got our BYEs and finished normally.
+            assert await asyncio.wait_for(sipp.wait(), timeout=10) == 0, sipp.stderr
+        await asyncio.sleep(0)
+    ended = rec.of(CallEnded)
+    assert len(ended) == 4
+    assert {e.reason for e in ended} == {"shutdown"} and all(e.answered for e in ended)
+    assert source.health.state == "down"
+    with pytest.raises(ChannelError):
+        await source.answer(ended[0].call_id)
+
+
+async def test_the_endpoint_is_per_process_one_desk_at_a_time_and_restartable() -> None:
+    for _ in range(2):  # pjsua2's Endpoint is process-global: each desk destroys its own
+        async with desk() as first:
+            assert first.health.state == "up"
+            with pytest.raises(ChannelError, match="process-wide singleton"):
+                async with desk():
+                    pass
+            assert first.health.state == "up"
+        assert first.health.state == "down"
+
+
+async def test_a_port_in_use_is_a_clear_error_and_the_endpoint_is_released() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        failed = desk(port=busy.getsockname()[1])
+        with pytest.raises(ChannelError, match="could not start") as err:
+            async with failed:
+                pass
+    assert err.value.temporary is False
+    assert failed.health.state == "down" and "could not start" in failed.health.reason
+    async with desk() as source:
+        assert source.health.state == "up"
+
+
+@pytest.mark.parametrize(
+    ("password", "state", "reason"), [("s3cret", "up", "registered"), ("wrong", "down", "403")]
+)
+async def test_registration_with_digest_authentication(password: str, state: str, reason: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = ["sipp", "-sf", str(SCENARIOS / "registrar.xml"), "-i", "127.0.0.1", "-p", str(port)]
+    command += [
+        "-key",
+        "user",
+        "desk-1",
+        "-key",
+        "password",
+        "s3cret",
+        "-m",
+        "1",
+        "-nostdin",
+        "-timeout",
+        "15s",
+    ]
+    registrar = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        await asyncio.sleep(0.3)  # sipp binds its port
+        options = {"registrar": f"sip:127.0.0.1:{port}", "username": "desk-1", "password": password}
+        async with desk(**options) as source:
+            assert source.health.state == "degraded" and "registering" in source.health.reason
+            async with asyncio.timeout(5):
+                while source.health.state == "degraded":
+                    await asyncio.sleep(0.05)
+            assert source.health.state == state and reason in source.health.reason
+    finally:
+        if registrar.returncode is None:
+            registrar.kill()
+        await registrar.wait()
