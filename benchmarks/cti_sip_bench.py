@@ -1,0 +1,88 @@
+"""CTI benchmark: sipp calls a running gateway's pjsua2 desk at 10, 50 and 100 calls per second.
+
+    python -m benchmarks.cti_sip_bench [--seconds 60] [--rates 10,50,100]
+
+For each rate: calls handled (answered by the desk, incident on the bus), failed calls (sipp's
+failures, 486 refusals when all lines are busy), and p50/p99 latency from the 200 OK sipp received
+to the incident's screen-pop event on the bus (what the WebSocket streams to the desk). Callers get
+distinct numbers, so every call makes an incident. The pjsua2 wheel allows 4 calls at once per
+process, so calls are short (the caller hangs up after 1 ms) and sipp keeps at most 4 up.
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from adapters.sip.channel import build
+from gateway.app import Gateway
+from gateway.settings import Settings
+from simulators.sip_calls import Caller, SippCalls
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+async def run_rate(rate: int, seconds: float) -> None:
+    count = int(rate * seconds)
+    with tempfile.TemporaryDirectory() as d:
+        settings = Settings(store={"url": f"sqlite+aiosqlite:///{Path(d) / 'bench.db'}"})
+        source = build("desk", {"bind_address": "127.0.0.1", "port": 0, "desk": "desk-1"})
+        async with Gateway(settings, cti_sources={"desk": source}) as gw, gw.running():
+            sub = gw.bus.subscribe(10 * count + 1000)
+            seen: dict[str, float] = {}
+
+            async def watch() -> None:
+                async for event in sub:
+                    if event.kind == "call.screen_pop":
+                        seen[event.data["call_id"]] = time.time()
+
+            watcher = asyncio.create_task(watch(), name="bench.watch")
+            callers = [Caller(f"07{n:09d}", f"Caller {n}") for n in range(count)]
+            uri = f"sip:999@127.0.0.1:{gw.cti_sources['desk'].local_port}"  # type: ignore[attr-defined]
+            started = time.monotonic()
+            async with SippCalls(to=uri, callers=callers, rate=rate, limit=4, hold_ms=1, trace=True) as sipp:
+                await sipp.wait()
+                messages = sipp.messages()
+            elapsed = time.monotonic() - started
+            await asyncio.sleep(1.0)
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+    oks = {
+        m.header("Call-ID"): m.at
+        for m in messages
+        if m.direction == "received"
+        and m.first_line.startswith("SIP/2.0 200 ")
+        and (m.header("CSeq") or "").endswith("INVITE")
+    }
+    refused = sum(1 for m in messages if m.direction == "received" and m.first_line.startswith("SIP/2.0 486"))
+    invites = sum(1 for m in messages if m.direction == "sent" and m.first_line.startswith("INVITE "))
+    lat = [(seen[cid] - at) * 1000 for cid, at in oks.items() if cid in seen]
+    handled = len(lat)
+    mean = statistics.fmean(lat) if lat else 0.0
+    print(
+        f"{rate:>4} calls/s for {elapsed:5.1f} s: {invites} calls, {handled} handled, "
+        f"{invites - handled} failed ({refused} refused busy); 200 OK -> incident on the bus: "
+        f"p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, mean {mean:.1f} ms"
+    )
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--rates", default="10,50,100")
+    args = ap.parse_args()
+    print(f"callout CTI benchmark: sipp -> pjsua2 desk -> incident, {args.seconds:g} s per rate")
+    for rate in (int(r) for r in args.rates.split(",")):
+        await run_rate(rate, args.seconds)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
