@@ -24,6 +24,7 @@ KINDS: dict[str, Kind] = {
     "webhook": Kind("adapters.webhook.channel", "data"),
     "mqtt_radio": Kind("adapters.radio_mqtt.channel", "radio", hint="pip install aiomqtt"),
     "kiss_radio": Kind("adapters.radio_kiss.channel", "radio", hint="pip install pyserial-asyncio-fast"),
+    "sms_modem": Kind("adapters.sms_modem.channel", "sms", hint="pip install pyserial-asyncio"),
     "smpp": Kind("adapters.smpp.channel", "sms"),
     "sms_http": Kind("adapters.sms_http.channel", "sms"),
     "tap": Kind("adapters.pager_tap.channel", "pager"),

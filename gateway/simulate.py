@@ -18,6 +18,7 @@ SIMULATORS: dict[str, tuple[str, str]] = {
     "field-app": ("simulators.field_app", "HTTP field-crew app: receives webhook messages and replies"),
     "radio-fleet": ("simulators.radio_fleet.cli", "a fleet of radios on an MQTT broker"),
     "kiss-tnc": ("simulators.kiss_tnc", "KISS TNC with APRS stations on a pseudo-terminal and TCP"),
+    "gsm-modem": ("simulators.gsm_modem.cli", "GSM modem (AT commands, SMS PDUs) on a pty and TCP"),
     "smsc": ("simulators.smsc", "SMSC speaking SMPP 3.4 over TCP"),
     "sms-http": ("simulators.sms_http_provider", "HTTP SMS provider with signed callbacks"),
     "calls": ("simulators.sip_calls", "SIP callers (runs sipp) calling the desk endpoint"),

@@ -12,6 +12,7 @@ import pytest
 from gateway.simulate import SIMULATORS
 
 CASES = {
+    "gsm-modem": (["--tcp-port", "0"], "[gsm-modem] listening on pty"),
     "ami": (["--port", "0"], "AMI simulator on 127.0.0.1:"),
     "calls": (["--to", "sip:desk@127.0.0.1:9", "--count", "1", "--rate", "1"], "sipp: 1 caller calls at 1/s"),
     "radio-fleet": (["--count", "3", "--broker", "{broker}"], "radio fleet radio-fleet: 3 radios on mqtt://"),
