@@ -62,7 +62,7 @@ class FieldEvents:
                 evidence=event.evidence,
             )
             return "report" if matched == "matched" else "parked"  # the engine counts it if it never matches
-        resource = self.core.by_endpoint.get((channel, event.address))
+        resource = self.core.resource_at(channel, event.address)
         if isinstance(event, RadioAck):
             if event.message_id is not None and event.message_id.isdigit():
                 ok = await self.dispatch.ack_attempt(
@@ -104,7 +104,7 @@ class FieldEvents:
 
     async def _resource_ack(self, channel: str, event: RadioAck) -> str:
         """An ack that names no message we sent from there: it acknowledges the resource's latest dispatch."""
-        resource = self.core.by_endpoint.get((channel, event.address))
+        resource = self.core.resource_at(channel, event.address)
         if resource is None:
             return await self._unmatched(channel, "ack", event.address)
         return await self.dispatch.apply_reply(

@@ -145,3 +145,16 @@ async def test_an_ack_naming_a_message_counts_only_from_where_that_message_went(
         return (await rig.deliveries(ref))[0].state is DeliveryState.ACKNOWLEDGED
 
     await until(acked, "ack from the radio the message went to")
+
+
+async def test_a_reply_from_a_number_written_another_way_still_finds_its_unit(rig_factory):
+    rig = await rig_factory()
+    rig.ch["radio"].script("R1", "perm")
+    ref = await dispatch_eng1(rig)
+    assert rig.ch["sms"].sent[0].address == "+447700900001"
+    rig.ch["sms"].reply("07700 900001", "ACK")  # the network gives the national form
+
+    async def acked() -> bool:
+        return (await rig.deliveries(ref))[0].state is DeliveryState.ACKNOWLEDGED
+
+    await until(acked, "the reply matched by its last digits")
