@@ -22,23 +22,12 @@ from typing import Any, Self
 from adapters.ami import codec
 from adapters.ami.options import Options
 from adapters.ami.tracker import EVENTS, CallTracker
+from adapters.backoff import reconnect_delays
 from adapters.base import HealthState
 from adapters.cti import CtiSource
 
 log = logging.getLogger(__name__)
 _WANTED = {e.lower() for e in EVENTS}
-
-
-def reconnect_delays(
-    *, initial: float, factor: float, cap: float, jitter: float, rng: random.Random
-) -> Iterator[float]:
-    """Seconds to wait before reconnect 1, 2, 3, …: initial * factor**n, capped, ± jitter."""
-    if initial <= 0 or factor < 1 or cap < initial or not 0 <= jitter <= 1:
-        raise ValueError("need 0 < initial <= cap, factor >= 1, 0 <= jitter <= 1")
-    delay = initial
-    while True:
-        yield max(0.0, min(cap * (1 + jitter), delay * rng.uniform(1 - jitter, 1 + jitter)))
-        delay = min(cap, delay * factor)
 
 
 class SessionFailed(Exception):
@@ -185,7 +174,7 @@ class AmiSource(CtiSource):
     def _delays(self) -> Iterator[float]:
         o = self.options
         return reconnect_delays(
-            initial=o.reconnect_initial,
+            first=o.reconnect_initial,
             factor=o.reconnect_factor,
             cap=o.reconnect_max,
             jitter=o.reconnect_jitter,

@@ -16,13 +16,14 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
 import serial_asyncio_fast
 
+from adapters.backoff import reconnect_delays
 from adapters.base import Capabilities, Channel, ChannelEvent, HealthState, OutboundMessage, SendReceipt
 from adapters.radio_kiss import codec
 from adapters.radio_kiss.codec import Address, AprsError, Command, FrameError, UIFrame
@@ -31,14 +32,6 @@ from adapters.radio_kiss.options import Options
 
 log = logging.getLogger(__name__)
 READ_SIZE = 4096
-
-
-def backoff(first: float, cap: float) -> Iterator[float]:
-    """Reconnect delays: first, doubling, never above cap (pure; the caller sleeps)."""
-    delay = first
-    while True:
-        yield min(delay, cap)
-        delay = min(delay * 2, cap)
 
 
 @dataclass
@@ -86,7 +79,7 @@ class KissRadioChannel(Channel):
         self._silent_reason = ""
         self._unanswered_since: float | None = None
         self._next_probe: float | None = None
-        self._probe_delays = backoff(options.reconnect_min, options.reconnect_max)
+        self._probe_delays = reconnect_delays(first=options.reconnect_min, cap=options.reconnect_max)
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -175,7 +168,7 @@ class KissRadioChannel(Channel):
         return await serial_asyncio_fast.open_serial_connection(url=o.device, baudrate=o.baudrate)
 
     async def _link_loop(self) -> None:
-        delays = backoff(self.options.reconnect_min, self.options.reconnect_max)
+        delays = reconnect_delays(first=self.options.reconnect_min, cap=self.options.reconnect_max)
         while True:
             try:
                 async with asyncio.timeout(self.options.open_timeout):
@@ -203,7 +196,7 @@ class KissRadioChannel(Channel):
                 self.set_health(HealthState.DOWN, self._silent_reason)
             else:
                 self.set_health(HealthState.DOWN, f"link to {self.where} lost: {reason}")
-                delays = backoff(self.options.reconnect_min, self.options.reconnect_max)
+                delays = reconnect_delays(first=self.options.reconnect_min, cap=self.options.reconnect_max)
             self._tried.set()
             await asyncio.sleep(next(delays))
 
@@ -261,7 +254,9 @@ class KissRadioChannel(Channel):
         if self._silent:
             self._silent = False
             self._next_probe = None
-            self._probe_delays = backoff(self.options.reconnect_min, self.options.reconnect_max)
+            self._probe_delays = reconnect_delays(
+                first=self.options.reconnect_min, cap=self.options.reconnect_max
+            )
             log.info("kiss_radio %s: TNC heard again", self.name)
             self.set_health(HealthState.UP, f"KISS TNC on {self.where}")
 

@@ -23,6 +23,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from adapters.backoff import reconnect_delays
 from adapters.base import (
     Capabilities,
     Channel,
@@ -160,7 +161,7 @@ class RadioMqttChannel(Channel):
 
     def _delays(self) -> Iterator[float]:
         o = self.options
-        return codec.reconnect_delays(
+        return reconnect_delays(
             first=o.reconnect_min, cap=max(o.reconnect_min, o.reconnect_max), jitter=0.2, rng=self._rng
         )
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -263,20 +261,6 @@ def decode_presence(payload: bytes, *, topic: str = "") -> Presence:
 
 
 # ---- reconnect back-off ----------------------------------------------------------------------
-def reconnect_delays(
-    *, first: float, cap: float, factor: float = 2.0, jitter: float = 0.0, rng: random.Random | None = None
-) -> Iterator[float]:
-    """Endless delays before reconnect 1, 2, 3, …: ``first * factor**n`` capped at ``cap``, each
-    multiplied by a uniform factor in [1 - jitter, 1 + jitter]. Pure: the random source is given."""
-    if first <= 0 or cap < first or factor < 1 or not 0 <= jitter < 1:
-        raise ValueError("need 0 < first <= cap, factor >= 1 and 0 <= jitter < 1")
-    source = rng or random.Random(0)
-    delay = first
-    while True:
-        yield delay * source.uniform(1 - jitter, 1 + jitter) if jitter else delay
-        delay = min(cap, delay * factor)
-
-
 # ---- helpers ---------------------------------------------------------------------------------
 def _object(payload: bytes, topic: str) -> dict[str, Any]:
     if len(payload) > MAX_PAYLOAD:

@@ -16,11 +16,12 @@ import heapq
 import itertools
 import logging
 from collections import OrderedDict
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
+from adapters.backoff import reconnect_delays
 from adapters.base import (
     Capabilities,
     Channel,
@@ -38,14 +39,6 @@ log = logging.getLogger(__name__)
 TRACK_LIMIT = 20_000  # part ids remembered for matching receipts
 REPORTED_LIMIT = 4_096  # receipts for unknown ids remembered to drop duplicates
 THROTTLING = frozenset({Status.ESME_RTHROTTLED, Status.ESME_RMSGQFUL})
-
-
-def reconnect_delays(minimum: float, maximum: float) -> Iterator[float]:
-    """min, 2·min, 4·min, … capped at max (a pure generator: tests need no clock)."""
-    delay = minimum
-    while True:
-        yield delay
-        delay = min(maximum, delay * 2)
 
 
 class SubmitRejected(SmppError):
@@ -265,7 +258,7 @@ class SmppChannel(Channel):
     # ---- the session ----------------------------------------------------------------------------
     async def _supervise(self) -> None:
         o = self.options
-        delays = reconnect_delays(o.reconnect_min, o.reconnect_max)
+        delays = reconnect_delays(first=o.reconnect_min, cap=o.reconnect_max)
         while True:
             bound_before = self.binds
             try:
@@ -279,7 +272,7 @@ class SmppChannel(Channel):
             if self._closing:
                 return
             if self.binds != bound_before:
-                delays = reconnect_delays(o.reconnect_min, o.reconnect_max)
+                delays = reconnect_delays(first=o.reconnect_min, cap=o.reconnect_max)
             delay = next(delays)
             log.warning("smpp %s: %s; reconnecting in %.1fs", self.name, reason, delay)
             self.set_health(HealthState.DOWN, f"{reason}; reconnecting in {delay:.1f}s")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.ami.channel import reconnect_delays
 from adapters.ami.codec import Banner, Message, Parser, ProtocolError, action, encode
 
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"
@@ -182,15 +179,3 @@ def test_garbage_gives_messages_or_a_protocol_error_never_anything_else(blob: by
             assert isinstance(item, Banner | Message)
     except ProtocolError:
         pass
-
-
-def test_reconnect_delays_grow_to_the_cap_with_bounded_jitter() -> None:
-    plain = reconnect_delays(initial=0.5, factor=2, cap=4, jitter=0, rng=random.Random(1))
-    assert [next(plain) for _ in range(7)] == [0.5, 1, 2, 4, 4, 4, 4]
-    jittered = reconnect_delays(initial=1, factor=3, cap=10, jitter=0.2, rng=random.Random(7))
-    for base, got in zip([1, 3, 9, 10, 10, 10], [next(jittered) for _ in range(6)], strict=True):
-        assert base * 0.8 <= got <= base * 1.2
-    with pytest.raises(ValueError):
-        next(reconnect_delays(initial=0, factor=2, cap=1, jitter=0, rng=random.Random()))
-    with pytest.raises(ValueError):
-        next(reconnect_delays(initial=2, factor=2, cap=1, jitter=0, rng=random.Random()))

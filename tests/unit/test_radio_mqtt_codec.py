@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 
 import pytest
 from hypothesis import given, settings
@@ -29,7 +28,6 @@ from adapters.radio_mqtt.codec import (
     encode_downlink,
     encode_uplink,
     parse_address,
-    reconnect_delays,
 )
 from adapters.radio_mqtt.options import Options
 
@@ -269,19 +267,6 @@ def test_garbage_presence_and_topics_raise_only_the_codec_error(raw, topic):
     for decode in (lambda: decode_presence(raw), lambda: Topics("callout").parse(topic)):
         with contextlib.suppress(GarbledUplink):
             decode()
-
-
-# ---- reconnect back-off --------------------------------------------------------------------
-def test_reconnect_delays_grow_to_the_cap_and_jitter_stays_in_bounds():
-    plain = reconnect_delays(first=0.5, cap=4.0)
-    assert [next(plain) for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-    jittered = reconnect_delays(first=1.0, cap=8.0, jitter=0.25, rng=random.Random(7))
-    values = [next(jittered) for _ in range(50)]
-    assert all(0.75 <= v <= 10.0 for v in values) and values[-1] >= 6.0
-    same = reconnect_delays(first=1.0, cap=8.0, jitter=0.25, rng=random.Random(7))
-    assert [next(same) for _ in range(50)] == values  # pure: same seed, same delays
-    with pytest.raises(ValueError):
-        next(reconnect_delays(first=0, cap=1))
 
 
 # ---- options ---------------------------------------------------------------------------------
