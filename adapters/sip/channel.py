@@ -64,6 +64,7 @@ class SipSource(CtiSource):
             password=o.password.get_secret_value() if o.password else None,
             realm=o.realm,
             max_calls=o.max_calls,
+            media=o.media,
             log_level=o.pjsip_log_level,
             clock=self._clock,
         )

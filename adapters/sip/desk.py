@@ -22,6 +22,24 @@ Pitfalls handled (§1.3):
   what is left, shut the account down, `gc.collect()`, `libDestroy()`, drop the Endpoint, all on
   this thread.
 
+Per-call resources that pjsua recycles on a timer, not when a call ends (measured on the
+pjsua2-python 2.15.1 wheel; a burst of 100 short calls/s used to abort the whole process):
+- Media sockets. With real RTP (`media="rtp"`) each call opens an RTP and an RTCP socket, created
+  inside pjsua *before* any callback could refuse the INVITE, and registers both in the media
+  endpoint's own I/O queue: 64 keys (PJ_IOQUEUE_MAX_HANDLES). A closed socket's key stays out of
+  the free list for PJ_IOQUEUE_KEY_FREE_DELAY = 500 ms (pjlib `ioqueue_select.c`,
+  `scan_closing_keys`), and registering with no free key is `pj_assert(!pj_list_empty(
+  &ioqueue->free_list))`, an abort. The fd count never moves (calls last milliseconds): the
+  keys run out, not the descriptors. Above about 60 answered calls/s that was the crash.
+  The default `media="none"` answers with pjsua's loopback media transport: no socket, no key.
+  With "rtp", `_MediaKeys` counts the keys and `onSelectAccount` (the one callback before the
+  media transport exists; it cannot refuse) holds the INVITE back until its keys are free.
+- Conference bridge slots (254). pjproject 2.15 removes a call's port through an operation queue
+  that only the conference clock drains; the clock is the null sound device, which pjsua closes
+  after `sndAutoCloseTime` (1 s) idle. So from the second second on every answered call leaked a
+  slot, and after about 250 calls every answer failed with 488. The device is kept open (-1).
+- An answer that pjsua fails anyway is reported as CallEnded(answered=False, reason="rejected").
+
 pjsua2's Endpoint is a process-wide singleton (`Endpoint::instance_`): one desk thread may run at
 a time per process; a second is refused with a clear error. A stopped desk destroys its Endpoint,
 so a process can start and stop desks any number of times (the tests do).
@@ -39,7 +57,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -55,6 +73,54 @@ T = TypeVar("T")
 
 # pjsua2's Endpoint is process-global: one desk at a time (see the module docstring).
 _ENDPOINT = threading.Lock()
+
+# Real-RTP calls against the media I/O queue (module docstring): its keys in the wheel
+# (PJ_IOQUEUE_MAX_HANDLES), two a call (RTP and RTCP), a few kept spare, and how long a closed
+# socket's key stays unusable: PJ_IOQUEUE_KEY_FREE_DELAY (500 ms) plus a margin for our clock.
+MEDIA_IOQUEUE_KEYS = 64
+_KEYS_PER_CALL = 2
+_SPARE_KEYS = 8
+KEY_QUARANTINE = 0.6
+RTP_CALLS = (MEDIA_IOQUEUE_KEYS - _SPARE_KEYS) // _KEYS_PER_CALL  # calls whose sockets fit: 28
+
+
+class _MediaKeys:
+    """Which INVITEs hold media I/O queue keys, and until when (`time.monotonic()`).
+
+    Each INVITE that reaches `onSelectAccount` holds two keys (pjsua creates its sockets right
+    after) until KEY_QUARANTINE after its call ends. One entry per INVITE, not per Call-ID: a
+    peer that reuses a Call-ID still opens new sockets. Pure bookkeeping: no pjsua2."""
+
+    def __init__(self, calls: int = RTP_CALLS) -> None:
+        self.calls = calls
+        self._held: list[tuple[str, float | None]] = []  # (SIP Call-ID, free at; None: in use)
+
+    def wait(self, now: float) -> float:
+        """Seconds until one more call's sockets fit (0.0: they fit now)."""
+        self._held = [(k, t) for k, t in self._held if t is None or t > now]
+        excess = len(self._held) - self.calls + 1
+        if excess <= 0:
+            return 0.0
+        frees = sorted(t for _, t in self._held if t is not None)
+        if len(frees) < excess:
+            # Not reached: after `settle` only live calls are in use, and max_calls <= `calls`.
+            return 0.0
+        return frees[excess - 1] - now
+
+    def hold(self, key: str) -> None:
+        self._held.append((key, None))
+
+    def release(self, key: str, now: float) -> None:
+        """The call ended: its sockets close now, inside this pjsua callback's caller."""
+        self._held = [(k, now + KEY_QUARANTINE if k == key and t is None else t) for k, t in self._held]
+
+    def settle(self, live: Collection[str], now: float) -> None:
+        """After a loop turn, and before the next INVITE: whatever is not a live call (ended, or
+        answered with an error by pjsua, with or without sockets) holds its keys no longer."""
+        self._held = [(k, now + KEY_QUARANTINE if t is None and k not in live else t) for k, t in self._held]
+
+    def __len__(self) -> int:
+        return len(self._held)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +139,7 @@ class DeskConfig:
     log_level: int = 1
     poll_ms: int = 10
     hangup_grace: float = 1.5  # seconds to wait for calls to disconnect at shutdown
+    media: str = "none"  # "none": loopback media transport, no sockets; "rtp": real RTP/RTCP
     clock: Callable[[], float] = field(default=time.time)
 
 
@@ -84,6 +151,7 @@ class _CallState:
     offered_at: float
     answer_due: float | None = None  # time.monotonic() deadline for auto-answer
     answered_at: float | None = None
+    answer_failed: bool = False  # our 200 failed: if it ends unanswered, it was refused
     ended: bool = False
 
 
@@ -106,6 +174,9 @@ class _DeskEndpoint(pj.Endpoint):  # type: ignore[misc]
 
     def onRejectedIncomingCall(self, prm: Any) -> None:  # noqa: N802 - pjsua2 callback name
         self.owner.guard(self.owner.on_rejected_call, prm)
+
+    def onSelectAccount(self, prm: Any) -> None:  # noqa: N802 - pjsua2 callback name
+        self.owner.guard(self.owner.on_select_account, prm)
 
 
 class _DeskAccount(pj.Account):  # type: ignore[misc]
@@ -150,6 +221,11 @@ class DeskThread(threading.Thread):
         self._graveyard: list[_DeskCall] = []
         self._rejected: collections.deque[str] = collections.deque(maxlen=256)
         self._failure = ""
+        # Real RTP only: the media I/O queue's keys (module docstring). None: no sockets per call.
+        self._media_keys = _MediaKeys() if config.media == "rtp" else None
+        self._held_back = 0  # INVITEs held back for media sockets since the last log line
+        self._held_back_logged = 0.0
+        self._invites = 0  # names an INVITE without a Call-ID in `_media_keys`
 
     # ---- asyncio side (thread-safe) ------------------------------------------------------------
 
@@ -208,11 +284,16 @@ class DeskThread(threading.Thread):
         ep_cfg = pj.EpConfig()
         ep_cfg.uaConfig.threadCnt = 0
         ep_cfg.uaConfig.mainThreadOnly = True
-        ep_cfg.uaConfig.maxCalls = c.max_calls
+        # With real RTP, never more live calls than the media I/O queue has sockets for.
+        ep_cfg.uaConfig.maxCalls = c.max_calls if self._media_keys is None else min(c.max_calls, RTP_CALLS)
         ep_cfg.uaConfig.userAgent = "callout"
         ep_cfg.logConfig.level = c.log_level
         ep_cfg.logConfig.consoleLevel = c.log_level
         ep_cfg.logConfig.msgLogging = False
+        # Keep the null sound device, the conference clock, running: pjproject 2.15 frees a
+        # call's conference slot only on a clock tick, and the default closes the device after
+        # 1 s idle, leaking a slot per call (254, then every answer fails with 488).
+        ep_cfg.medConfig.sndAutoCloseTime = -1
         self._ep.libInit(ep_cfg)
         ipv6 = ipaddress.ip_address(c.bind_address).version == 6
         t_cfg = pj.TransportConfig()
@@ -230,6 +311,8 @@ class DeskThread(threading.Thread):
         a_cfg.sipConfig.transportId = transport
         if not ipaddress.ip_address(c.bind_address).is_unspecified:
             a_cfg.mediaConfig.transportConfig.boundAddress = c.bind_address
+        # media="none": pjsua's loopback media transport, so a call opens no socket at all.
+        a_cfg.mediaConfig.useLoopMedTp = self._media_keys is None
         if c.registrar is not None:
             registrar_host = c.registrar.split(":", 1)[1].split(";", 1)[0]
             a_cfg.idUri = f"sip:{c.username}@{registrar_host}"
@@ -251,6 +334,8 @@ class DeskThread(threading.Thread):
         while not self._stopping.is_set():
             self._drain_commands()
             self._ep.libHandleEvents(self._wait_ms())
+            if self._media_keys is not None:
+                self._media_keys.settle(self._calls.keys(), time.monotonic())
             self._answer_due_calls()
             self._reap()
 
@@ -344,6 +429,36 @@ class DeskThread(threading.Thread):
         if self.config.auto_answer:
             state.answer_due = time.monotonic() + self.config.answer_delay
 
+    def on_select_account(self, prm: Any) -> None:
+        """pjsua is about to create this INVITE's media transport: with real RTP, wait here
+        until the media I/O queue has keys for its two sockets (the module docstring), at most
+        KEY_QUARANTINE. This callback cannot refuse the call, and blocking is the only way to
+        keep pjsua from registering a socket with no key left: that is an abort, not an error."""
+        keys = self._media_keys
+        if keys is None:
+            return
+        message = str(prm.rdata.wholeMsg)
+        if not message.startswith("INVITE "):  # MESSAGE, SUBSCRIBE, NOTIFY: no media
+            return
+        now = time.monotonic()
+        keys.settle(self._calls.keys(), now)  # earlier INVITEs of this loop turn
+        wait = keys.wait(now)
+        if wait > 0:
+            self._held_back += 1
+            if now - self._held_back_logged >= 1.0:
+                log.warning(
+                    "sip desk %s: %d INVITE(s) held back up to %.0f ms: the media I/O queue's "
+                    "%d socket slots are in use or cooling down",
+                    self.config.desk,
+                    self._held_back,
+                    wait * 1000,
+                    MEDIA_IOQUEUE_KEYS,
+                )
+                self._held_back, self._held_back_logged = 0, now
+            time.sleep(min(wait, KEY_QUARANTINE))
+        self._invites += 1
+        keys.hold(codec.caller_identity(message).call_id or f"invite-{self._invites}")
+
     def on_rejected_call(self, prm: Any) -> None:
         """pjsua refused a call before `onIncomingCall` (e.g. 486 when all `max_calls` lines are
         busy). Report it, so no caller is lost without a trace: offered, then ended unanswered."""
@@ -392,7 +507,9 @@ class DeskThread(threading.Thread):
         state.answer_due = None
         ok = pj.CallOpParam()
         ok.statusCode = pj.PJSIP_SC_OK
-        call.answer(ok)  # raises if the caller has gone in the meantime
+        state.answer_failed = True  # pjsua may end the call inside answer() before it raises
+        call.answer(ok)  # raises if the caller has gone, or pjsua could not take the call
+        state.answer_failed = False
         state.answered_at = self.config.clock()
         log.info("sip desk %s: call %s answered", self.config.desk, state.key)
         self._emit(CallAnswered, state, state.answered_at, evidence=self._evidence(state))
@@ -409,6 +526,11 @@ class DeskThread(threading.Thread):
                 log.warning(
                     "sip desk %s: auto-answer of %s failed: %s", self.config.desk, state.key, _reason(exc)
                 )
+                if not state.ended:  # still ringing: refuse it (reported "rejected") rather than
+                    busy = pj.CallOpParam()  # leave the caller ringing until they give up
+                    busy.statusCode = pj.PJSIP_SC_SERVICE_UNAVAILABLE
+                    with contextlib.suppress(pj.Error):
+                        call.hangup(busy)
 
     def _ended(self, call: _DeskCall, *, status: int, sip_reason: str) -> None:
         state = call.state
@@ -416,13 +538,17 @@ class DeskThread(threading.Thread):
             return
         state.ended = True
         state.answer_due = None
+        if self._media_keys is not None:
+            self._media_keys.release(state.key, time.monotonic())
         answered = state.answered_at is not None
         if self._stopping.is_set():
             reason = "shutdown"
-        elif not answered:
-            reason = "abandoned"
-        else:
+        elif answered:
             reason = "hangup"
+        elif state.answer_failed:  # pjsua refused our 200 (e.g. 488: no media resources)
+            reason = "rejected"
+        else:
+            reason = "abandoned"
         at = self.config.clock()
         evidence = self._evidence(state) | {"sip_status": status, "sip_reason": sip_reason}
         if answered and state.answered_at is not None:

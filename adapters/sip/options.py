@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -28,6 +28,14 @@ class Options(BaseModel):
     # PJSUA_MAX_CALLS (config_site.h) honours up to that. A call beyond the limit is refused with
     # 486 Busy Here and reported as CallOffered + CallEnded(answered=False, reason="rejected").
     max_calls: int = Field(4, ge=1, le=512)
+    # A call's audio. "none": the desk only detects and answers calls (no sound device, nothing
+    # played or recorded), so pjsua answers with its loopback media transport and a call opens no
+    # RTP/RTCP sockets; the SDP answer names 127.0.0.1 (or the bind address). "rtp": two real UDP
+    # sockets per call on bind_address (ports from 4000). pjsua creates them before any callback
+    # could refuse the call, and the wheel's media I/O queue holds 64 of them, each kept 500 ms
+    # after close, so under a burst of short calls the desk holds new INVITEs back (at most about
+    # 0.6 s) until sockets are free again: about 45 new calls per second at most.
+    media: Literal["none", "rtp"] = "none"
     # pjsip's own console log level (0 none … 6 trace). SIP message dumps stay off: they hold
     # caller numbers (STYLE.md practice 10).
     pjsip_log_level: int = Field(1, ge=0, le=6)
