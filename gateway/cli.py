@@ -25,6 +25,12 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", type=Path, default=None, help="where the demo keeps its SQLite file")
     demo.add_argument("--incidents", type=int, default=0, help="stop after this many sample incidents")
     demo.add_argument("--interval", type=float, default=8.0, help="seconds between sample incidents")
+    demo.add_argument(
+        "--broker",
+        default=None,
+        help="MQTT broker for the radio fleet (default: demo settings; "
+        "a private mosquitto when none answers)",
+    )
     sim = sub.add_parser("simulate", help="run one device simulator standalone")
     if "simulate" in (argv or []):  # simulators are imported only when one is asked for
         from gateway.simulate import add_parsers
@@ -46,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
 
             return asyncio.run(
                 run_demo(
-                    port=args.port, data_dir=args.data_dir, incidents=args.incidents, interval=args.interval
+                    port=args.port,
+                    data_dir=args.data_dir,
+                    incidents=args.incidents,
+                    interval=args.interval,
+                    broker=args.broker,
                 )
             )
         if args.command == "simulate":

@@ -228,6 +228,7 @@ class SippCalls:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=None if self.echo else asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # stopped by its owner on exit, not by a terminal's Ctrl-C
         )
         return self
 

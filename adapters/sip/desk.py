@@ -54,10 +54,12 @@ import contextlib
 import gc
 import ipaddress
 import logging
+import os
 import queue
+import sys
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -280,7 +282,8 @@ class DeskThread(threading.Thread):
     def _setup(self) -> int:
         c = self.config
         self._ep = _DeskEndpoint(self)
-        self._ep.libCreate()  # this thread becomes pjsua2's "main thread"
+        with _quiet_stdout():  # pjlib prints its banner before the log settings apply
+            self._ep.libCreate()  # this thread becomes pjsua2's "main thread"
         ep_cfg = pj.EpConfig()
         ep_cfg.uaConfig.threadCnt = 0
         ep_cfg.uaConfig.mainThreadOnly = True
@@ -625,3 +628,18 @@ def _reason(exc: BaseException) -> str:
         with contextlib.suppress(Exception):
             return str(info()).strip()
     return repr(exc)
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence file descriptor 1 (pjlib writes there from C) for the duration of the block."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)

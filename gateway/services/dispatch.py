@@ -310,10 +310,15 @@ class DispatchService:
     ) -> str:
         """A parsed reply from a resource. Returns what it did, for the audit and the log."""
         async with self.core.store.write() as tx:
-            inc_id = None
+            d = None
             if reply.reference or reply.short_ref is not None:
+                # A reply naming an incident applies to that incident only, never to another one
+                # (e.g. "CLEAR 42" after 42 was closed must not acknowledge a newer dispatch).
                 inc_id = await self._incident_for(tx, reply)
-            d = await tx.latest_dispatch_delivery(resource_id, inc_id)
+                if inc_id is not None:
+                    d = await tx.latest_dispatch_delivery(resource_id, inc_id)
+            else:
+                d = await tx.latest_dispatch_delivery(resource_id)
             actor = f"field:{resource_id}"
             await self._touch(tx, resource_id)
             if d is None:

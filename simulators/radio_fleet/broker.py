@@ -135,6 +135,7 @@ class PrivateBroker:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=stderr,
+                start_new_session=True,  # Ctrl-C reaches callout, which stops the broker in order
             )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 10

@@ -158,3 +158,17 @@ async def test_a_reply_from_a_number_written_another_way_still_finds_its_unit(ri
         return (await rig.deliveries(ref))[0].state is DeliveryState.ACKNOWLEDGED
 
     await until(acked, "the reply matched by its last digits")
+
+
+async def test_a_reply_naming_a_closed_incident_never_acknowledges_another(rig_factory):
+    rig = await rig_factory()
+    first = await dispatch_eng1(rig)
+    await rig.gw.dispatch.resolve(first, actor="test")
+    await rig.gw.dispatch.close(first, actor="test")
+    second = await dispatch_eng1(rig)
+    serial = int(first.rsplit("-", 1)[1])
+    rig.ch["radio"].reply("R1", f"ACK {serial}")  # quoting the closed incident
+    await until(rig.ch["radio"]._inbound.empty, "reply consumed")
+    await rig.settle()
+    (d,) = [x for x in await rig.deliveries(second) if x.purpose.value == "dispatch"]
+    assert d.acknowledged_at is None
