@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import web
 
 from gateway.api import context
@@ -31,7 +30,6 @@ from gateway.clock import iso
 from gateway.domain.states import ACTIVE_ATTEMPT_STATES, REACHED_STATES, DeliveryState, Priority
 from gateway.services.review import FAILED
 from gateway.settings import PriorityTarget
-from gateway.store import schema as t
 
 MAX_HOURS = 90 * 24
 _ACCEPTED = {s.value for s in REACHED_STATES}
@@ -132,32 +130,9 @@ async def kpis(request: web.Request) -> web.Response:
     gw = context.gateway(request)
     now = gw.clock.now()
     since = now - hours * 3600
-    inc = t.incidents.c
-    att = t.attempts.c
     async with gw.store.read() as tx:
-        incidents = (
-            await tx.conn.execute(
-                sa.select(
-                    inc.priority,
-                    inc.state,
-                    inc.created_at,
-                    inc.dispatched_at,
-                    inc.acknowledged_at,
-                    inc.on_scene_at,
-                ).where(inc.created_at >= since)
-            )
-        ).all()
-        attempts = (
-            await tx.conn.execute(
-                sa.select(att.channel, att.state, att.closed_reason)
-                .select_from(
-                    t.attempts.join(t.deliveries, t.deliveries.c.id == att.delivery_id).join(
-                        t.incidents, inc.id == t.deliveries.c.incident_id
-                    )
-                )
-                .where(inc.created_at >= since)
-            )
-        ).all()
+        incidents = await tx.incident_times_since(since)
+        attempts = await tx.attempt_outcomes_since(since)
     targets = gw.settings.triage.targets
     return web.json_response(
         {

@@ -563,6 +563,22 @@ class Tx:
         present = [x for x in row if x is not None]
         return min(present) if present else None
 
+    async def incident_times_since(self, since: float) -> Sequence[sa.Row[Any]]:
+        """(priority, state, created_at, dispatched_at, acknowledged_at, on_scene_at) per incident
+        created since `since`: what the KPI view measures response times from."""
+        i = t.incidents.c
+        q = sa.select(i.priority, i.state, i.created_at, i.dispatched_at, i.acknowledged_at, i.on_scene_at)
+        return (await self._run(q.where(i.created_at >= since))).all()
+
+    async def attempt_outcomes_since(self, since: float) -> Sequence[sa.Row[Any]]:
+        """(channel, state, closed_reason) of every attempt for incidents created since `since`."""
+        a = t.attempts.c
+        joined = t.attempts.join(t.deliveries, t.deliveries.c.id == a.delivery_id).join(
+            t.incidents, t.incidents.c.id == t.deliveries.c.incident_id
+        )
+        q = sa.select(a.channel, a.state, a.closed_reason).select_from(joined)
+        return (await self._run(q.where(t.incidents.c.created_at >= since))).all()
+
     async def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for name, table in (("incidents", t.incidents), ("deliveries", t.deliveries)):
