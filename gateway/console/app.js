@@ -25,6 +25,7 @@ const ctx = {
   resourcesById: new Map(),
   channels: [],
   targets: null,
+  triage: null,
   selected: null,
   lastCall: null,
   view: "queue",
@@ -55,6 +56,7 @@ async function signIn(token, { quiet = false } = {}) {
   }
   sessionStorage.setItem(TOKEN_KEY, token);
   ctx.api = new Api(token, { onUnauthorized: () => signOut("The server no longer accepts your token; sign in again.") });
+  ctx.triage = await ctx.api.get("/api/v1/triage").catch(() => null); // for live classification and priority
   await startDesk(token);
 }
 

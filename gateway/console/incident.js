@@ -168,6 +168,20 @@ export function createIncidentPane(ctx) {
     );
   }
 
+  /** Classification and priority from the server's own rules (GET /api/v1/triage), as typed. */
+  function liveTriage(v) {
+    const t = ctx.triage;
+    const impact = Number(v.impact), urgency = Number(v.urgency);
+    if (!t || !v.category || !impact || !urgency) return null;
+    const category = v.category.trim().toLowerCase();
+    const rule = t.rules.find((r) => r.category.toLowerCase() === category);
+    const priority = (t.matrix[impact - 1] || [])[urgency - 1];
+    if (!priority) return null;
+    const target = t.targets[priority];
+    return { classification: rule ? rule.classification : t.default_classification, priority,
+             target: target ? target.response_target_seconds : null };
+  }
+
   function renderTriage() {
     if (!form) return;
     const pending = form.changedTriageInputs();
@@ -182,8 +196,13 @@ export function createIncidentPane(ctx) {
     } else {
       lines.push(h("p", {}, "Not triaged yet: fill the five fields marked * and save; the server then classifies it, sets the priority and recommends units."));
     }
-    if (pending.length) {
-      lines.push(h("p", { class: "note" }, `You changed ${pending.join(", ")}. Classification and priority are computed by the server from its priority matrix when you save; the values above are the last saved ones.`));
+    const live = liveTriage(form.values());
+    if (live && (pending.length || !(detail && detail.priority))) {
+      lines.push(h("p", { class: "note", id: "live-triage" }, "As entered now: ", label({}, live.classification), " ",
+        priorityBadge(live.priority), live.target ? `, ${span(live.target)} to on scene` : "",
+        ". The server confirms it when you save."));
+    } else if (pending.length) {
+      lines.push(h("p", { class: "note" }, `You changed ${pending.join(", ")}; the values above are the last saved ones.`));
     }
     swap(parts.triage, h("section", { class: "card", "aria-labelledby": "triage-title" }, h("h3", { id: "triage-title" }, "Triage"), lines));
   }

@@ -48,3 +48,13 @@ async def test_caller_history_matches_the_number_however_it_is_written(api: Api)
     r = await api.call("GET", "/api/v1/callers/not-a-number/incidents", role="viewer")
     assert r.status == 422
     assert "number" in r.body["fields"]
+
+
+async def test_triage_rules_are_readable_so_the_desk_can_show_priority_live(api: Api) -> None:
+    r = await api.call("GET", "/api/v1/triage", role="viewer")
+    assert r.status == 200
+    assert r.body["matrix"][0][0] == "P1" and r.body["matrix"][1][2] == "P4"
+    assert (r.body["impact_levels"], r.body["urgency_levels"]) == (3, 3)
+    assert {"category": "fire", "classification": "incident", "capabilities": ["fire"]} in r.body["rules"]
+    assert r.body["targets"]["P1"]["response_target_seconds"] == 480
+    assert (await api.call("GET", "/api/v1/triage", role=None)).status == 401
