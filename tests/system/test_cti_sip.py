@@ -142,3 +142,34 @@ async def test_the_gateway_stops_cleanly_with_calls_in_progress(tmp_path: Path):
             async with asyncio.timeout(15):
                 await gw.__aexit__(None, None, None)  # shut down with the four calls up
             assert time.monotonic() - started < 15
+
+
+async def test_the_dispatcher_answers_a_ringing_call_through_the_api(tmp_path: Path):
+    settings = Settings(
+        store={"url": f"sqlite+aiosqlite:///{tmp_path / 'callout.db'}"},
+        api={"tokens": [{"name": "desk-1", "role": "dispatcher", "token": TOKEN}]},
+    )
+    source = build("desk", {"bind_address": "127.0.0.1", "port": 0, "desk": "desk-1", "auto_answer": False})
+    async with (
+        Gateway(settings, cti_sources={"desk": source}) as gw,
+        gw.running(),
+        ApiServer(gw, "127.0.0.1", 0) as api,
+        aiohttp.ClientSession() as http,
+    ):
+        desk = Desk(gw, api, http)
+        sub = gw.bus.subscribe()
+        async with SippCalls(to=desk.uri, callers=[Caller("07700900125", "Ringing")], hold_ms=500) as sipp:
+            async with asyncio.timeout(10):
+                while (event := await sub.get()) is not None and event.kind != "call.offered":
+                    pass
+            assert event is not None
+            await asyncio.sleep(0.5)
+            assert await desk.incidents() == []  # still ringing: nobody picked up
+            call_id = event.data["call_id"]
+            async with http.post(
+                f"{api.url}/api/v1/cti/calls/{call_id}/answer", headers={"Authorization": f"Bearer {TOKEN}"}
+            ) as resp:
+                assert resp.status == 202, await resp.text()
+            (inc,) = await desk.wait_incidents(1)
+            assert (inc["call_id"], inc["caller_number"]) == (call_id, "07700900125")
+            assert await sipp.wait() == 0, sipp.stderr
