@@ -18,13 +18,13 @@ import asyncio
 import contextlib
 import os
 import random
-import tty
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from simulators.pty import RawPty
 from simulators.tap_terminal_central import (
     Central,
     Faults,
@@ -62,14 +62,9 @@ class _Pty:
     """The master side of a pseudo-terminal. The slave stays open here, in raw mode."""
 
     def __init__(self, link: Path | None) -> None:
-        self.master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        os.set_blocking(self.master, False)
-        self.path = os.ttyname(self._slave)
-        self._link = link
-        if link is not None:
-            link.unlink(missing_ok=True)
-            link.symlink_to(self.path)
+        self._pty = RawPty(link)
+        self.master = self._pty.master
+        self.path = self._pty.path
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self.master, self._readable)
@@ -102,11 +97,7 @@ class _Pty:
 
     def close(self) -> None:
         self._loop.remove_reader(self.master)
-        for fd in (self.master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        if self._link is not None and self._link.is_symlink() and str(self._link.readlink()) == self.path:
-            self._link.unlink()
+        self._pty.close()
 
 
 class _Stream:

@@ -9,7 +9,6 @@ import datetime
 import logging
 import os
 import random
-import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Self
 
 from simulators.gsm_modem import sms
 from simulators.gsm_modem.at import PDU_STAT, CmsError, Session
+from simulators.pty import RawPty
 
 log = logging.getLogger(__name__)
 MAX_PENDING_OUTPUT = 64 * 1024
@@ -150,7 +150,7 @@ class GsmModem:
         self._partial: dict[tuple[str, int, int], dict[int, Part]] = {}
         self._timers: set[asyncio.TimerHandle] = set()
         self._changed = asyncio.Event()
-        self._master = self._slave = -1
+        self._master = -1
         self._pending = bytearray()
         self._pty_session: Session | None = None
         self._server: asyncio.Server | None = None
@@ -195,14 +195,9 @@ class GsmModem:
 
     # ---- pty (the slave stays open here, so a client can close and reopen it) ---------------------
     def _open_pty(self) -> None:
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)  # no echo, no CR/LF translation by the line discipline
-        os.set_blocking(self._master, False)
-        self.device = os.ttyname(self._slave)
-        if self.pty_link is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.pty_link.unlink()
-            self.pty_link.symlink_to(self.device)
+        self._pty = RawPty(self.pty_link)
+        self._master = self._pty.master
+        self.device = self._pty.path
         self._pty_session = Session(self, self._pty_write, "pty")
         self._sessions.add(self._pty_session)
         self._loop.add_reader(self._master, self._pty_readable)
@@ -212,14 +207,8 @@ class GsmModem:
             return
         self._loop.remove_reader(self._master)
         self._loop.remove_writer(self._master)
-        for fd in (self._master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._master = self._slave = -1
-        if self.pty_link is not None:
-            with contextlib.suppress(FileNotFoundError):
-                if self.pty_link.is_symlink():
-                    self.pty_link.unlink()
+        self._pty.close()
+        self._master = -1
 
     def _pty_readable(self) -> None:
         try:

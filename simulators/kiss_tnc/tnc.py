@@ -10,11 +10,9 @@ host frames lost on the air, and a silent (dead) TNC.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import os
-import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +30,7 @@ from simulators.kiss_tnc.wire import (
     ax25_unpack,
     kiss_wrap,
 )
+from simulators.pty import RawPty
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +102,6 @@ class KissTnc:
         self.bad_from_host = 0
         self.pty_path: str | None = None
         self._master = -1
-        self._slave = -1
         self._pty_out = bytearray()
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.StreamWriter] = set()
@@ -145,17 +143,9 @@ class KissTnc:
         self._close_pty()
 
     def _open_pty(self) -> None:
-        self._master, self._slave = os.openpty()
-        # Raw from the start, so nothing the host writes before it opens the port is echoed or
-        # translated (sip-radio.md §5). The slave stays open here: a pty master whose slave has
-        # no opener reads EIO, and the host may close and reopen the port at will.
-        tty.setraw(self._slave)
-        os.set_blocking(self._master, False)
-        self.pty_path = os.ttyname(self._slave)
-        if self.pty_link is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.pty_link.unlink()
-            self.pty_link.symlink_to(self.pty_path)
+        self._pty = RawPty(self.pty_link)  # raw from the start (sip-radio.md §5)
+        self._master = self._pty.master
+        self.pty_path = self._pty.path
         self._loop.add_reader(self._master, self._pty_readable)
 
     def _close_pty(self) -> None:
@@ -163,11 +153,8 @@ class KissTnc:
             return
         self._loop.remove_reader(self._master)
         self._loop.remove_writer(self._master)
-        os.close(self._master)
-        os.close(self._slave)
-        self._master = self._slave = -1
-        if self.pty_link is not None and self.pty_link.is_symlink():
-            self.pty_link.unlink()
+        self._pty.close()
+        self._master = -1
 
     @property
     def device(self) -> str:
