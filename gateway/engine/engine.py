@@ -243,12 +243,10 @@ class DeliveryEngine:
                 return
         async with self.store.write() as tx:
             expired = await tx.expired_waits(now)
-            deliveries = await tx.deliveries_by_ids({a.delivery_id for a in expired})
-            attempts = await tx.attempts_by_delivery(deliveries.keys())
-            by_id = {a.id: a for group in attempts.values() for a in group}
+            batch = await tx.batch_for(expired)
             for stale in expired:
-                a = by_id[stale.id]
-                d = deliveries[a.delivery_id]
+                a = batch.by_id[stale.id]
+                d = batch.deliveries[a.delivery_id]
                 if a.state is D.SENT and a.confirm_deadline_at is not None and a.confirm_deadline_at <= now:
                     await ledger.move_attempt(
                         tx,
@@ -263,7 +261,7 @@ class DeliveryEngine:
                 else:
                     await ledger.close_attempt(tx, d, a, "ack_timeout", now=now)
                     self.metrics.fallbacks.labels(a.channel, "ack_timeout").inc()
-                await self.advance(tx, d, attempts[d.id])
+                await self.advance(tx, d, batch.attempts[d.id])
 
     async def _note_step(self, tx: Tx, d: Delivery, step: Step) -> None:
         if isinstance(step, Wait):
@@ -342,17 +340,14 @@ class DeliveryEngine:
     async def _record_batch(self, batch: list[Outcome]) -> None:
         async with self.store.write() as tx:
             now = self.clock.now()
-            sent = await tx.attempts_by_ids([o.attempt_id for o in batch])
-            deliveries = await tx.deliveries_by_ids({a.delivery_id for a in sent})
-            attempts = await tx.attempts_by_delivery(deliveries.keys())
-            by_id = {a.id: a for group in attempts.values() for a in group}
+            loaded = await tx.batch_for(await tx.attempts_by_ids([o.attempt_id for o in batch]))
             for o in batch:
-                a = by_id[o.attempt_id]
-                d = deliveries[a.delivery_id]
+                a = loaded.by_id[o.attempt_id]
+                d = loaded.deliveries[a.delivery_id]
                 if o.receipt is not None:
-                    await self._on_sent(tx, d, a, o, attempts=attempts[d.id], now=now)
+                    await self._on_sent(tx, d, a, o, attempts=loaded.attempts[d.id], now=now)
                 else:
-                    await self._on_failed(tx, d, a, o, attempts=attempts[d.id], now=now)
+                    await self._on_failed(tx, d, a, o, attempts=loaded.attempts[d.id], now=now)
 
     async def _on_sent(
         self, tx: Tx, d: Delivery, a: Attempt, o: Outcome, *, attempts: list[Attempt], now: float
@@ -448,9 +443,7 @@ class DeliveryEngine:
         results: list[str] = []
         async with self.store.write() as tx:
             found = await tx.attempts_by_channel_refs(channel, {r.channel_ref for r in reports})
-            deliveries = await tx.deliveries_by_ids({a.delivery_id for a in found.values()})
-            attempts = await tx.attempts_by_delivery(deliveries.keys())
-            by_id = {a.id: a for group in attempts.values() for a in group}
+            batch = await tx.batch_for(list(found.values()))
             caps = self.channels[channel].capabilities if channel in self.channels else None
             now = self.clock.now()
             for r in reports:
@@ -463,9 +456,9 @@ class DeliveryEngine:
                     )
                     results.append("parked")
                     continue
-                a = by_id[found[r.channel_ref].id]
-                d = deliveries[a.delivery_id]
-                await self._apply_report(tx, d, a, r, caps=caps, attempts=attempts[d.id], now=now)
+                a = batch.by_id[found[r.channel_ref].id]
+                d = batch.deliveries[a.delivery_id]
+                await self._apply_report(tx, d, a, r, caps=caps, attempts=batch.attempts[d.id], now=now)
                 results.append("matched")
         return results
 

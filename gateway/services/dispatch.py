@@ -267,16 +267,15 @@ class DispatchService:
         gateway): the rows are loaded once, then each ack is applied in order."""
         now = self.core.clock.now()
         async with self.core.store.write() as tx:
-            found = {a.id: a for a in await tx.attempts_by_ids({k.attempt_id for k in acks})}
-            deliveries = await tx.deliveries_by_ids({a.delivery_id for a in found.values()})
-            attempts = await tx.attempts_by_delivery(deliveries.keys())
+            batch = await tx.batch_for(await tx.attempts_by_ids({k.attempt_id for k in acks}))
+            deliveries = batch.deliveries
             incidents = await tx.incidents_by_ids({d.incident_id for d in deliveries.values()})
             resources = await tx.resources_by_ids(
                 {d.recipient_id for d in deliveries.values() if d.recipient_kind == "resource"}
             )
             results = []
             for ack in acks:
-                a = found.get(ack.attempt_id)
+                a = batch.by_id.get(ack.attempt_id)
                 # An ack counts only from where the message went: the radio itself, or a radio in
                 # the talkgroup it went to (the channel names the group in the evidence).
                 group = ack.evidence.get("talkgroup")
@@ -296,7 +295,7 @@ class DispatchService:
                     via=(a.channel, a.address),
                     actor=f"field:{d.recipient_id}",
                     evidence={**ack.evidence, "from": ack.via[1]},
-                    attempts=attempts[d.id],
+                    attempts=batch.attempts[d.id],
                 )
                 res = resources.get(d.recipient_id)
                 if res is not None:
@@ -363,12 +362,11 @@ class DispatchService:
                 return (await tx.get_incident(reply.reference)).id
             except NotFound:
                 return None
-        for inc in await tx.list_incidents(
-            states=[s.value for s in (S.DISPATCHED, S.ACKNOWLEDGED, S.ON_SCENE)], limit=1000
-        ):
-            if messages.serial(inc.reference) == reply.short_ref:
-                return inc.id
-        return None
+        assert reply.short_ref is not None
+        inc = await tx.incident_by_serial(
+            reply.short_ref, [x.value for x in (S.DISPATCHED, S.ACKNOWLEDGED, S.ON_SCENE)]
+        )
+        return inc.id if inc else None
 
     async def _touch(self, tx: Tx, resource_id: str) -> None:
         res = await tx.get_resource(resource_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -119,6 +120,13 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.close()
+
+
+@dataclass(slots=True)
+class Batch:
+    deliveries: dict[int, Delivery]  # by id
+    attempts: dict[int, list[Attempt]]  # every attempt of each delivery, by delivery id
+    by_id: dict[int, Attempt]  # the same attempt objects, by attempt id
 
 
 class Tx:
@@ -313,6 +321,21 @@ class Tx:
         res = await self._run(q.limit(limit).offset(offset))
         return [rows.incident_from_row(r._mapping) for r in res]
 
+    async def incident_by_serial(self, serial: int, states: Sequence[str]) -> Incident | None:
+        """The incident whose reference ends in this serial (`ACK 42` -> INC-2026-000042), among
+        those in `states`, first in the queue's order (untriaged, then priority, then age)."""
+        i = t.incidents.c
+        q = (
+            sa.select(t.incidents)
+            .where(i.reference.like(f"INC-%-{serial:06d}"), i.state.in_(states))
+            .order_by(i.priority.is_not(None), i.priority, i.created_at)
+        )
+        for r in await self._run(q):
+            inc = rows.incident_from_row(r._mapping)
+            if int(inc.reference.rsplit("-", 1)[-1]) == serial:
+                return inc
+        return None
+
     async def open_incident_for_caller(self, number: str, since: float) -> Incident | None:
         res = await self._run(
             sa.select(t.incidents)
@@ -403,17 +426,6 @@ class Tx:
         )
         return [rows.delivery_from_row(r._mapping) for r in res]
 
-    async def open_deliveries(
-        self, *, recipient_kind: str | None = None, recipient_id: str | None = None
-    ) -> list[Delivery]:
-        q = sa.select(t.deliveries).where(t.deliveries.c.completed_at.is_(None))
-        if recipient_kind is not None:
-            q = q.where(t.deliveries.c.recipient_kind == recipient_kind)
-        if recipient_id is not None:
-            q = q.where(t.deliveries.c.recipient_id == recipient_id)
-        res = await self._run(q.order_by(t.deliveries.c.id))
-        return [rows.delivery_from_row(r._mapping) for r in res]
-
     async def latest_dispatch_delivery(
         self, resource_id: str, incident_id: int | None = None
     ) -> Delivery | None:
@@ -440,12 +452,6 @@ class Tx:
     async def update_attempt(self, a: Attempt) -> None:
         self._queue_update(t.attempts, a.id, rows.attempt_to_row(a))
 
-    async def get_attempt(self, attempt_id: int) -> Attempt:
-        row = (await self._run(sa.select(t.attempts).where(t.attempts.c.id == attempt_id))).first()
-        if row is None:
-            raise NotFound("attempt", attempt_id)
-        return rows.attempt_from_row(row._mapping)
-
     async def deliveries_by_ids(self, ids: Collection[int]) -> dict[int, Delivery]:
         if not ids:
             return {}
@@ -457,6 +463,13 @@ class Tx:
             return []
         res = await self._run(sa.select(t.attempts).where(t.attempts.c.id.in_(sorted(ids))))
         return [rows.attempt_from_row(r._mapping) for r in res]
+
+    async def batch_for(self, attempts: Collection[Attempt]) -> Batch:
+        """The deliveries of these attempts and all their attempts, loaded once (two queries) so a
+        batch of transitions works on one object per row."""
+        deliveries = await self.deliveries_by_ids({a.delivery_id for a in attempts})
+        grouped = await self.attempts_by_delivery(deliveries.keys())
+        return Batch(deliveries, grouped, {a.id: a for group in grouped.values() for a in group})
 
     async def attempts_by_delivery(self, delivery_ids: Collection[int]) -> dict[int, list[Attempt]]:
         """Every attempt of these deliveries, grouped, in order (one query for a whole batch)."""
@@ -578,11 +591,3 @@ class Tx:
         )
         q = sa.select(a.channel, a.state, a.closed_reason).select_from(joined)
         return (await self._run(q.where(t.incidents.c.created_at >= since))).all()
-
-    async def counts(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for name, table in (("incidents", t.incidents), ("deliveries", t.deliveries)):
-            n = sa.func.count().label("n")
-            res = await self._run(sa.select(table.c.state, n).group_by(table.c.state))
-            out[name] = {str(r._mapping["state"]): int(r._mapping["n"]) for r in res}
-        return out
