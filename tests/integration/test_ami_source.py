@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from adapters.ami.channel import AmiSource, build
 from adapters.base import HealthState
-from adapters.cti import CallAnswered, CallEnded, CallOffered, CtiEvent
+from adapters.cti import CallAnswered, CallEnded, CallOffered
 from simulators.ami_server import AmiServer
+from tests.support.cti import Recorder
 
 FAST = {"reconnect_initial": 0.05, "reconnect_max": 0.2, "connect_timeout": 2.0}
 
@@ -22,40 +22,6 @@ def source(ami: AmiServer, **options: Any) -> AmiSource:
     src = build("pbx", opts)
     assert isinstance(src, AmiSource)
     return src
-
-
-class Recorder:
-    def __init__(self, src: AmiSource) -> None:
-        self.src = src
-        self.events: list[CtiEvent] = []
-        self._changed = asyncio.Event()
-
-    async def __aenter__(self) -> Recorder:
-        self._task = asyncio.create_task(self._drain(), name="test.recorder")
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _drain(self) -> None:
-        events: AsyncIterator[CtiEvent] = self.src.events()
-        async for event in events:
-            self.events.append(event)
-            self._changed.set()
-
-    def of(self, kind: type[CtiEvent], call_id: str | None = None) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind) and call_id in (None, e.call_id)]
-
-    async def until(self, kind: type[CtiEvent], count: int, timeout: float = 5.0) -> list[Any]:
-        async with asyncio.timeout(timeout):
-            while len(self.of(kind)) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.of(kind)
-
-    async def settle(self, quiet: float = 0.2) -> None:
-        await asyncio.sleep(quiet)
 
 
 async def test_answered_call_gives_caller_desk_and_linkedid() -> None:

@@ -12,15 +12,15 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from adapters.cti import CallAnswered, CallEnded, CallOffered, CtiEvent, CtiSource
+from adapters.cti import CallAnswered, CallEnded, CallOffered, CtiSource
 from adapters.sip.channel import build
 from gateway.errors import ChannelError, Conflict, NotFound
 from simulators.sip_calls import SCENARIOS, Caller, SippCalls, Traced
+from tests.support.cti import Recorder as CtiRecorder
 
 
 @pytest.fixture(autouse=True)
@@ -39,39 +39,8 @@ def to(source: CtiSource, user: str = "000") -> str:
     return f"sip:{user}@127.0.0.1:{source.local_port}"  # type: ignore[attr-defined]
 
 
-class Recorder:
-    """Drains a source's events in the background, stamping when each one reached asyncio."""
-
-    def __init__(self, source: CtiSource) -> None:
-        self.source = source
-        self.events: list[CtiEvent] = []
-        self.arrived: list[float] = []
-        self._changed = asyncio.Event()
-
-    async def __aenter__(self) -> Recorder:
-        self._task = asyncio.create_task(self._drain(), name="test.recorder")
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _drain(self) -> None:
-        events: AsyncIterator[CtiEvent] = self.source.events()
-        async for event in events:
-            self.events.append(event)
-            self.arrived.append(time.time())
-            self._changed.set()
-
-    def of(self, kind: type[CtiEvent]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    async def until(self, kind: type[CtiEvent], count: int, timeout: float = 10.0) -> list[Any]:
-        async with asyncio.timeout(timeout):
-            while len(self.of(kind)) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.of(kind)
+class Recorder(CtiRecorder):
+    timeout = 10.0  # a pjsua2 desk and sipp start more slowly than the AMI simulator
 
 
 def final_response(messages: list[Traced], code: int, call_id: str) -> Traced:
