@@ -1,30 +1,43 @@
-"""The Channel contract every radio, pager, SMS and voice adapter implements (ARCHITECTURE.md).
+"""The Channel contract every radio, pager, SMS and voice adapter implements (docs/architecture.md),
+and the lifecycle skeleton that channels and CTI sources share.
 
 A channel is an async context manager. `send` hands one message to the device or network and
 returns a receipt, or raises `ChannelError` saying whether the failure is temporary (retry on the
 same channel) or permanent (move to the next endpoint). Inbound traffic (delivery reports, replies,
-acks, unit status) arrives through the async iterator `events()`.
+acks, unit status) arrives through the async iterator `events()` (or `event_batches()`), and
+health changes through `health_changes()`.
+
+The lifecycle skeleton (`Component`) owns an `AsyncExitStack` and a `TaskGroup`: subclasses
+implement `_open()` and `_close()` and run their background loops with `start_task(name, factory)`.
+A child that crashes marks the component down with the reason and is restarted with back-off; it
+never cancels the task that entered the component (docs/style.md, "the TaskGroup pitfall").
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self
 
-from gateway.errors import ChannelError
+from adapters.backoff import reconnect_delays
+from adapters.errors import ChannelError
 
 __all__ = [
     "Capabilities",
     "Channel",
     "ChannelError",
     "ChannelEvent",
+    "Component",
     "DeliveryReport",
     "Health",
+    "HealthFeed",
     "HealthState",
     "InboundText",
     "OutboundMessage",
@@ -116,35 +129,181 @@ class UnitStatusReport:
 
 
 ChannelEvent = DeliveryReport | InboundText | RadioAck | UnitStatusReport
-HealthListener = Callable[["Channel", Health], Awaitable[None] | None]
+TaskFactory = Callable[[], Coroutine[Any, Any, None]]
+
+log = logging.getLogger(__name__)
 
 
-class Channel(ABC):
-    """Base class: keeps health and an inbound queue; subclasses implement the I/O."""
+class HealthFeed:
+    """One subscriber's view of a component's health changes, in order, from the moment it was
+    made (so a change between subscribing and the first `await` is not lost)."""
+
+    def __init__(self, owner: Component) -> None:
+        self._owner = owner
+        self._queue: asyncio.Queue[Health] = asyncio.Queue()
+
+    def put(self, health: Health) -> None:
+        self._queue.put_nowait(health)
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Health:
+        return await self._queue.get()
+
+    def close(self) -> None:
+        self._owner._unsubscribe(self)
+
+
+class Component:
+    """The lifecycle skeleton of every channel and CTI source.
+
+    `async with component:` enters an `AsyncExitStack` holding one `TaskGroup`, then calls
+    `_open()`; leaving calls `_close()`, cancels the children and waits for them. Subclasses push
+    their own clean-ups on `self.stack` and start loops with `start_task`.
+    """
 
     kind: str = "abstract"
+    restart_first: float = 0.5  # seconds before the first restart of a crashed child
+    restart_cap: float = 30.0
 
-    def __init__(self, *, name: str, capabilities: Capabilities) -> None:
+    def __init__(self, *, name: str) -> None:
         self.name = name
-        self.capabilities = capabilities
         self._health = Health(HealthState.DOWN, "not started")
-        self._inbound: asyncio.Queue[ChannelEvent] = asyncio.Queue()
-        self._health_listeners: list[Callable[[Channel, Health], None]] = []
+        self._feeds: list[HealthFeed] = []
+        self._stack: AsyncExitStack | None = None
+        self._group: asyncio.TaskGroup | None = None
+        self._children: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
 
+    # ---- health ----------------------------------------------------------------------------
     @property
     def health(self) -> Health:
         return self._health
-
-    def on_health_change(self, listener: Callable[[Channel, Health], None]) -> None:
-        self._health_listeners.append(listener)
 
     def set_health(self, state: HealthState, reason: str = "") -> None:
         new = Health(state, reason)
         if new == self._health:
             return
         self._health = new
-        for listener in self._health_listeners:
-            listener(self, new)
+        for feed in list(self._feeds):
+            feed.put(new)
+
+    def health_changes(self) -> HealthFeed:
+        """An async iterator of every later health change; `close()` it when done."""
+        feed = HealthFeed(self)
+        self._feeds.append(feed)
+        return feed
+
+    def _unsubscribe(self, feed: HealthFeed) -> None:
+        if feed in self._feeds:
+            self._feeds.remove(feed)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    @property
+    def closing(self) -> bool:
+        """True from the start of `__aexit__`: loops should wind down, not report a crash."""
+        return self._stopping
+
+    @property
+    def stack(self) -> AsyncExitStack:
+        if self._stack is None:
+            raise RuntimeError(f"{self.kind} {self.name} is not open")
+        return self._stack
+
+    async def __aenter__(self) -> Self:
+        stack = AsyncExitStack()
+        await stack.__aenter__()
+        self._stopping = False
+        try:
+            self._group = await stack.enter_async_context(asyncio.TaskGroup())
+            stack.callback(self._cancel_children)  # runs before the group waits for them
+            self._stack = stack
+            await self._open()
+        except BaseException:
+            self._stopping = True
+            self._stack = self._group = None
+            await stack.__aexit__(None, None, None)  # clean-ups run; the error is the caller's
+            raise
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        stack, self._stack = self._stack, None
+        self._stopping = True
+        try:
+            await self._close()
+        finally:
+            if stack is not None:
+                await stack.__aexit__(None, None, None)
+            self._group = None
+            self._children.clear()
+
+    async def _open(self) -> None:
+        """Connect, handshake, start loops. Raise to refuse to start (the caller sees the error)."""
+
+    async def _close(self) -> None:
+        """Say goodbye to the peer while the loops still run; the skeleton then cancels them."""
+
+    # ---- supervised children -------------------------------------------------------------
+    def start_task(self, name: str, factory: TaskFactory, *, restart: bool = True) -> asyncio.Task[None]:
+        """Run `factory()` as a named child. If it raises, the component is marked down with the
+        reason and, with `restart`, the factory is called again after a capped back-off."""
+        if self._group is None:
+            raise RuntimeError(f"{self.kind} {self.name}: start_task before the component is open")
+        full = f"{self.kind}.{self.name}.{name}"
+        old = self._children.get(name)
+        if old is not None and not old.done():
+            old.cancel()
+        task = self._group.create_task(self._run_child(full, factory, restart), name=full)
+        self._children[name] = task
+        return task
+
+    def stop_task(self, name: str) -> None:
+        task = self._children.pop(name, None)
+        if task is not None:
+            task.cancel()
+
+    async def _run_child(self, full: str, factory: TaskFactory, restart: bool) -> None:
+        loop = asyncio.get_running_loop()
+        delays = self._restart_delays()
+        while True:
+            started = loop.time()
+            try:
+                await factory()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a crashed child must never cancel the gateway
+                if self._stopping:
+                    return
+                log.exception("%s crashed", full)
+                self.set_health(HealthState.DOWN, f"{full} crashed: {type(exc).__name__}: {exc}")
+                if not restart:
+                    return
+            if loop.time() - started > self.restart_cap:  # it ran well for a while: start over
+                delays = self._restart_delays()
+            await asyncio.sleep(next(delays))
+
+    def _restart_delays(self) -> Iterator[float]:
+        return reconnect_delays(
+            first=self.restart_first, cap=self.restart_cap, jitter=0.2, rng=random.Random()
+        )
+
+    def _cancel_children(self) -> None:
+        for task in self._children.values():
+            task.cancel()
+
+
+class Channel(Component, ABC):
+    """Base class of every channel: health, an inbound queue and the lifecycle skeleton;
+    subclasses implement `send` and the I/O."""
+
+    def __init__(self, *, name: str, capabilities: Capabilities) -> None:
+        super().__init__(name=name)
+        self.capabilities = capabilities
+        self._inbound: asyncio.Queue[ChannelEvent] = asyncio.Queue()
 
     def emit(self, event: ChannelEvent) -> None:
         """Subclasses call this for every inbound event."""
@@ -165,17 +324,6 @@ class Channel(ABC):
     @abstractmethod
     async def send(self, message: OutboundMessage) -> SendReceipt:
         """Hand the message over. Raises ChannelError(temporary=…) on failure."""
-
-    @abstractmethod
-    async def __aenter__(self) -> Self: ...
-
-    @abstractmethod
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
 
     def fail(self, reason: str, *, temporary: bool, endpoint: str = "", **evidence: Any) -> ChannelError:
         """Build a typed error for this channel (raise it `from` the library error)."""

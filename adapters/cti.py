@@ -2,19 +2,17 @@
 
 A CTI source is an async context manager; `events()` yields call events as they happen. The core's
 CTI service turns `CallAnswered` into an incident and `CallEnded` into handling time
-(ARCHITECTURE.md, "the flow of one incident").
+(docs/architecture.md, "the flow of one incident").
 """
 
 from __future__ import annotations
 
 import asyncio
-from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from adapters.base import Health, HealthState
+from adapters.base import Component
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,22 +48,12 @@ class CallEnded(CallEvent):
 CtiEvent = CallOffered | CallAnswered | CallEnded
 
 
-class CtiSource(ABC):
-    """Base class: keeps health and a queue of call events; subclasses do the I/O."""
-
-    kind: str = "abstract"
+class CtiSource(Component):
+    """Base class: a queue of call events and the lifecycle skeleton; subclasses do the I/O."""
 
     def __init__(self, *, name: str) -> None:
-        self.name = name
-        self._health = Health(HealthState.DOWN, "not started")
+        super().__init__(name=name)
         self._events: asyncio.Queue[CtiEvent] = asyncio.Queue()
-
-    @property
-    def health(self) -> Health:
-        return self._health
-
-    def set_health(self, state: HealthState, reason: str = "") -> None:
-        self._health = Health(state, reason)
 
     def emit(self, event: CtiEvent) -> None:
         self._events.put_nowait(event)
@@ -77,11 +65,3 @@ class CtiSource(ABC):
     async def answer(self, call_id: str) -> None:
         """Pick up a ringing call on the dispatcher's behalf (sources that can; others refuse)."""
         raise NotImplementedError(f"{self.kind} cannot answer calls")
-
-    @abstractmethod
-    async def __aenter__(self) -> Self: ...
-
-    @abstractmethod
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None: ...

@@ -1,4 +1,4 @@
-"""Channel kinds, chosen by the `kind` in config, imported lazily (STYLE.md practice 2), so a
+"""Channel kinds, chosen by the `kind` in config, imported lazily (docs/style.md practice 2), so a
 missing optional dependency matters only when a channel of that kind is configured."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from adapters.base import Channel
 from adapters.cti import CtiSource
-from gateway.errors import ChannelUnavailable
+from adapters.errors import ChannelUnavailable
 
 
 @dataclass(frozen=True, slots=True)

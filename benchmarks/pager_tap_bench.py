@@ -40,10 +40,14 @@ def message(i: int, length: int) -> OutboundMessage:
 
 
 async def wait_up(ch: Channel) -> None:
-    up = asyncio.Event()
-    ch.on_health_change(lambda _c, h: up.set() if h.state is HealthState.UP else None)
-    if ch.health.state is not HealthState.UP:
-        await up.wait()
+    feed = ch.health_changes()
+    try:
+        if ch.health.state is not HealthState.UP:
+            async for health in feed:
+                if health.state is HealthState.UP:
+                    break
+    finally:
+        feed.close()
 
 
 async def measure(baud: int, pages: int, length: int, *, batched: bool) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, Self
 
-from adapters.base import Channel, Health, HealthState
+from adapters.base import Channel, HealthState
 from adapters.cti import CtiSource
 from gateway.bus import Bus
 from gateway.clock import Clock, SystemClock
@@ -69,7 +69,6 @@ class Gateway:
         )
         self._stack = AsyncExitStack()
         self.ready = asyncio.Event()
-        self._health_changes: asyncio.Queue[tuple[str, Health]] = asyncio.Queue()
 
     async def __aenter__(self) -> Self:
         await self._stack.__aenter__()
@@ -81,8 +80,7 @@ class Gateway:
                 if self._given_channels is not None
                 else build_channels(self.settings)
             )
-            for ch in channels.values():
-                ch.on_health_change(self._on_health)
+            self._health_feeds = {name: ch.health_changes() for name, ch in channels.items()}
             timeouts = {c.name: c.send_timeout for c in self.settings.channels if c.send_timeout is not None}
             self.engine = DeliveryEngine(
                 send_timeouts=timeouts,
@@ -133,23 +131,25 @@ class Gateway:
     ) -> None:
         await self._stack.__aexit__(et, e, tb)
 
-    def _on_health(self, ch: Channel, health: Health) -> None:
-        self.metrics.channel_up.labels(ch.name).set(HEALTH_VALUE[health.state])
-        log.info(
-            "channel %s is %s%s", ch.name, health.state.value, f": {health.reason}" if health.reason else ""
-        )
-        self._health_changes.put_nowait((ch.name, health))
-        self.engine.poke(recheck=True)
-
-    async def _record_health(self) -> None:
-        """Health changes are audited (reviews show channel outages) from this task, not callbacks."""
-        while True:
-            name, health = await self._health_changes.get()
-            async with self.store.write() as tx:
-                await tx.record(
-                    "channel.health",
-                    data={"channel": name, "state": health.state.value, "reason": health.reason},
+    async def _watch_health(self, ch: Channel) -> None:
+        """Health changes are logged, exported and audited (reviews show channel outages)."""
+        feed = self._health_feeds[ch.name]
+        try:
+            async for health in feed:
+                self.metrics.channel_up.labels(ch.name).set(HEALTH_VALUE[health.state])
+                log.info(
+                    "channel %s is %s%s",
+                    ch.name,
+                    health.state.value,
+                    f": {health.reason}" if health.reason else "",
                 )
+                async with self.store.write() as tx:
+                    await tx.record(
+                        "channel.health",
+                        data={"channel": ch.name, "state": health.state.value, "reason": health.reason},
+                    )
+        finally:
+            feed.close()
 
     async def _seed_resources(self) -> list[Resource]:
         """Resources come from config; their live status stays in the store across restarts."""
@@ -187,8 +187,8 @@ class Gateway:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.engine.run(), name="engine")
             tg.create_task(self.escalation.run(), name="escalation")
-            tg.create_task(self._record_health(), name="channel-health")
             for ch in self.channels.values():
+                tg.create_task(self._watch_health(ch), name=f"health.{ch.name}")
                 tg.create_task(self.field.pump(ch), name=f"inbound.{ch.name}")
             for src in self.cti_sources.values():
                 tg.create_task(self.cti.pump(src), name=f"cti.{src.name}")

@@ -1,12 +1,30 @@
-"""One error root for callout, with subclasses that carry data (STYLE.md practice 5)."""
+"""The core's errors on the one error root (docs/style.md practice 5).
+
+The root and the errors adapters raise live in `adapters.errors` (the bottom layer) and are
+re-exported here, so the core names every error through this module."""
 
 from __future__ import annotations
 
-from typing import Any
+from adapters.errors import (
+    CalloutError,
+    ChannelError,
+    ChannelUnavailable,
+    Conflict,
+    NotFound,
+    ProtocolError,
+)
 
-
-class CalloutError(Exception):
-    """Root of every error callout raises on purpose."""
+__all__ = [
+    "CalloutError",
+    "ChannelError",
+    "ChannelUnavailable",
+    "ConfigError",
+    "Conflict",
+    "IllegalTransition",
+    "NotFound",
+    "ProtocolError",
+    "ValidationFailed",
+]
 
 
 class ConfigError(CalloutError):
@@ -27,13 +45,6 @@ class ValidationFailed(CalloutError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
 
 
-class NotFound(CalloutError):
-    def __init__(self, what: str, key: str | int) -> None:
-        self.what = what
-        self.key = key
-        super().__init__(f"{what} {key!r} not found")
-
-
 class IllegalTransition(CalloutError):
     """A state change that the state machine does not allow."""
 
@@ -45,35 +56,3 @@ class IllegalTransition(CalloutError):
         super().__init__(f"{entity} {key}: cannot go from {current!r} to {target!r}")
 
 
-class Conflict(CalloutError):
-    """The request is valid but clashes with the current state (e.g. nothing to dispatch)."""
-
-
-class ChannelError(CalloutError):
-    """A failed send. `temporary` says whether to retry on the same channel or move on."""
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        channel: str = "",
-        endpoint: str = "",
-        temporary: bool,
-        evidence: dict[str, Any] | None = None,
-    ) -> None:
-        self.reason = reason
-        self.channel = channel
-        self.endpoint = endpoint
-        self.temporary = temporary
-        self.evidence = evidence or {}
-        kind = "temporary" if temporary else "permanent"
-        super().__init__(f"{channel or 'channel'}: {kind} failure: {reason}")
-
-
-class ChannelUnavailable(CalloutError):
-    """A channel kind is configured whose optional dependency is not installed."""
-
-    def __init__(self, kind: str, hint: str) -> None:
-        self.kind = kind
-        self.hint = hint
-        super().__init__(f"channel kind {kind!r} is not available: {hint}")

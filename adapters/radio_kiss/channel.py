@@ -161,7 +161,7 @@ class KissRadioChannel(Channel):
             self.emit(event)
 
     # ---- the link -------------------------------------------------------------------------------
-    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         o = self.options
         if o.host is not None:
             return await asyncio.open_connection(o.host, o.tcp_port)
@@ -172,7 +172,7 @@ class KissRadioChannel(Channel):
         while True:
             try:
                 async with asyncio.timeout(self.options.open_timeout):
-                    reader, writer = await self._open()
+                    reader, writer = await self._connect()
             except (OSError, ValueError, TimeoutError) as exc:
                 self.set_health(HealthState.DOWN, f"cannot open {self.where}: {exc!r}")
                 self._tried.set()

@@ -73,8 +73,6 @@ class DeliveryEngine:
         # (channel, channel_ref) -> (expires at, delivered, reason, evidence)
         self._parked: dict[tuple[str, str], tuple[float, bool, str, dict[str, Any]]] = {}
         self.idle = asyncio.Event()
-        for ch in channels.values():
-            ch.on_health_change(lambda _c, _h: self.poke(recheck=True))
 
     # ---- public ------------------------------------------------------------------------------
     def poke(self, *, recheck: bool = False) -> None:
@@ -115,10 +113,21 @@ class DeliveryEngine:
         """Run until cancelled: the outbox loop, the outcome recorder and the sends, in one TaskGroup."""
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._recorder(), name="engine.recorder")
+            for ch in self.channels.values():
+                tg.create_task(self._watch_health(ch), name=f"engine.health.{ch.name}")
             await self._resume(tg)
             while True:
                 await self._cycle(tg)
                 await self._wait()
+
+    async def _watch_health(self, ch: Channel) -> None:
+        """A channel coming up or going down changes what can be sent: look again at once."""
+        feed = ch.health_changes()
+        try:
+            async for _ in feed:
+                self.poke(recheck=True)
+        finally:
+            feed.close()
 
     # ---- the loop -----------------------------------------------------------------------------
     async def _resume(self, tg: asyncio.TaskGroup) -> None:

@@ -33,6 +33,7 @@ from gateway.domain.states import DeliveryState
 from gateway.errors import ChannelError
 from simulators.radio_fleet import Faults, PrivateBroker, RadioFleet, Tls
 from tests.engine.conftest import FIRE, Rig, make_settings, until
+from tests.support.health import health_log
 from tests.support.scripted import ScriptedChannel
 
 REPO = Path(__file__).resolve().parents[2]
@@ -243,9 +244,8 @@ async def test_broker_restart_goes_down_and_up_and_loses_nothing(broker):
         RadioFleet(broker=broker.url, count=20, ack_delay=0.4, walk_delay=None) as fleet,
         radio(broker) as ch,
         collected(ch) as got,
+        health_log(ch) as changes,
     ):
-        states: list[HealthState] = []
-        ch.on_health_change(lambda _c, h: states.append(h.state))
         # Sends race the broker going away: each either got its PUBACK or fails temporarily.
         sends = [ch.send(msg(f"R{i + 1}", mid)) for i, mid in enumerate(ids)]
         results = await asyncio.gather(*sends, broker.stop(), return_exceptions=True)
@@ -270,6 +270,7 @@ async def test_broker_restart_goes_down_and_up_and_loses_nothing(broker):
         acks = sorted(a.message_id for a in of(RadioAck, got))
         assert acks == ids  # every message acked, none twice
         assert sorted(r.channel_ref for r in of(DeliveryReport, got)) == ids
+        states = [h.state for h in changes]
         assert [s for i, s in enumerate(states) if i == 0 or states[i - 1] is not s] == [
             HealthState.DOWN,
             HealthState.UP,

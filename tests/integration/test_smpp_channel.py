@@ -16,6 +16,7 @@ from gateway.domain.states import DeliveryState
 from gateway.errors import ChannelError
 from simulators.smsc import RINVDSTADR, RTHROTTLED, Smsc
 from tests.engine.conftest import FIRE, Rig, make_settings, until
+from tests.support.health import health_log
 from tests.support.scripted import ScriptedChannel
 
 NUMBER = "+447700900001"
@@ -168,9 +169,11 @@ async def test_queue_full_is_retried_then_fails_temporarily():
 
 
 async def test_abrupt_close_reconnects_rebinds_and_loses_nothing():
-    changes: list[Health] = []
-    async with Smsc(submit_delay=0.15, receipt_delay=0.05) as sim, channel(sim) as ch:
-        ch.on_health_change(lambda _ch, h: changes.append(h))
+    async with (
+        Smsc(submit_delay=0.15, receipt_delay=0.05) as sim,
+        channel(sim) as ch,
+        health_log(ch) as changes,
+    ):
         sends = [asyncio.create_task(ch.send(msg(f"m{i}", mid=str(i)))) for i in range(6)]
         await until(lambda: len(sim.submits) >= 4, "submits outstanding")
         sim.drop_connections()
