@@ -33,7 +33,7 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
     sim = sub.add_parser("simulate", help="run one device simulator standalone")
     if "simulate" in (argv or []):  # simulators are imported only when one is asked for
-        from gateway.simulate import add_parsers
+        from gateway.demo.simulate import add_parsers
 
         add_parsers(sim.add_subparsers(dest="device", required=True, metavar="DEVICE"))
     return p
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(args.config)
         if args.command == "demo":
-            from gateway.demo import run_demo
+            from gateway.demo.run import run_demo
 
             return asyncio.run(
                 run_demo(
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         if args.command == "simulate":
-            from gateway.simulate import run as simulate
+            from gateway.demo.simulate import run as simulate
 
             return simulate(args)
     except ConfigError as exc:

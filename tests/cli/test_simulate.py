@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from gateway.simulate import SIMULATORS
+from gateway.demo.simulate import SIMULATORS
 
 CASES = {
     "gsm-modem": (["--tcp-port", "0"], "[gsm-modem] listening on pty"),

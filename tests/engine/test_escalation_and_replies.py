@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from gateway.domain.states import DeliveryState, IncidentState, UnitStatus
-from tests.engine.conftest import FIRE, until
 from tests.engine.test_fallback import dispatch_eng1
+from tests.support.engine import FIRE
+from tests.support.waiting import until
 
 LEVELS = {
     "levels": {

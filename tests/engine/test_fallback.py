@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from adapters.base import Capabilities, HealthState
 from gateway.domain.states import DeliveryState, IncidentState
-from tests.engine.conftest import FIRE, FIRE_P1, until
+from tests.support.engine import FIRE, FIRE_P1
 from tests.support.scripted import PERM, TEMP
+from tests.support.waiting import until
 
 TWO_WAY = Capabilities(max_length=160, two_way=True)
 CONFIRMING = Capabilities(max_length=160, two_way=True, confirms_delivery=True)

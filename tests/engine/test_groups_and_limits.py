@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from adapters.base import RadioAck
 from gateway.domain.states import DeliveryState
-from tests.engine.conftest import FIRE, until
+from tests.support.engine import FIRE
+from tests.support.waiting import until
 
 CREW = {
     "resources": [

@@ -7,8 +7,9 @@ import asyncio
 from gateway.app import Gateway
 from gateway.clock import ManualClock
 from gateway.domain.states import DeliveryState
-from tests.engine.conftest import FIRE, make_settings, scripted_channels, until
+from tests.support.engine import FIRE, make_settings, scripted_channels
 from tests.support.scripted import HANG, TEMP
+from tests.support.waiting import until
 
 
 async def test_restart_resumes_in_flight_and_pending_and_never_resends_confirmed(tmp_path):

@@ -12,7 +12,7 @@ from adapters.base import HealthState, OutboundMessage
 from adapters.pager_snpp.channel import build
 from gateway.errors import ChannelError
 from simulators.snpp_server import SnppPage, SnppServer
-from tests.engine.conftest import until
+from tests.support.waiting import until
 
 FAST: dict[str, Any] = {"reply_timeout": 2.0, "recheck_interval": 0.3}
 

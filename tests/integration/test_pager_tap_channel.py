@@ -14,7 +14,7 @@ from adapters.base import HealthState, OutboundMessage
 from adapters.pager_tap.channel import build
 from gateway.errors import ChannelError
 from simulators.tap_terminal import Faults, Page, TapTerminal, TerminalConfig
-from tests.engine.conftest import until
+from tests.support.waiting import until
 
 # Fast §7 timers: the simulator answers at once, so tests need not wait the spec's seconds.
 FAST: dict[str, Any] = {

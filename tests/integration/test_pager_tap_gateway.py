@@ -14,8 +14,9 @@ from gateway.app import Gateway
 from gateway.clock import ManualClock
 from gateway.domain.states import DeliveryState
 from simulators.tap_terminal import TapTerminal
-from tests.engine.conftest import FIRE, Rig, make_settings, until
+from tests.support.engine import FIRE, Rig, make_settings
 from tests.support.scripted import ScriptedChannel
+from tests.support.waiting import until
 
 PLAN = [{"channel": "pager", "address": "1001"}, {"channel": "sms", "address": "+447700900001"}]
 FAST = {"wake_interval": 0.15, "response_timeout": 2.0, "linger": 0.1, "recheck_interval": 30.0}

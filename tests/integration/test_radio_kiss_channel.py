@@ -20,8 +20,9 @@ from gateway.domain.states import DeliveryState
 from gateway.errors import ChannelError
 from gateway.policies.fitting import fit_message
 from simulators.kiss_tnc import KissTnc, Station
-from tests.engine.conftest import FIRE, make_settings, until
+from tests.support.engine import FIRE, make_settings
 from tests.support.scripted import ScriptedChannel
+from tests.support.waiting import until
 
 ME = "N0GW-10"
 UNIT = "N0CALL-7"

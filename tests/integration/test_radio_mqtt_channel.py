@@ -32,9 +32,10 @@ from gateway.clock import ManualClock
 from gateway.domain.states import DeliveryState
 from gateway.errors import ChannelError
 from simulators.radio_fleet import Faults, PrivateBroker, RadioFleet, Tls
-from tests.engine.conftest import FIRE, Rig, make_settings, until
+from tests.support.engine import FIRE, Rig, make_settings
 from tests.support.health import health_log
 from tests.support.scripted import ScriptedChannel
+from tests.support.waiting import until
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,9 +15,10 @@ from gateway.clock import ManualClock
 from gateway.domain.states import DeliveryState
 from gateway.errors import ChannelError
 from simulators.smsc import RINVDSTADR, RTHROTTLED, Smsc
-from tests.engine.conftest import FIRE, Rig, make_settings, until
+from tests.support.engine import FIRE, Rig, make_settings
 from tests.support.health import health_log
 from tests.support.scripted import ScriptedChannel
+from tests.support.waiting import until
 
 NUMBER = "+447700900001"
 

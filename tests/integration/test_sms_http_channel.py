@@ -17,7 +17,7 @@ from adapters.sms_http.channel import SmsHttpChannel, build
 from adapters.sms_http.codec import CallbackRejected
 from gateway.errors import ChannelError
 from simulators.sms_http_provider import SmsProvider
-from tests.engine.conftest import until
+from tests.support.waiting import until
 
 SECRET = "shared-secret"
 TOKEN = "tok-123"

@@ -20,8 +20,9 @@ from gateway.domain.states import DeliveryState
 from gateway.errors import ChannelError
 from simulators.gsm_modem import Faults, GsmModem, ReportPlan
 from simulators.gsm_modem import sms as sim_sms
-from tests.engine.conftest import FIRE, make_settings, until
+from tests.support.engine import FIRE, make_settings
 from tests.support.scripted import ScriptedChannel
+from tests.support.waiting import until
 
 TEXT = "Dispatch: unit 12 to station 4"
 TO = "+15551234567"

@@ -14,7 +14,7 @@ from gateway.domain.states import DeliveryState, IncidentState
 from gateway.settings import Settings
 from simulators.kiss_tnc import KissTnc, Station
 from simulators.radio_fleet import PrivateBroker, RadioFleet
-from tests.engine.conftest import until
+from tests.support.waiting import until
 
 
 async def test_an_offline_mqtt_radio_falls_back_to_the_aprs_radio_which_acknowledges(tmp_path):

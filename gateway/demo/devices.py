@@ -1,102 +1,31 @@
-"""The demo's simulated field: one small function per device. Each starts its simulator in the
-demo's AsyncExitStack and returns the `Part` it contributes (the channel options that point the
-channel at the simulator, channels and endpoints it adds, crews that answer through it), or
+"""The demo's simulated field devices, one small function per device. Each starts its simulator
+in the demo's AsyncExitStack and returns the `Part` it contributes (the channel options that point
+the channel at the simulator, channels and endpoints it adds, crews that answer through it), or
 raises `LeftOut` saying why it cannot run here. Channels and simulators talk over real sockets,
 pseudo-terminals and an MQTT broker, exactly as with hardware.
-
-`start_rig` runs them all and folds the parts into the settings loaded from demo.toml; a channel
-whose device was left out is removed with the endpoints on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
-import logging
 import os
-import re
 import shutil
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from contextlib import AsyncExitStack, suppress
-from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.demo.parts import Crew, LeftOut, Part
 from gateway.settings import ChannelConfig, CtiSourceConfig, EndpointConfig, Settings
 
-log = logging.getLogger(__name__)
-
-Job = Callable[[], Coroutine[Any, Any, None]]
 BROKER_ENV = "CALLOUT_DEMO__BROKER"  # the MQTT broker the demo uses, over demo.toml's
 DESK = "desk-1"
 # The forced faults: Engine 1's phone app is offline (HTTP 404); Ambulance 1's radio takes
 # messages (and says so) but nobody presses its ack button.
 APP_FAULTS = {"ENG1": "reject"}
 SILENT_RADIOS = ("AMB1",)
-# How a crew answers a dispatch on a text device: (reply, seconds after the previous step). The
-# reply quotes the incident's serial, as the dispatch asks ("Reply ACK 42"); CLEAR, which may come
-# after the incident is closed, names it in full (a bare serial only finds open incidents).
-CREW_WALK = (("ACK {serial}", 1.0), ("ON SCENE {serial}", 2.5), ("CLEAR {ref}", 2.0))
-# A dispatch names its incident and priority first ("INC-2026-000042 P2 FIRE: …"); stand-downs
-# and escalations are not answered. Searched, not matched: a split message starts "1/2 ".
-DISPATCH = re.compile(r"\b(INC-\d{4}-0*(\d+)) P[1-4] (?!ESCALATION)")
 
 
-class LeftOut(Exception):
-    """A device that cannot run here: what it is, why, and the channels that go with it."""
-
-    def __init__(self, device: str, why: str, channels: Iterable[str] = ()) -> None:
-        super().__init__(f"{device}: {why}")
-        self.device, self.why, self.channels = device, why, tuple(channels)
-
-
-@dataclass
-class Part:
-    """What one simulated device adds to the demo."""
-
-    label: str  # for the status line
-    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # channel -> options it sets
-    channels: list[ChannelConfig] = field(default_factory=list)  # channels it adds
-    endpoints: dict[str, list[EndpointConfig]] = field(default_factory=dict)  # resource id -> added
-    sources: list[CtiSourceConfig] = field(default_factory=list)  # CTI sources it adds
-    jobs: dict[str, Job] = field(default_factory=dict)  # run with the daemon (crews)
-    on_ready: Callable[[str], None] | None = None  # given callout's base URL once the API is up
-
-
-@dataclass
-class Crew:
-    """The people behind simulated handsets and radios that answer in text: every dispatch that
-    reaches an address is answered through the same device (CREW_WALK), naming its incident so
-    that a reply never lands on another incident of the same unit."""
-
-    name: str
-    inbox: Callable[[], Iterable[tuple[str, str]]]  # (address, text) of everything received
-    reply: Callable[[str, str], Awaitable[None]]  # (address, text) sent back from that address
-    answered: set[tuple[str, str]] = field(default_factory=set)
-
-    async def run(self) -> None:
-        async with asyncio.TaskGroup() as tg:
-            while True:
-                for address, text in list(self.inbox()):
-                    found = DISPATCH.search(text)
-                    if found and (address, found[1]) not in self.answered:
-                        self.answered.add((address, found[1]))
-                        walk = self._walk(address, found[1], found[2])
-                        tg.create_task(walk, name=f"{self.name}.{address}")
-                await asyncio.sleep(0.2)
-
-    async def _walk(self, address: str, ref: str, serial: str) -> None:
-        for words, after in CREW_WALK:
-            await asyncio.sleep(after)
-            text = words.format(ref=ref, serial=serial)
-            try:
-                await self.reply(address, text)
-            except Exception:  # a crew that cannot answer must not stop the demo
-                log.warning("%s: could not send %r from %s", self.name, text, address, exc_info=True)
-
-
-# ---- helpers --------------------------------------------------------------------------------------
-def _mine(settings: Settings, kind: str) -> ChannelConfig:
+def channel_of_kind(settings: Settings, kind: str) -> ChannelConfig:
     """The demo's one channel of this kind."""
     for c in settings.channels:
         if c.kind == kind:
@@ -126,11 +55,10 @@ async def _answers(url: str) -> bool:
     return True
 
 
-# ---- one function per device ----------------------------------------------------------------------
 async def field_app(stack: AsyncExitStack, settings: Settings) -> Part:
     from simulators.field_app import FieldApp
 
-    ch = _mine(settings, "webhook")
+    ch = channel_of_kind(settings, "webhook")
     app = await stack.enter_async_context(
         FieldApp(secret=ch.options.get("inbound_secret", ""), behaviours=dict(APP_FAULTS), delay=1.0)
     )
@@ -147,7 +75,7 @@ async def field_app(stack: AsyncExitStack, settings: Settings) -> Part:
 
 
 async def radio_fleet(stack: AsyncExitStack, settings: Settings, broker: str | None = None) -> Part:
-    ch = _mine(settings, "mqtt_radio")
+    ch = channel_of_kind(settings, "mqtt_radio")
     device = "MQTT radio fleet"
     try:
         from simulators.radio_fleet.broker import BrokerError, PrivateBroker
@@ -188,7 +116,7 @@ async def radio_fleet(stack: AsyncExitStack, settings: Settings, broker: str | N
 async def kiss_tnc(stack: AsyncExitStack, settings: Settings) -> Part:
     from simulators.kiss_tnc import KissTnc, Station
 
-    ch = _mine(settings, "kiss_radio")
+    ch = channel_of_kind(settings, "kiss_radio")
     me = str(ch.options["callsign"])
     calls = addresses(settings, ch.name)
     tnc = await stack.enter_async_context(KissTnc([Station(c, ack_delay=0.3) for c in calls], pty=True))
@@ -210,7 +138,7 @@ async def kiss_tnc(stack: AsyncExitStack, settings: Settings) -> Part:
 async def smsc(stack: AsyncExitStack, settings: Settings) -> Part:
     from simulators.smsc import Smsc
 
-    ch = _mine(settings, "smpp")
+    ch = channel_of_kind(settings, "smpp")
     account = {str(ch.options["system_id"]): str(ch.options.get("password", ""))}
     sim = await stack.enter_async_context(Smsc(accounts=account, receipt_delay=0.3))
     sender = str(ch.options.get("source_addr", ""))
@@ -229,7 +157,7 @@ async def smsc(stack: AsyncExitStack, settings: Settings) -> Part:
 async def sms_provider(stack: AsyncExitStack, settings: Settings) -> Part:
     from simulators.sms_http_provider import SmsProvider
 
-    ch = _mine(settings, "sms_http")
+    ch = channel_of_kind(settings, "sms_http")
     provider = await stack.enter_async_context(
         SmsProvider(
             token=str(ch.options.get("auth_value", "")).removeprefix("Bearer "),
@@ -256,7 +184,7 @@ async def sms_provider(stack: AsyncExitStack, settings: Settings) -> Part:
 async def tap_terminal(stack: AsyncExitStack, settings: Settings) -> Part:
     from simulators.tap_terminal import TapTerminal
 
-    ch = _mine(settings, "tap")
+    ch = channel_of_kind(settings, "tap")
     baud = int(ch.options.get("baudrate", 9600))
     term = await stack.enter_async_context(TapTerminal(pty=True, baud=baud))
     return Part(
@@ -267,7 +195,7 @@ async def tap_terminal(stack: AsyncExitStack, settings: Settings) -> Part:
 async def snpp_server(stack: AsyncExitStack, settings: Settings) -> Part:
     from simulators.snpp_server import SnppServer
 
-    ch = _mine(settings, "snpp")
+    ch = channel_of_kind(settings, "snpp")
     srv = await stack.enter_async_context(SnppServer())
     return Part(
         f"SNPP server on 127.0.0.1:{srv.port}", options={ch.name: {"host": "127.0.0.1", "port": srv.port}}
@@ -332,84 +260,3 @@ async def call_desk(uri: str, number: str, name: str, *, talk: float = 2.0) -> i
 
     async with SippCalls(to=uri, callers=[Caller(number, name)], hold_ms=int(talk * 1000)) as sipp:
         return await sipp.wait()
-
-
-# ---- the rig --------------------------------------------------------------------------------------
-@dataclass
-class Rig:
-    settings: Settings
-    running: list[str] = field(default_factory=list)
-    left_out: list[str] = field(default_factory=list)
-    jobs: dict[str, Job] = field(default_factory=dict)
-    calls: bool = False  # incidents start from SIP calls
-    _ready: list[Callable[[str], None]] = field(default_factory=list)
-
-    def ready(self, callout: str) -> None:
-        """callout's API is up at this base URL: devices that call back learn where."""
-        for hook in self._ready:
-            hook(callout)
-
-    def add(self, part: Part) -> None:
-        self.running.append(part.label)
-        for name, options in part.options.items():
-            _mine_by_name(self.settings, name).options.update(options)
-        self.settings.channels.extend(part.channels)
-        for rid, endpoints in part.endpoints.items():
-            for r in self.settings.resources:
-                if r.id == rid:
-                    r.contact_plan.extend(endpoints)
-        self.settings.cti.sources.extend(part.sources)
-        self.jobs.update(part.jobs)
-        if part.on_ready is not None:
-            self._ready.append(part.on_ready)
-
-    def leave_out(self, exc: LeftOut) -> None:
-        self.left_out.append(f"{exc.device} ({exc.why})")
-        drop = set(exc.channels)
-        if not drop:
-            return
-        s = self.settings
-        s.channels = [c for c in s.channels if c.name not in drop]
-        for r in s.resources:
-            r.contact_plan = [e for e in r.contact_plan if e.channel not in drop]
-        for st in s.stakeholders:
-            st.contact_plan = [e for e in st.contact_plan if e.channel not in drop]
-        s.resources = [r for r in s.resources if r.contact_plan]
-        s.stakeholders = [st for st in s.stakeholders if st.contact_plan]
-
-
-def _mine_by_name(settings: Settings, name: str) -> ChannelConfig:
-    return next(c for c in settings.channels if c.name == name)
-
-
-async def start_rig(stack: AsyncExitStack, settings: Settings, *, broker: str | None = None) -> Rig:
-    """Start every simulator the demo's settings have a channel for, plus the SIP callers."""
-    rig = Rig(settings)
-
-    async def fleet(stack: AsyncExitStack, settings: Settings) -> Part:
-        return await radio_fleet(stack, settings, broker)
-
-    devices: list[tuple[str, str, Callable[[AsyncExitStack, Settings], Awaitable[Part]]]] = [
-        ("crew phone app", "webhook", field_app),
-        ("MQTT radio fleet", "mqtt_radio", fleet),
-        ("KISS TNC", "kiss_radio", kiss_tnc),
-        ("SMPP SMSC", "smpp", smsc),
-        ("HTTP SMS provider", "sms_http", sms_provider),
-        ("TAP paging terminal", "tap", tap_terminal),
-        ("SNPP server", "snpp", snpp_server),
-        ("GSM modem", "sms_modem", gsm_modem),
-    ]
-    for device, kind, start in devices:
-        try:
-            rig.add(await start(stack, settings))
-        except LeftOut as exc:
-            rig.leave_out(exc)
-        except OSError as exc:  # no pseudo-terminals, no free port: run without it
-            mine = [c.name for c in settings.channels if c.kind == kind]
-            rig.leave_out(LeftOut(device, f"could not start: {exc}", mine))
-    try:
-        rig.add(sip_desk())
-        rig.calls = True
-    except LeftOut as exc:
-        rig.leave_out(exc)
-    return rig
