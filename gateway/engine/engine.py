@@ -20,6 +20,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
+from adapters.backoff import retry_delay
 from adapters.base import Capabilities, Channel, DeliveryReport, HealthState
 from gateway.clock import Clock
 from gateway.domain.models import Attempt, Delivery
@@ -29,7 +30,6 @@ from gateway.engine import ledger
 from gateway.engine.progress import Finish, Start, Step, Wait, settle
 from gateway.engine.sending import Outcome, call_channel
 from gateway.metrics import Metrics
-from gateway.policies.backoff import retry_delay
 from gateway.policies.ratelimit import RateLimiter
 from gateway.settings import DeliverySettings
 from gateway.store import Store, Tx
