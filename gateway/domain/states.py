@@ -117,3 +117,54 @@ class Purpose(StrEnum):
     DISPATCH = "dispatch"
     NOTIFY = "notify"
     STAND_DOWN = "stand_down"
+
+
+class RecipientKind(StrEnum):
+    """Who a delivery goes to: a resource (a unit, which acknowledges) or a stakeholder."""
+
+    RESOURCE = "resource"
+    STAKEHOLDER = "stakeholder"
+
+
+class DeliveryOutcome(StrEnum):
+    """How a completed delivery ended (`Delivery.outcome`)."""
+
+    ACKNOWLEDGED = "acknowledged"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    DELIVERED = "delivered"  # no ack awaited: the furthest an attempt got
+    SENT = "sent"
+    EXHAUSTED = "exhausted"  # every endpoint and round tried, no ack
+
+
+# A delivery ended early by the desk or the recipient: it is not tried again (repage, re-dispatch).
+ENDED_EARLY = frozenset({DeliveryOutcome.DECLINED, DeliveryOutcome.CANCELLED})
+
+
+class CloseReason(StrEnum):
+    """Why an attempt is no longer tracked (`Attempt.closed_reason`)."""
+
+    DONE = "done"  # reached, and no ack is awaited
+    ONE_WAY = "one_way"  # reached on a channel that cannot carry an ack (a pager)
+    FAILED = "failed"
+    CHANNEL_DOWN = "channel_down"
+    CONFIRM_TIMEOUT = "confirm_timeout"
+    ACK_TIMEOUT = "ack_timeout"
+    ACKNOWLEDGED = "acknowledged"
+    # A delivery ended early: the reason is also the stand-down message's wording.
+    INCIDENT_RESOLVED = "incident resolved"
+    INCIDENT_CANCELLED = "incident cancelled"
+    INCIDENT_CLOSED = "incident closed"
+    DECLINED = "declined by resource"
+
+
+# Attempts closed by one of these made the ladder move on to the next endpoint (a fallback).
+FALLBACK_REASONS = frozenset(
+    {
+        CloseReason.FAILED,
+        CloseReason.CONFIRM_TIMEOUT,
+        CloseReason.ACK_TIMEOUT,
+        CloseReason.CHANNEL_DOWN,
+        CloseReason.ONE_WAY,
+    }
+)

@@ -23,7 +23,7 @@ from typing import Any
 from adapters.base import Capabilities, Channel, DeliveryReport, HealthState
 from gateway.clock import Clock
 from gateway.domain.models import Attempt, Delivery
-from gateway.domain.states import DeliveryState
+from gateway.domain.states import CloseReason, DeliveryState
 from gateway.engine import ledger
 from gateway.engine.outcomes import OutcomeRecorder
 from gateway.engine.progress import Finish, Start, Step, Wait, settle
@@ -188,10 +188,10 @@ class DeliveryEngine:
                 a,
                 D.FAILED_PERMANENT,
                 now=now,
-                close="channel_down",
+                close=CloseReason.CHANNEL_DOWN,
                 reason=self._health_reason(a.channel),
             )
-            self.metrics.fallbacks.labels(a.channel, "channel_down").inc()
+            self.metrics.fallbacks.labels(a.channel, CloseReason.CHANNEL_DOWN).inc()
             await self.advance(tx, d)
             return False
         delay = self.limiter.reserve(a.channel, a.address, now)
@@ -261,13 +261,13 @@ class DeliveryEngine:
                         a,
                         D.FAILED_PERMANENT,
                         now=now,
-                        close="confirm_timeout",
+                        close=CloseReason.CONFIRM_TIMEOUT,
                         reason=f"no delivery receipt within {d.confirm_timeout:g}s",
                     )
-                    self.metrics.fallbacks.labels(a.channel, "confirm_timeout").inc()
+                    self.metrics.fallbacks.labels(a.channel, CloseReason.CONFIRM_TIMEOUT).inc()
                 else:
-                    await ledger.close_attempt(tx, d, a, "ack_timeout", now=now)
-                    self.metrics.fallbacks.labels(a.channel, "ack_timeout").inc()
+                    await ledger.close_attempt(tx, d, a, CloseReason.ACK_TIMEOUT, now=now)
+                    self.metrics.fallbacks.labels(a.channel, CloseReason.ACK_TIMEOUT).inc()
                 await self.advance(tx, d, batch.attempts[d.id])
 
     async def _note_step(self, tx: Tx, d: Delivery, step: Step) -> None:
@@ -411,7 +411,7 @@ class DeliveryEngine:
                 D.FAILED_PERMANENT,
                 now=now,
                 evidence=ev,
-                close="failed",
+                close=CloseReason.FAILED,
                 reason=r.reason or "network reported failure",
             )
         await self.advance(tx, d, await ledger.refresh(tx, d, now=now, attempts=attempts))

@@ -11,7 +11,7 @@ from adapters.backoff import retry_delay
 from gateway.clock import Clock
 from gateway.domain.models import Attempt, Delivery
 from gateway.domain.personal import redact_text
-from gateway.domain.states import DeliveryState
+from gateway.domain.states import CloseReason, DeliveryState
 from gateway.engine import ledger
 from gateway.engine.progress import settle
 from gateway.engine.sending import Outcome
@@ -82,10 +82,10 @@ class OutcomeRecorder:
             a.confirm_deadline_at = now + d.confirm_timeout
         if d.needs_ack:
             a.ack_deadline_at = now + d.ack_timeout
-        close = settle(target, needs_ack=d.needs_ack, caps=o.caps) if o.caps else "done"
+        close = settle(target, needs_ack=d.needs_ack, caps=o.caps) if o.caps else CloseReason.DONE
         await ledger.move_attempt(tx, d, a, target, now=now, evidence=evidence, close=close)
-        if close == "one_way":
-            self.metrics.fallbacks.labels(a.channel, "one_way").inc()
+        if close is CloseReason.ONE_WAY:
+            self.metrics.fallbacks.labels(a.channel, CloseReason.ONE_WAY).inc()
         await self.advance(tx, d, await ledger.refresh(tx, d, now=now, attempts=attempts))
 
     async def _failed(
@@ -128,8 +128,8 @@ class OutcomeRecorder:
             return
         reason = error.reason if not error.temporary else f"{error.reason} (retries exhausted)"
         self.metrics.attempts.labels(a.channel, "failed_permanent").inc()
-        self.metrics.fallbacks.labels(a.channel, "failed").inc()
+        self.metrics.fallbacks.labels(a.channel, CloseReason.FAILED).inc()
         await ledger.move_attempt(
-            tx, d, a, D.FAILED_PERMANENT, now=now, evidence=evidence, reason=reason, close="failed"
+            tx, d, a, D.FAILED_PERMANENT, now=now, evidence=evidence, reason=reason, close=CloseReason.FAILED
         )
         await self.advance(tx, d, attempts)

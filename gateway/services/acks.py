@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.domain.models import Attempt, Delivery, Incident
-from gateway.domain.states import IncidentState, Purpose, UnitStatus
+from gateway.domain.states import (
+    ENDED_EARLY,
+    CloseReason,
+    DeliveryOutcome,
+    IncidentState,
+    Purpose,
+    RecipientKind,
+    UnitStatus,
+)
 from gateway.engine import ledger
 from gateway.errors import Conflict, NotFound
 from gateway.replies import Reply, ReplyKind
@@ -49,7 +57,7 @@ class AckService:
                 for d in await tx.deliveries_for_incident(inc.id)
                 if d.purpose is Purpose.DISPATCH
                 and d.acknowledged_at is None
-                and d.outcome not in ("cancelled", "declined")
+                and d.outcome not in ENDED_EARLY
                 and (resource_id is None or d.recipient_id == resource_id)
             ]
             if not targets:
@@ -100,7 +108,7 @@ class AckService:
             deliveries = batch.deliveries
             incidents = await tx.incidents_by_ids({d.incident_id for d in deliveries.values()})
             resources = await tx.resources_by_ids(
-                {d.recipient_id for d in deliveries.values() if d.recipient_kind == "resource"}
+                {d.recipient_id for d in deliveries.values() if d.recipient_kind is RecipientKind.RESOURCE}
             )
             results = []
             for ack in acks:
@@ -165,7 +173,7 @@ class AckService:
             inc = await tx.get_incident(d.incident_id, for_update=True)
             if reply.kind is ReplyKind.DECLINE:
                 await ledger.finish(
-                    tx, d, "declined", now=self.core.clock.now(), reason="declined by resource"
+                    tx, d, DeliveryOutcome.DECLINED, now=self.core.clock.now(), reason=CloseReason.DECLINED
                 )
                 res = await tx.get_resource(resource_id)
                 await self.units.set_in(

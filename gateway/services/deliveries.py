@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.domain.models import Delivery, Endpoint, Incident
-from gateway.domain.states import DeliveryMode, DeliveryState, Priority, Purpose
+from gateway.domain.states import DeliveryMode, DeliveryState, Priority, Purpose, RecipientKind
 from gateway.services.core import Core
 from gateway.store import Tx
 
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    kind: str
+    kind: RecipientKind
     id: str
     plan: list[Endpoint]
 

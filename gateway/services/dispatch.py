@@ -6,7 +6,15 @@ import time
 from collections.abc import Sequence
 
 from gateway.domain.models import Delivery, Incident
-from gateway.domain.states import DeliveryMode, IncidentState, Priority, Purpose, UnitStatus
+from gateway.domain.states import (
+    ENDED_EARLY,
+    DeliveryMode,
+    IncidentState,
+    Priority,
+    Purpose,
+    RecipientKind,
+    UnitStatus,
+)
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.services import messages
 from gateway.services.core import Core
@@ -65,7 +73,7 @@ class DispatchService:
         already = {
             d.recipient_id
             for d in await tx.deliveries_for_incident(inc.id)
-            if d.purpose is Purpose.DISPATCH and d.outcome not in ("declined", "cancelled")
+            if d.purpose is Purpose.DISPATCH and d.outcome not in ENDED_EARLY
         }
         again = [r.id for r in resources if r.id in already]
         if again and reason == "dispatch":
@@ -90,7 +98,7 @@ class DispatchService:
         )
         out = []
         for res in resources:
-            to = Recipient("resource", res.id, res.contact_plan)
+            to = Recipient(RecipientKind.RESOURCE, res.id, res.contact_plan)
             out.append(await new_delivery(self.core, tx, inc, dispatch.id, to=to, terms=terms))
             await self.units.set_in(
                 tx, res, UnitStatus.DISPATCHED, actor=actor, incident=inc, evidence={"dispatch": dispatch.id}
@@ -118,7 +126,7 @@ class DispatchService:
                 tx,
                 inc,
                 dispatch.id,
-                to=Recipient("stakeholder", s.id, s.contact_plan),
+                to=Recipient(RecipientKind.STAKEHOLDER, s.id, s.contact_plan),
                 terms=terms,
             )
         return len(members)

@@ -6,10 +6,13 @@ from __future__ import annotations
 from gateway.domain.models import Incident
 from gateway.domain.states import (
     REACHED_STATES,
+    CloseReason,
     DeliveryMode,
+    DeliveryOutcome,
     DeliveryState,
     IncidentState,
     Purpose,
+    RecipientKind,
     UnitStatus,
 )
 from gateway.engine import ledger
@@ -32,12 +35,14 @@ class StandDownService:
         self.units = units
 
     async def resolve(self, ref: str, *, actor: str, note: str = "") -> Incident:
-        return await self._end(ref, S.RESOLVED, actor=actor, why="incident resolved", note=note)
+        return await self._end(ref, S.RESOLVED, actor=actor, why=CloseReason.INCIDENT_RESOLVED, note=note)
 
     async def cancel(self, ref: str, *, actor: str, note: str = "") -> Incident:
-        return await self._end(ref, S.CANCELLED, actor=actor, why="incident cancelled", note=note)
+        return await self._end(ref, S.CANCELLED, actor=actor, why=CloseReason.INCIDENT_CANCELLED, note=note)
 
-    async def _end(self, ref: str, target: IncidentState, *, actor: str, why: str, note: str) -> Incident:
+    async def _end(
+        self, ref: str, target: IncidentState, *, actor: str, why: CloseReason, note: str
+    ) -> Incident:
         async with self.core.store.write() as tx:
             inc = await tx.get_incident(ref, for_update=True)
             await self.incidents.move(tx, inc, target, actor=actor, data={"note": note} if note else None)
@@ -45,7 +50,7 @@ class StandDownService:
         self.core.engine.poke()
         return inc
 
-    async def stand_down(self, tx: Tx, inc: Incident, *, why: str, actor: str) -> int:
+    async def stand_down(self, tx: Tx, inc: Incident, *, why: CloseReason, actor: str) -> int:
         """Cancel what is still going out and tell everyone who was reached to stand down."""
         now = self.core.clock.now()
         deliveries = await tx.deliveries_for_incident(inc.id)
@@ -60,8 +65,12 @@ class StandDownService:
             if d.purpose is Purpose.STAND_DOWN:
                 continue
             if d.completed_at is None:
-                await ledger.finish(tx, d, "cancelled", now=now, reason=why)
-            if d.purpose is not Purpose.DISPATCH or d.id not in reached or d.outcome == "declined":
+                await ledger.finish(tx, d, DeliveryOutcome.CANCELLED, now=now, reason=why)
+            if (
+                d.purpose is not Purpose.DISPATCH
+                or d.id not in reached
+                or d.outcome is DeliveryOutcome.DECLINED
+            ):
                 continue
             # The endpoints that reached them first, then the rest of their plan.
             first = sorted(set(reached[d.id]))
@@ -77,7 +86,12 @@ class StandDownService:
                 ack=d.ack_timeout,
             )
             await new_delivery(
-                self.core, tx, inc, dispatch_id, to=Recipient("resource", d.recipient_id, plan), terms=terms
+                self.core,
+                tx,
+                inc,
+                dispatch_id,
+                to=Recipient(RecipientKind.RESOURCE, d.recipient_id, plan),
+                terms=terms,
             )
             count += 1
             res = await tx.get_resource(d.recipient_id)
@@ -101,7 +115,11 @@ class StandDownService:
             for d in await tx.deliveries_for_incident(inc.id):
                 if d.completed_at is None and d.purpose is not Purpose.STAND_DOWN:
                     await ledger.finish(
-                        tx, d, "cancelled", now=self.core.clock.now(), reason="incident closed"
+                        tx,
+                        d,
+                        DeliveryOutcome.CANCELLED,
+                        now=self.core.clock.now(),
+                        reason=CloseReason.INCIDENT_CLOSED,
                     )
             await tx.record(
                 "incident.review_ready",

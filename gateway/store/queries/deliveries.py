@@ -7,6 +7,7 @@ from collections.abc import Collection
 import sqlalchemy as sa
 
 from gateway.domain.models import Delivery, Dispatch
+from gateway.domain.states import Purpose, RecipientKind
 from gateway.errors import NotFound
 from gateway.store import rows
 from gateway.store import schema as t
@@ -54,9 +55,9 @@ class DeliveryQueries(UnitOfWork):
             sa.select(t.deliveries)
             .join(t.incidents, t.incidents.c.id == t.deliveries.c.incident_id)
             .where(
-                t.deliveries.c.recipient_kind == "resource",
+                t.deliveries.c.recipient_kind == RecipientKind.RESOURCE,
                 t.deliveries.c.recipient_id == resource_id,
-                t.deliveries.c.purpose == "dispatch",
+                t.deliveries.c.purpose == Purpose.DISPATCH,
                 t.incidents.c.state.in_(OPEN_INCIDENTS),
             )
         )
