@@ -61,6 +61,33 @@ class UnitStatus(StrEnum):
     OUT_OF_SERVICE = "out_of_service"
 
 
+_U = UnitStatus
+# What a reply in the field grammar (gateway/replies.py) may set whatever the unit was doing:
+# EN ROUTE, ON SCENE, and CLEAR or a decline (available).
+_REPLIED = frozenset({_U.EN_ROUTE, _U.ON_SCENE, _U.AVAILABLE})
+# Moves the gateway makes itself: a dispatch, a reply, a stand-down (back to available). A status
+# the unit states (its radio's status key) or the desk sets is taken as stated, unchecked: the
+# unit knows what it is doing, and the desk corrects the board.
+UNIT_TRANSITIONS: dict[UnitStatus, frozenset[UnitStatus]] = {
+    _U.AVAILABLE: _REPLIED | {_U.DISPATCHED},
+    # A busy unit may be sent on to another incident.
+    _U.DISPATCHED: _REPLIED | {_U.DISPATCHED},
+    _U.EN_ROUTE: _REPLIED | {_U.DISPATCHED},
+    _U.ON_SCENE: _REPLIED | {_U.DISPATCHED},
+    _U.RETURNING: _REPLIED | {_U.DISPATCHED},
+    # Not dispatchable until the unit or the desk says it is back.
+    _U.UNAVAILABLE: _REPLIED,
+    _U.OUT_OF_SERVICE: _REPLIED,
+}
+NOT_DISPATCHABLE = frozenset(s for s, to in UNIT_TRANSITIONS.items() if _U.DISPATCHED not in to)
+
+
+def check_unit_transition(key: str, current: UnitStatus, target: UnitStatus) -> None:
+    """Staying in a status is never a transition; anything else must be in the table."""
+    if target is not current and target not in UNIT_TRANSITIONS[current]:
+        raise IllegalTransition(entity="unit", key=key, current=current, target=target)
+
+
 class DeliveryState(StrEnum):
     PENDING = "pending"
     SENDING = "sending"

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from gateway.domain.models import Delivery, Incident
 from gateway.domain.states import (
     ENDED_EARLY,
+    NOT_DISPATCHABLE,
     DeliveryMode,
     IncidentState,
     Priority,
@@ -20,7 +21,7 @@ from gateway.services import messages
 from gateway.services.core import Core
 from gateway.services.deliveries import Recipient, Terms, new_delivery
 from gateway.services.incidents import MANDATORY, IncidentService
-from gateway.services.unit_status import NOT_DISPATCHABLE, UnitStatusService
+from gateway.services.unit_status import UnitStatusService
 from gateway.store import Tx
 
 S = IncidentState

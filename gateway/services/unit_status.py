@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.domain.models import Incident, Resource
-from gateway.domain.states import IncidentState, UnitStatus
+from gateway.domain.states import IncidentState, UnitStatus, check_unit_transition
 from gateway.services.core import Core
 from gateway.services.incidents import IncidentService
 from gateway.store import Tx
 
 S = IncidentState
-NOT_DISPATCHABLE = frozenset({UnitStatus.OUT_OF_SERVICE, UnitStatus.UNAVAILABLE})
 # A unit with one of these has no incident any more.
 FREE = frozenset({UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE, UnitStatus.UNAVAILABLE})
 
@@ -29,7 +28,9 @@ class UnitStatusService:
             inc = None
             if res.current_incident:
                 inc = await tx.get_incident(res.current_incident, for_update=True)
-            await self.set_in(tx, res, status, actor=actor, incident=inc, evidence=evidence or {})
+            await self.set_in(
+                tx, res, status, actor=actor, incident=inc, evidence=evidence or {}, stated=True
+            )
             return res
 
     async def set_in(
@@ -41,11 +42,15 @@ class UnitStatusService:
         actor: str,
         incident: Incident | None,
         evidence: dict[str, Any],
+        stated: bool = False,
     ) -> None:
         """Set a unit's status inside the caller's transaction; EN ROUTE and ON SCENE move its
-        incident on (acknowledged, on scene)."""
+        incident on (acknowledged, on scene). A status the unit or the desk `stated` is taken as
+        it is; one the gateway infers must be in the table (gateway/domain/states.py)."""
         now = self.core.clock.now()
         previous = res.status
+        if not stated:
+            check_unit_transition(res.id, previous, status)
         if status is not previous:
             res.status = status
             res.status_since = now
