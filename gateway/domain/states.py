@@ -1,4 +1,4 @@
-"""Explicit state enums and the one table of legal transitions for each (STYLE.md practice 6)."""
+"""Explicit state enums and the one table of legal transitions for each (docs/style.md, practice 6)."""
 
 from __future__ import annotations
 

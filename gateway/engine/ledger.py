@@ -1,5 +1,5 @@
 """The one place where attempts and deliveries change state. Every change writes an audit event
-carrying the channel's evidence, in the caller's transaction (STYLE.md practice 6)."""
+carrying the channel's evidence, in the caller's transaction (docs/style.md, practice 6)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Inbound traffic from the field: delivery reports, acks, replies and unit status, from every
-channel, mapped onto the same events (ARCHITECTURE.md: one acknowledgement grammar)."""
+channel, mapped onto the same events (docs/architecture.md: one acknowledgement grammar)."""
 
 from __future__ import annotations
 
