@@ -21,12 +21,15 @@ from gateway.clock import Clock, SystemClock
 from gateway.domain.models import Endpoint, Resource, Stakeholder
 from gateway.engine import DeliveryEngine
 from gateway.metrics import Metrics
+from gateway.services.acks import AckService
 from gateway.services.core import Core
 from gateway.services.cti import CtiService
 from gateway.services.dispatch import DispatchService
 from gateway.services.escalation import EscalationService
 from gateway.services.field import FieldEvents
 from gateway.services.incidents import IncidentService
+from gateway.services.stand_down import StandDownService
+from gateway.services.unit_status import UnitStatusService
 from gateway.settings import Settings
 from gateway.store import Store
 
@@ -100,8 +103,11 @@ class Gateway:
             )
             self.core.index_resources(await self._seed_resources())
             self.incidents = IncidentService(self.core)
-            self.dispatch = DispatchService(self.core, self.incidents)
-            self.field = FieldEvents(self.core, self.dispatch)
+            self.units = UnitStatusService(self.core, self.incidents)
+            self.dispatch = DispatchService(self.core, self.incidents, self.units)
+            self.acks = AckService(self.core, self.incidents, self.units)
+            self.stand_down = StandDownService(self.core, self.incidents, self.units)
+            self.field = FieldEvents(self.core, self.acks, self.units)
             self.escalation = EscalationService(self.core, self.dispatch)
             self.cti = CtiService(self.core, self.incidents)
             for ch in channels.values():

@@ -125,7 +125,7 @@ async def acknowledge(request: web.Request) -> web.Response:
     body = await read_body(request, AcknowledgeBody, empty_ok=True)
     gw = context.gateway(request)
     ref = request.match_info["ref"]
-    deliveries = await gw.dispatch.acknowledge(ref, body.resource, actor=who.actor)
+    deliveries = await gw.acks.acknowledge(ref, body.resource, actor=who.actor)
     return web.json_response(
         {"incident": await _current(gw, ref), "deliveries": await _deliveries_json(gw, deliveries)}
     )
@@ -135,7 +135,7 @@ async def resolve(request: web.Request) -> web.Response:
     who = require(request, P.INCIDENT_WRITE)
     body = await read_body(request, NoteBody, empty_ok=True)
     gw = context.gateway(request)
-    inc = await gw.dispatch.resolve(request.match_info["ref"], actor=who.actor, note=body.note)
+    inc = await gw.stand_down.resolve(request.match_info["ref"], actor=who.actor, note=body.note)
     return web.json_response(incident_json(gw, inc))
 
 
@@ -143,7 +143,7 @@ async def cancel(request: web.Request) -> web.Response:
     who = require(request, P.INCIDENT_SUPERVISE)
     body = await read_body(request, NoteBody, empty_ok=True)
     gw = context.gateway(request)
-    inc = await gw.dispatch.cancel(request.match_info["ref"], actor=who.actor, note=body.note)
+    inc = await gw.stand_down.cancel(request.match_info["ref"], actor=who.actor, note=body.note)
     return web.json_response(incident_json(gw, inc))
 
 
@@ -151,7 +151,7 @@ async def close(request: web.Request) -> web.Response:
     who = require(request, P.INCIDENT_SUPERVISE)
     body = await read_body(request, CloseBody, empty_ok=True)
     gw = context.gateway(request)
-    inc = await gw.dispatch.close(request.match_info["ref"], actor=who.actor, lessons=body.lessons)
+    inc = await gw.stand_down.close(request.match_info["ref"], actor=who.actor, lessons=body.lessons)
     return web.json_response(incident_json(gw, inc))
 
 

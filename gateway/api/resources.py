@@ -22,7 +22,7 @@ async def set_status(request: web.Request) -> web.Response:
     who = require(request, Permission.UNIT_STATUS)
     body = await read_body(request, UnitStatusBody)
     gw = context.gateway(request)
-    res = await gw.dispatch.set_unit_status(
+    res = await gw.units.set_unit_status(
         request.match_info["id"], body.status, actor=who.actor, evidence={"source": "api"}
     )
     return web.json_response(serialize.resource(res))

@@ -94,11 +94,11 @@ async def _close_finished(gw: Gateway, made: list[str]) -> None:
             inc = await tx.get_incident(ref)
         try:
             if inc.state is IncidentState.ON_SCENE:
-                await gw.dispatch.resolve(ref, actor="demo-desk", note="crew reports all clear")
+                await gw.stand_down.resolve(ref, actor="demo-desk", note="crew reports all clear")
             elif inc.state in (IncidentState.RESOLVED, IncidentState.CANCELLED):
-                await gw.dispatch.close(ref, actor="demo-supervisor", lessons="demo run")
+                await gw.stand_down.close(ref, actor="demo-supervisor", lessons="demo run")
                 made.remove(ref)
             elif inc.state is IncidentState.TRIAGED and not inc.recommendation:
-                await gw.dispatch.resolve(ref, actor="demo-desk", note="handled at the desk")
+                await gw.stand_down.resolve(ref, actor="demo-desk", note="handled at the desk")
         except CalloutError as exc:  # it moved on meanwhile: look again next time
             log.warning("demo desk: %s: %s", ref, exc)

@@ -7,11 +7,14 @@ from typing import Any
 
 from gateway.domain.states import (
     Classification,
+    CloseReason,
     DeliveryMode,
+    DeliveryOutcome,
     DeliveryState,
     IncidentState,
     Priority,
     Purpose,
+    RecipientKind,
     UnitStatus,
 )
 
@@ -101,7 +104,7 @@ class Delivery:
     id: int
     dispatch_id: int
     incident_id: int
-    recipient_kind: str  # "resource" or "stakeholder"
+    recipient_kind: RecipientKind
     recipient_id: str
     purpose: Purpose
     text: str
@@ -121,7 +124,7 @@ class Delivery:
     # Set when the engine has nothing more to do: outcome is acknowledged, declined, delivered,
     # sent, exhausted or cancelled.
     completed_at: float | None = None
-    outcome: str | None = None
+    outcome: DeliveryOutcome | None = None
 
 
 @dataclass(slots=True)
@@ -143,5 +146,5 @@ class Attempt:
     confirm_deadline_at: float | None = None
     ack_deadline_at: float | None = None
     channel_ref: str | None = None
-    closed_reason: str | None = None
+    closed_reason: CloseReason | None = None
     evidence: dict[str, Any] = field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""Explicit state enums and the one table of legal transitions for each (STYLE.md practice 6)."""
+"""Explicit state enums and the one table of legal transitions for each (docs/style.md, practice 6)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,33 @@ class UnitStatus(StrEnum):
     OUT_OF_SERVICE = "out_of_service"
 
 
+_U = UnitStatus
+# What a reply in the field grammar (gateway/replies.py) may set whatever the unit was doing:
+# EN ROUTE, ON SCENE, and CLEAR or a decline (available).
+_REPLIED = frozenset({_U.EN_ROUTE, _U.ON_SCENE, _U.AVAILABLE})
+# Moves the gateway makes itself: a dispatch, a reply, a stand-down (back to available). A status
+# the unit states (its radio's status key) or the desk sets is taken as stated, unchecked: the
+# unit knows what it is doing, and the desk corrects the board.
+UNIT_TRANSITIONS: dict[UnitStatus, frozenset[UnitStatus]] = {
+    _U.AVAILABLE: _REPLIED | {_U.DISPATCHED},
+    # A busy unit may be sent on to another incident.
+    _U.DISPATCHED: _REPLIED | {_U.DISPATCHED},
+    _U.EN_ROUTE: _REPLIED | {_U.DISPATCHED},
+    _U.ON_SCENE: _REPLIED | {_U.DISPATCHED},
+    _U.RETURNING: _REPLIED | {_U.DISPATCHED},
+    # Not dispatchable until the unit or the desk says it is back.
+    _U.UNAVAILABLE: _REPLIED,
+    _U.OUT_OF_SERVICE: _REPLIED,
+}
+NOT_DISPATCHABLE = frozenset(s for s, to in UNIT_TRANSITIONS.items() if _U.DISPATCHED not in to)
+
+
+def check_unit_transition(key: str, current: UnitStatus, target: UnitStatus) -> None:
+    """Staying in a status is never a transition; anything else must be in the table."""
+    if target is not current and target not in UNIT_TRANSITIONS[current]:
+        raise IllegalTransition(entity="unit", key=key, current=current, target=target)
+
+
 class DeliveryState(StrEnum):
     PENDING = "pending"
     SENDING = "sending"
@@ -117,3 +144,54 @@ class Purpose(StrEnum):
     DISPATCH = "dispatch"
     NOTIFY = "notify"
     STAND_DOWN = "stand_down"
+
+
+class RecipientKind(StrEnum):
+    """Who a delivery goes to: a resource (a unit, which acknowledges) or a stakeholder."""
+
+    RESOURCE = "resource"
+    STAKEHOLDER = "stakeholder"
+
+
+class DeliveryOutcome(StrEnum):
+    """How a completed delivery ended (`Delivery.outcome`)."""
+
+    ACKNOWLEDGED = "acknowledged"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    DELIVERED = "delivered"  # no ack awaited: the furthest an attempt got
+    SENT = "sent"
+    EXHAUSTED = "exhausted"  # every endpoint and round tried, no ack
+
+
+# A delivery ended early by the desk or the recipient: it is not tried again (repage, re-dispatch).
+ENDED_EARLY = frozenset({DeliveryOutcome.DECLINED, DeliveryOutcome.CANCELLED})
+
+
+class CloseReason(StrEnum):
+    """Why an attempt is no longer tracked (`Attempt.closed_reason`)."""
+
+    DONE = "done"  # reached, and no ack is awaited
+    ONE_WAY = "one_way"  # reached on a channel that cannot carry an ack (a pager)
+    FAILED = "failed"
+    CHANNEL_DOWN = "channel_down"
+    CONFIRM_TIMEOUT = "confirm_timeout"
+    ACK_TIMEOUT = "ack_timeout"
+    ACKNOWLEDGED = "acknowledged"
+    # A delivery ended early: the reason is also the stand-down message's wording.
+    INCIDENT_RESOLVED = "incident resolved"
+    INCIDENT_CANCELLED = "incident cancelled"
+    INCIDENT_CLOSED = "incident closed"
+    DECLINED = "declined by resource"
+
+
+# Attempts closed by one of these made the ladder move on to the next endpoint (a fallback).
+FALLBACK_REASONS = frozenset(
+    {
+        CloseReason.FAILED,
+        CloseReason.CONFIRM_TIMEOUT,
+        CloseReason.ACK_TIMEOUT,
+        CloseReason.CHANNEL_DOWN,
+        CloseReason.ONE_WAY,
+    }
+)

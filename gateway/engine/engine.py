@@ -6,9 +6,9 @@ found `sending` at start was in flight when the process died and is sent again (
 while one already `sent` or `delivered` is never sent again.
 
 Work is done in batches: one transaction marks every due attempt `sending`; channel calls run
-concurrently; their outcomes are recorded by one task, many per transaction. Each batch loads
-its rows first and then transitions them in memory, so the store's unit of work writes them with
-a few round trips (see `gateway.store.Tx`).
+concurrently; their outcomes are recorded by one task, many per transaction (see
+`gateway.engine.outcomes`). Each batch loads its rows first and then transitions them in memory,
+so the store's unit of work writes them with a few round trips (see `gateway.store.Tx`).
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ from typing import Any
 from adapters.base import Capabilities, Channel, DeliveryReport, HealthState
 from gateway.clock import Clock
 from gateway.domain.models import Attempt, Delivery
-from gateway.domain.personal import redact_text
-from gateway.domain.states import DeliveryState
+from gateway.domain.states import CloseReason, DeliveryState
 from gateway.engine import ledger
+from gateway.engine.outcomes import OutcomeRecorder
 from gateway.engine.progress import Finish, Start, Step, Wait, settle
 from gateway.engine.sending import Outcome, call_channel
 from gateway.metrics import Metrics
-from gateway.policies.backoff import retry_delay
 from gateway.policies.ratelimit import RateLimiter
 from gateway.settings import DeliverySettings
 from gateway.store import Store, Tx
@@ -73,6 +72,14 @@ class DeliveryEngine:
         # (channel, channel_ref) -> (expires at, delivered, reason, evidence)
         self._parked: dict[tuple[str, str], tuple[float, bool, str, dict[str, Any]]] = {}
         self.idle = asyncio.Event()
+        self.outcomes = OutcomeRecorder(
+            store=store,
+            clock=clock,
+            settings=settings,
+            metrics=self.metrics,
+            rng=self.rng,
+            advance=self.advance,
+        )
 
     # ---- public ------------------------------------------------------------------------------
     def poke(self, *, recheck: bool = False) -> None:
@@ -190,10 +197,10 @@ class DeliveryEngine:
                 a,
                 D.FAILED_PERMANENT,
                 now=now,
-                close="channel_down",
+                close=CloseReason.CHANNEL_DOWN,
                 reason=self._health_reason(a.channel),
             )
-            self.metrics.fallbacks.labels(a.channel, "channel_down").inc()
+            self.metrics.fallbacks.labels(a.channel, CloseReason.CHANNEL_DOWN).inc()
             await self.advance(tx, d)
             return False
         delay = self.limiter.reserve(a.channel, a.address, now)
@@ -263,13 +270,13 @@ class DeliveryEngine:
                         a,
                         D.FAILED_PERMANENT,
                         now=now,
-                        close="confirm_timeout",
+                        close=CloseReason.CONFIRM_TIMEOUT,
                         reason=f"no delivery receipt within {d.confirm_timeout:g}s",
                     )
-                    self.metrics.fallbacks.labels(a.channel, "confirm_timeout").inc()
+                    self.metrics.fallbacks.labels(a.channel, CloseReason.CONFIRM_TIMEOUT).inc()
                 else:
-                    await ledger.close_attempt(tx, d, a, "ack_timeout", now=now)
-                    self.metrics.fallbacks.labels(a.channel, "ack_timeout").inc()
+                    await ledger.close_attempt(tx, d, a, CloseReason.ACK_TIMEOUT, now=now)
+                    self.metrics.fallbacks.labels(a.channel, CloseReason.ACK_TIMEOUT).inc()
                 await self.advance(tx, d, batch.attempts[d.id])
 
     async def _note_step(self, tx: Tx, d: Delivery, step: Step) -> None:
@@ -338,105 +345,13 @@ class DeliveryEngine:
                 self.poke()
 
     async def _record(self, batch: list[Outcome]) -> None:
-        await self._record_batch(batch)
+        await self.outcomes.record(batch)
         refs = [(o.channel, o.receipt.channel_ref) for o in batch if o.receipt and o.receipt.channel_ref]
         for key in refs:
             parked = self._parked.pop(key, None)  # a receipt that arrived before this record
             if parked is not None:
                 _, delivered, reason, evidence = parked
                 await self.on_report(key[0], key[1], delivered=delivered, reason=reason, evidence=evidence)
-
-    async def _record_batch(self, batch: list[Outcome]) -> None:
-        async with self.store.write() as tx:
-            now = self.clock.now()
-            loaded = await tx.batch_for(await tx.attempts_by_ids([o.attempt_id for o in batch]))
-            for o in batch:
-                a = loaded.by_id[o.attempt_id]
-                d = loaded.deliveries[a.delivery_id]
-                if o.receipt is not None:
-                    await self._on_sent(tx, d, a, o, attempts=loaded.attempts[d.id], now=now)
-                else:
-                    await self._on_failed(tx, d, a, o, attempts=loaded.attempts[d.id], now=now)
-
-    async def _on_sent(
-        self, tx: Tx, d: Delivery, a: Attempt, o: Outcome, *, attempts: list[Attempt], now: float
-    ) -> None:
-        assert o.receipt is not None
-        self.metrics.attempts.labels(a.channel, "sent").inc()
-        evidence: dict[str, Any] = {**o.receipt.evidence, **o.evidence}
-        if o.receipt.channel_ref is not None:
-            evidence["channel_ref"] = o.receipt.channel_ref
-        a.channel_ref = o.receipt.channel_ref
-        a.sent_at = now
-        if a.state is not D.SENDING:
-            # Acknowledged or cancelled while the send was under way: keep the evidence only.
-            await tx.update_attempt(a)
-            await tx.record(
-                "attempt.sent_late",
-                incident_id=d.incident_id,
-                delivery_id=d.id,
-                attempt_id=a.id,
-                data={"attempt": a.id, "evidence": evidence},
-            )
-            return
-        target = D.DELIVERED if o.receipt.delivered else D.SENT
-        if target is D.DELIVERED:
-            a.delivered_at = now
-        if o.caps is not None and o.caps.confirms_delivery and target is D.SENT:
-            a.confirm_deadline_at = now + d.confirm_timeout
-        if d.needs_ack:
-            a.ack_deadline_at = now + d.ack_timeout
-        close = settle(target, needs_ack=d.needs_ack, caps=o.caps) if o.caps else "done"
-        await ledger.move_attempt(tx, d, a, target, now=now, evidence=evidence, close=close)
-        if close == "one_way":
-            self.metrics.fallbacks.labels(a.channel, "one_way").inc()
-        await self.advance(tx, d, await ledger.refresh(tx, d, now=now, attempts=attempts))
-
-    async def _on_failed(
-        self, tx: Tx, d: Delivery, a: Attempt, o: Outcome, *, attempts: list[Attempt], now: float
-    ) -> None:
-        assert o.error is not None
-        error = o.error
-        evidence = {**error.evidence, **o.evidence, "error": redact_text(error.reason)}
-        if a.state is not D.SENDING:
-            await tx.record(
-                "attempt.failed_late",
-                incident_id=d.incident_id,
-                delivery_id=d.id,
-                attempt_id=a.id,
-                data={"attempt": a.id, "evidence": evidence},
-            )
-            return
-        a.tries += 1
-        if error.temporary and a.tries <= self.settings.max_retries:
-            self.metrics.attempts.labels(a.channel, "failed_temporary").inc()
-            delay = retry_delay(
-                a.tries,
-                base=self.settings.retry_base,
-                factor=self.settings.retry_factor,
-                cap=self.settings.retry_cap,
-                jitter=self.settings.retry_jitter,
-                rng=self.rng,
-            )
-            a.next_try_at = now + delay
-            await ledger.move_attempt(
-                tx,
-                d,
-                a,
-                D.FAILED_TEMPORARY,
-                now=now,
-                evidence=evidence,
-                reason=f"{error.reason}; retry in {delay:.1f}s",
-            )
-            await ledger.refresh(tx, d, now=now, attempts=attempts)
-            return
-        reason = error.reason if not error.temporary else f"{error.reason} (retries exhausted)"
-        self.metrics.attempts.labels(a.channel, "failed_permanent").inc()
-        self.metrics.fallbacks.labels(a.channel, "failed").inc()
-        await ledger.move_attempt(
-            tx, d, a, D.FAILED_PERMANENT, now=now, evidence=evidence, reason=reason, close="failed"
-        )
-        await self.advance(tx, d, attempts)
 
     # ---- delivery reports ---------------------------------------------------------------------
     async def on_report(
@@ -505,7 +420,7 @@ class DeliveryEngine:
                 D.FAILED_PERMANENT,
                 now=now,
                 evidence=ev,
-                close="failed",
+                close=CloseReason.FAILED,
                 reason=r.reason or "network reported failure",
             )
         await self.advance(tx, d, await ledger.refresh(tx, d, now=now, attempts=attempts))

@@ -1,5 +1,5 @@
 """The one place where attempts and deliveries change state. Every change writes an audit event
-carrying the channel's evidence, in the caller's transaction (STYLE.md practice 6)."""
+carrying the channel's evidence, in the caller's transaction (docs/style.md, practice 6)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,20 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.domain.models import Attempt, Delivery
-from gateway.domain.states import REACHED_STATES, DeliveryState, check_attempt_transition
+from gateway.domain.states import (
+    ENDED_EARLY,
+    REACHED_STATES,
+    CloseReason,
+    DeliveryOutcome,
+    DeliveryState,
+    check_attempt_transition,
+)
 from gateway.engine.progress import Finish, Start, Step, Wait, derived_state, next_step
 from gateway.store import Tx
 
 D = DeliveryState
+# A delivery that ended with one of these is not ended again (a late stand-down, a second close).
+FINAL_OUTCOMES = ENDED_EARLY | {DeliveryOutcome.ACKNOWLEDGED}
 
 
 def _attempt_data(a: Attempt, **extra: Any) -> dict[str, Any]:
@@ -35,7 +44,7 @@ async def move_attempt(
     now: float,
     reason: str | None = None,
     evidence: dict[str, Any] | None = None,
-    close: str | None = None,
+    close: CloseReason | None = None,
     actor: str = "system",
 ) -> None:
     check_attempt_transition(a.id, a.state, target)
@@ -57,7 +66,7 @@ async def move_attempt(
     )
 
 
-async def close_attempt(tx: Tx, d: Delivery, a: Attempt, reason: str, *, now: float) -> None:
+async def close_attempt(tx: Tx, d: Delivery, a: Attempt, reason: CloseReason, *, now: float) -> None:
     """Stop tracking an attempt whose message got where it could (ack timeout, one-way, done)."""
     a.closed_reason = reason
     a.updated_at = now
@@ -145,7 +154,7 @@ async def advance(
         d.completed_at = now
         d.outcome = step.outcome
         await tx.record(
-            f"delivery.{'exhausted' if step.outcome == 'exhausted' else 'completed'}",
+            f"delivery.{'exhausted' if step.outcome is DeliveryOutcome.EXHAUSTED else 'completed'}",
             incident_id=d.incident_id,
             delivery_id=d.id,
             at=now,
@@ -188,7 +197,7 @@ async def open_attempt(tx: Tx, d: Delivery, index: int, *, now: float) -> Attemp
 
 
 async def _close_open(
-    tx: Tx, d: Delivery, attempts: list[Attempt], *, now: float, reason: str, keep: int | None = None
+    tx: Tx, d: Delivery, attempts: list[Attempt], *, now: float, reason: CloseReason, keep: int | None = None
 ) -> None:
     for a in attempts:
         if a.closed_reason is not None or a.id == keep:
@@ -215,7 +224,7 @@ async def acknowledge(
     marked acknowledged; an ack from another path (desk, DTMF on a callback) still counts.
     `attempts`: the delivery's attempts when the caller loaded them already (batches).
     """
-    if d.acknowledged_at is not None or d.outcome == "cancelled":
+    if d.acknowledged_at is not None or d.outcome is DeliveryOutcome.CANCELLED:
         await tx.record(
             "delivery.duplicate_ack",
             incident_id=d.incident_id,
@@ -234,20 +243,29 @@ async def acknowledge(
                 acked = a
     if acked is not None and acked.state is not D.ACKNOWLEDGED:
         await move_attempt(
-            tx, d, acked, D.ACKNOWLEDGED, now=now, evidence=evidence, close="acknowledged", actor=actor
+            tx,
+            d,
+            acked,
+            D.ACKNOWLEDGED,
+            now=now,
+            evidence=evidence,
+            close=CloseReason.ACKNOWLEDGED,
+            actor=actor,
         )
-    await _close_open(tx, d, attempts, now=now, reason="acknowledged", keep=acked.id if acked else None)
+    await _close_open(
+        tx, d, attempts, now=now, reason=CloseReason.ACKNOWLEDGED, keep=acked.id if acked else None
+    )
     d.acknowledged_at = now
     d.ack_evidence = {**evidence, "actor": actor}
     d.completed_at = d.completed_at or now
-    d.outcome = "acknowledged"
+    d.outcome = DeliveryOutcome.ACKNOWLEDGED
     await refresh(tx, d, now=now, actor=actor, attempts=attempts)
     return True
 
 
-async def finish(tx: Tx, d: Delivery, outcome: str, *, now: float, reason: str) -> None:
+async def finish(tx: Tx, d: Delivery, outcome: DeliveryOutcome, *, now: float, reason: CloseReason) -> None:
     """End a delivery early: cancelled (stand-down, incident closed) or declined by the recipient."""
-    if d.completed_at is not None and d.outcome in ("acknowledged", "cancelled", "declined"):
+    if d.completed_at is not None and d.outcome in FINAL_OUTCOMES:
         return
     attempts = await tx.attempts_for([d.id])
     await _close_open(tx, d, attempts, now=now, reason=reason)

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 from adapters.base import Capabilities
 from gateway.domain.models import Attempt, Delivery
-from gateway.domain.states import PROGRESS_RANK, REACHED_STATES, DeliveryMode, DeliveryState
+from gateway.domain.states import (
+    PROGRESS_RANK,
+    REACHED_STATES,
+    CloseReason,
+    DeliveryMode,
+    DeliveryOutcome,
+    DeliveryState,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +36,7 @@ class Wait:
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    outcome: str  # delivered, sent or exhausted
+    outcome: DeliveryOutcome  # delivered, sent or exhausted
 
 
 Step = Start | Wait | Finish | None
@@ -49,7 +56,7 @@ def next_step(
         reached = [a for a in attempts if a.state in REACHED_STATES]
         if reached:
             best = max(reached, key=lambda a: PROGRESS_RANK[a.state])
-            return Finish(best.state.value)
+            return Finish(DeliveryOutcome(best.state.value))
     step = _from(delivery, delivery.next_endpoint, is_up)
     if step is not None:
         return step
@@ -58,7 +65,7 @@ def next_step(
         if isinstance(restart, Start):
             return Start(restart.indices, restart.skipped, new_round=True)
         return restart
-    return Finish("exhausted")
+    return Finish(DeliveryOutcome.EXHAUSTED)
 
 
 def _from(delivery: Delivery, first: int, is_up: Callable[[str], bool]) -> Start | Wait | None:
@@ -72,7 +79,7 @@ def _from(delivery: Delivery, first: int, is_up: Callable[[str], bool]) -> Start
     return Start((first_up,), tuple(range(first, first_up)))
 
 
-def settle(state: DeliveryState, *, needs_ack: bool, caps: Capabilities) -> str | None:
+def settle(state: DeliveryState, *, needs_ack: bool, caps: Capabilities) -> CloseReason | None:
     """Once a message is sent or delivered: the reason to stop tracking the attempt, or None to wait.
 
     A channel that confirms delivery is waited on for its receipt; a one-way channel (a pager) can
@@ -81,9 +88,9 @@ def settle(state: DeliveryState, *, needs_ack: bool, caps: Capabilities) -> str 
     if state is DeliveryState.SENT and caps.confirms_delivery:
         return None
     if not needs_ack:
-        return "done"
+        return CloseReason.DONE
     if not caps.two_way:
-        return "one_way"
+        return CloseReason.ONE_WAY
     return None
 
 
@@ -91,7 +98,7 @@ def derived_state(delivery: Delivery, attempts: Sequence[Attempt]) -> DeliverySt
     """A delivery shows how far its message got on any endpoint."""
     if delivery.acknowledged_at is not None:
         return DeliveryState.ACKNOWLEDGED
-    if delivery.outcome == "cancelled":
+    if delivery.outcome is DeliveryOutcome.CANCELLED:
         return DeliveryState.CANCELLED
     if not attempts:
         return DeliveryState.PENDING

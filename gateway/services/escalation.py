@@ -11,7 +11,7 @@ import logging
 from dataclasses import asdict
 
 from gateway.domain.models import Incident
-from gateway.domain.states import Purpose
+from gateway.domain.states import ENDED_EARLY, Purpose
 from gateway.policies.escalation import due_levels
 from gateway.services import messages
 from gateway.services.core import Core
@@ -103,7 +103,7 @@ class EscalationService:
         for d in await tx.deliveries_for_incident(inc.id):
             if d.purpose is not Purpose.DISPATCH or d.acknowledged_at is not None:
                 continue
-            if d.outcome in ("declined", "cancelled"):
+            if d.outcome in ENDED_EARLY:
                 continue
             if d.completed_at is None:
                 continue  # still working through its plan

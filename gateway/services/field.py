@@ -1,5 +1,5 @@
 """Inbound traffic from the field: delivery reports, acks, replies and unit status, from every
-channel, mapped onto the same events (ARCHITECTURE.md: one acknowledgement grammar)."""
+channel, mapped onto the same events (docs/architecture.md: one acknowledgement grammar)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ from adapters.base import Channel, ChannelEvent, DeliveryReport, InboundText, Ra
 from gateway.domain.personal import mask_number
 from gateway.domain.states import UnitStatus
 from gateway.replies import Reply, ReplyKind, parse_reply
+from gateway.services.acks import AckService, FieldAck
 from gateway.services.core import Core
-from gateway.services.dispatch import DispatchService, FieldAck
+from gateway.services.unit_status import UnitStatusService
 
 log = logging.getLogger(__name__)
 
 
 class FieldEvents:
-    def __init__(self, core: Core, dispatch: DispatchService) -> None:
+    def __init__(self, core: Core, acks: AckService, units: UnitStatusService) -> None:
         self.core = core
-        self.dispatch = dispatch
+        self.acks = acks
+        self.units = units
 
     async def pump(self, channel: Channel) -> None:
         """Consume one channel's inbound events until cancelled. A bad event never stops the pump.
@@ -48,7 +50,7 @@ class FieldEvents:
             FieldAck(int(e.message_id or 0), (channel, e.address), {"channel": channel, **e.evidence})
             for e in run
         ]
-        for event, ok in zip(run, await self.dispatch.ack_attempts(acks), strict=True):
+        for event, ok in zip(run, await self.acks.ack_attempts(acks), strict=True):
             if not ok:
                 await self._resource_ack(channel, event)
 
@@ -65,7 +67,7 @@ class FieldEvents:
         resource = self.core.resource_at(channel, event.address)
         if isinstance(event, RadioAck):
             if event.message_id is not None and event.message_id.isdigit():
-                ok = await self.dispatch.ack_attempt(
+                ok = await self.acks.ack_attempt(
                     int(event.message_id),
                     via=(channel, event.address),
                     evidence={"channel": channel, **event.evidence},
@@ -85,7 +87,7 @@ class FieldEvents:
                         data={"resource": resource, "channel": channel, "text": event.text[:160]},
                     )
                 return "unrecognised"
-            return await self.dispatch.apply_reply(
+            return await self.acks.apply_reply(
                 resource,
                 reply,
                 via=(channel, event.address),
@@ -96,7 +98,7 @@ class FieldEvents:
                 status = UnitStatus(event.status)
             except ValueError:
                 return await self._unmatched(channel, f"status {event.status!r}", event.address)
-            await self.dispatch.set_unit_status(
+            await self.units.set_unit_status(
                 resource, status, actor=f"field:{resource}", evidence={"channel": channel, **event.evidence}
             )
             return f"status {status.value}"
@@ -107,7 +109,7 @@ class FieldEvents:
         resource = self.core.resource_at(channel, event.address)
         if resource is None:
             return await self._unmatched(channel, "ack", event.address)
-        return await self.dispatch.apply_reply(
+        return await self.acks.apply_reply(
             resource,
             Reply(ReplyKind.ACK),
             via=(channel, event.address),

@@ -76,7 +76,7 @@ class IncidentService:
             "incident %s created from %s (caller %s)", inc.reference, source, mask_number(inc.caller_number)
         )
         if all(getattr(inc, k) not in (None, "") for k in MANDATORY):
-            await self._triage(tx, inc, actor=actor)
+            await self.triage_in(tx, inc, actor=actor)
         return inc
 
     async def update(self, ref: str, fields: dict[str, Any], *, actor: str) -> Incident:
@@ -103,7 +103,7 @@ class IncidentService:
             retriage = {"category", "impact", "urgency"} & set(changed)
             ready = all(getattr(inc, k) not in (None, "") for k in MANDATORY)
             if ready and (inc.state is S.NEW or (retriage and inc.state is S.TRIAGED)):
-                await self._triage(tx, inc, actor=actor)
+                await self.triage_in(tx, inc, actor=actor)
             return inc
 
     def _check_fields(self, fields: dict[str, Any]) -> None:
@@ -127,10 +127,12 @@ class IncidentService:
             missing = {k: "required before triage" for k in MANDATORY if getattr(inc, k) in (None, "")}
             if missing:
                 raise ValidationFailed(missing)
-            await self._triage(tx, inc, actor=actor)
+            await self.triage_in(tx, inc, actor=actor)
             return inc
 
-    async def _triage(self, tx: Tx, inc: Incident, *, actor: str) -> None:
+    async def triage_in(self, tx: Tx, inc: Incident, *, actor: str) -> None:
+        """Classify, prioritise and recommend inside the caller's transaction (dispatch uses this
+        for an incident that is still new)."""
         check_incident_transition(
             inc.reference, inc.state, S.TRIAGED if inc.state in (S.NEW, S.TRIAGED) else inc.state
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.clock import iso
 from gateway.domain.personal import mask_name, mask_number, redact_fields
-from gateway.domain.states import DeliveryState
+from gateway.domain.states import FALLBACK_REASONS, DeliveryState
 from gateway.settings import Settings
 from gateway.store import Tx
 
@@ -19,7 +19,7 @@ MILESTONES = (
     ("on_scene", "on_scene_at"),
     ("resolve", "resolved_at"),
 )
-FAILED = {"failed", "confirm_timeout", "ack_timeout", "channel_down", "one_way"}
+FAILED = FALLBACK_REASONS
 
 
 async def build_review(tx: Tx, ref: str, settings: Settings) -> dict[str, Any]:

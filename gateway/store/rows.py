@@ -9,11 +9,14 @@ from typing import Any
 from gateway.domain.models import Attempt, Delivery, Endpoint, Incident, Resource
 from gateway.domain.states import (
     Classification,
+    CloseReason,
     DeliveryMode,
+    DeliveryOutcome,
     DeliveryState,
     IncidentState,
     Priority,
     Purpose,
+    RecipientKind,
     UnitStatus,
 )
 
@@ -91,6 +94,8 @@ def delivery_from_row(r: Mapping[Any, Any]) -> Delivery:
     values["state"] = DeliveryState(r["state"])
     values["plan"] = plan_from_json(r["plan"])
     values["needs_ack"] = bool(r["needs_ack"])
+    values["recipient_kind"] = RecipientKind(r["recipient_kind"])
+    values["outcome"] = DeliveryOutcome(r["outcome"]) if r["outcome"] else None
     return Delivery(**values)
 
 
@@ -98,4 +103,5 @@ def attempt_from_row(r: Mapping[Any, Any]) -> Attempt:
     values = {f.name: r[f.name] for f in fields(Attempt)}
     values["state"] = DeliveryState(r["state"])
     values["evidence"] = dict(r["evidence"] or {})
+    values["closed_reason"] = CloseReason(r["closed_reason"]) if r["closed_reason"] else None
     return Attempt(**values)

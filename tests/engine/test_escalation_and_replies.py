@@ -73,7 +73,7 @@ async def test_field_replies_drive_acknowledgement_and_unit_status(rig_factory):
     serial = int(ref.rsplit("-", 1)[1])
     rig.ch["radio"].reply("R1", f"On Scene {serial}")
     await until(lambda: _is(rig, ref, IncidentState.ON_SCENE), "ON SCENE moves the incident")
-    await rig.gw.dispatch.resolve(ref, actor="test")
+    await rig.gw.stand_down.resolve(ref, actor="test")
     await rig.settle()
     assert rig.ch["radio"].sent[-1].purpose == "stand_down"
     rig.ch["radio"].reply("R1", "CLEAR")
@@ -112,7 +112,7 @@ async def test_resolve_stands_down_everyone_reached_and_cancels_the_rest(rig_fac
     inc = await rig.gw.incidents.create(FIRE, source="desk", actor="t")
     await rig.gw.dispatch.dispatch(inc.reference, ["ENG-1", "ENG-2"], actor="t")
     await rig.settle()
-    await rig.gw.dispatch.resolve(inc.reference, actor="t")
+    await rig.gw.stand_down.resolve(inc.reference, actor="t")
     await rig.settle()
     downs = sorted(s.address for s in rig.ch["radio"].sent if s.purpose == "stand_down")
     assert downs == ["R1", "R2"]
@@ -164,8 +164,8 @@ async def test_a_reply_from_a_number_written_another_way_still_finds_its_unit(ri
 async def test_a_reply_naming_a_closed_incident_never_acknowledges_another(rig_factory):
     rig = await rig_factory()
     first = await dispatch_eng1(rig)
-    await rig.gw.dispatch.resolve(first, actor="test")
-    await rig.gw.dispatch.close(first, actor="test")
+    await rig.gw.stand_down.resolve(first, actor="test")
+    await rig.gw.stand_down.close(first, actor="test")
     second = await dispatch_eng1(rig)
     serial = int(first.rsplit("-", 1)[1])
     rig.ch["radio"].reply("R1", f"ACK {serial}")  # quoting the closed incident

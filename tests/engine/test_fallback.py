@@ -171,7 +171,7 @@ async def test_per_destination_rate_limit_defers_without_failing(rig_factory):
     )
     ref1 = await dispatch_eng1(rig)
     rig.ch["radio"].sent.clear()
-    await rig.gw.dispatch.resolve(ref1, actor="test")  # stand-down to R1 is over the limit
+    await rig.gw.stand_down.resolve(ref1, actor="test")  # stand-down to R1 is over the limit
     await rig.settle()
     assert rig.ch["radio"].sent == []
     assert "attempt.rate_limited" in await rig.kinds(ref1)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.policies.backoff import backoff, retry_delay
+from adapters.backoff import backoff, retry_delay
 
 
 def _delay(tries: int, *, jitter: float = 0.0, seed: int = 0, **kw: float) -> float:

@@ -1,0 +1,1 @@
+"""Store queries, one module per aggregate; `gateway.store.tx.Tx` composes them."""

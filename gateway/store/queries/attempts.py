@@ -1,0 +1,113 @@
+"""Attempts: one try of a delivery on one endpoint; the outbox the engine works from."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+import sqlalchemy as sa
+
+from gateway.domain.models import Attempt
+from gateway.domain.states import DeliveryState
+from gateway.store import rows
+from gateway.store import schema as t
+from gateway.store.unit_of_work import UnitOfWork
+
+
+class AttemptQueries(UnitOfWork):
+    async def insert_attempt(self, a: Attempt) -> Attempt:
+        a.id = await self._insert(t.attempts, rows.attempt_to_row(a))
+        return a
+
+    async def update_attempt(self, a: Attempt) -> None:
+        self._queue_update(t.attempts, a.id, rows.attempt_to_row(a))
+
+    async def attempts_by_ids(self, ids: Collection[int]) -> list[Attempt]:
+        if not ids:
+            return []
+        res = await self._run(sa.select(t.attempts).where(t.attempts.c.id.in_(sorted(ids))))
+        return [rows.attempt_from_row(r._mapping) for r in res]
+
+    async def attempts_by_delivery(self, delivery_ids: Collection[int]) -> dict[int, list[Attempt]]:
+        """Every attempt of these deliveries, grouped, in order (one query for a whole batch)."""
+        out: dict[int, list[Attempt]] = {d: [] for d in delivery_ids}
+        for a in await self.attempts_for(sorted(delivery_ids)):
+            out[a.delivery_id].append(a)
+        return out
+
+    async def attempts_for(self, delivery_ids: Sequence[int]) -> list[Attempt]:
+        if not delivery_ids:
+            return []
+        res = await self._run(
+            sa.select(t.attempts).where(t.attempts.c.delivery_id.in_(delivery_ids)).order_by(t.attempts.c.id)
+        )
+        return [rows.attempt_from_row(r._mapping) for r in res]
+
+    async def attempts_by_channel_refs(self, channel: str, refs: Collection[str]) -> dict[str, Attempt]:
+        """The newest attempt on `channel` for each reference (receipts quote these)."""
+        if not refs:
+            return {}
+        res = await self._run(
+            sa.select(t.attempts)
+            .where(t.attempts.c.channel == channel, t.attempts.c.channel_ref.in_(sorted(refs)))
+            .order_by(t.attempts.c.id)
+        )
+        out: dict[str, Attempt] = {}
+        for r in res:
+            a = rows.attempt_from_row(r._mapping)
+            out[a.channel_ref or ""] = a  # ordered by id: the newest wins
+        return out
+
+    async def due_attempts(self, now: float, limit: int) -> list[Attempt]:
+        """Open attempts waiting to be sent whose time has come, most urgent first."""
+        res = await self._run(
+            sa.select(t.attempts)
+            .join(t.deliveries, t.deliveries.c.id == t.attempts.c.delivery_id)
+            .where(
+                t.attempts.c.closed_reason.is_(None),
+                t.attempts.c.state.in_((DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY)),
+                sa.or_(t.attempts.c.next_try_at.is_(None), t.attempts.c.next_try_at <= now),
+            )
+            .order_by(t.deliveries.c.priority, t.attempts.c.id)
+            .limit(limit)
+        )
+        return [rows.attempt_from_row(r._mapping) for r in res]
+
+    async def attempts_in_state(self, state: DeliveryState) -> list[Attempt]:
+        res = await self._run(
+            sa.select(t.attempts).where(t.attempts.c.closed_reason.is_(None), t.attempts.c.state == state)
+        )
+        return [rows.attempt_from_row(r._mapping) for r in res]
+
+    async def expired_waits(self, now: float) -> list[Attempt]:
+        """Open attempts whose delivery-confirmation or acknowledgement deadline has passed."""
+        a = t.attempts.c
+        res = await self._run(
+            sa.select(t.attempts).where(
+                a.closed_reason.is_(None),
+                sa.or_(
+                    sa.and_(a.state == DeliveryState.SENT, a.confirm_deadline_at <= now),
+                    sa.and_(
+                        a.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED)), a.ack_deadline_at <= now
+                    ),
+                ),
+            )
+        )
+        return [rows.attempt_from_row(r._mapping) for r in res]
+
+    async def next_wakeup(self) -> float | None:
+        """The earliest retry time or deadline among open attempts, in one query."""
+        a = t.attempts.c
+        waiting = sa.case(
+            (a.state.in_((DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY)), a.next_try_at)
+        )
+        confirm = sa.case((a.state == DeliveryState.SENT, a.confirm_deadline_at))
+        ack = sa.case((a.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED)), a.ack_deadline_at))
+        row = (
+            await self._run(
+                sa.select(sa.func.min(waiting), sa.func.min(confirm), sa.func.min(ack)).where(
+                    a.closed_reason.is_(None)
+                )
+            )
+        ).one()
+        present = [x for x in row if x is not None]
+        return min(present) if present else None

@@ -1,0 +1,128 @@
+"""Incidents: references, lookups by caller, call and serial, and the queue."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from gateway.domain.models import Incident
+from gateway.errors import NotFound
+from gateway.store import rows
+from gateway.store import schema as t
+from gateway.store.unit_of_work import UnitOfWork
+
+OPEN_INCIDENTS = ("new", "triaged", "dispatched", "acknowledged", "on_scene")
+
+
+class IncidentQueries(UnitOfWork):
+    async def next_value(self, name: str) -> int:
+        dialect = self.conn.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            ins: Any = pg_insert(t.sequences).values(name=name, value=0).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            ins = sqlite_insert(t.sequences).values(name=name, value=0).on_conflict_do_nothing()
+        await self.conn.execute(ins)
+        res = await self.conn.execute(
+            sa.update(t.sequences)
+            .where(t.sequences.c.name == name)
+            .values(value=t.sequences.c.value + 1)
+            .returning(t.sequences.c.value)
+        )
+        return int(res.scalar_one())
+
+    async def insert_incident(self, incident: Incident) -> Incident:
+        incident.id = await self._insert(t.incidents, rows.incident_to_row(incident))
+        return incident
+
+    async def update_incident(self, incident: Incident) -> None:
+        self._queue_update(t.incidents, incident.id, rows.incident_to_row(incident))
+
+    async def incidents_by_ids(self, ids: Collection[int]) -> dict[int, Incident]:
+        if not ids:
+            return {}
+        res = await self._run(sa.select(t.incidents).where(t.incidents.c.id.in_(sorted(ids))))
+        return {i.id: i for i in (rows.incident_from_row(r._mapping) for r in res)}
+
+    async def get_incident(self, key: int | str, *, for_update: bool = False) -> Incident:
+        col = t.incidents.c.reference if isinstance(key, str) else t.incidents.c.id
+        q = sa.select(t.incidents).where(col == key)
+        if for_update and self.conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        row = (await self._run(q)).first()
+        if row is None:
+            raise NotFound("incident", key)
+        return rows.incident_from_row(row._mapping)
+
+    async def list_incidents(
+        self,
+        *,
+        states: Sequence[str] = (),
+        priorities: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Incident]:
+        q = sa.select(t.incidents)
+        if states:
+            q = q.where(t.incidents.c.state.in_(states))
+        if priorities:
+            q = q.where(t.incidents.c.priority.in_(priorities))
+        if categories:
+            q = q.where(t.incidents.c.category.in_(categories))
+        # Untriaged first (an untriaged call may be a P1), then P1..P4, oldest first.
+        q = q.order_by(t.incidents.c.priority.is_not(None), t.incidents.c.priority, t.incidents.c.created_at)
+        res = await self._run(q.limit(limit).offset(offset))
+        return [rows.incident_from_row(r._mapping) for r in res]
+
+    async def incident_by_serial(self, serial: int, states: Sequence[str]) -> Incident | None:
+        """The incident whose reference ends in this serial (`ACK 42` -> INC-2026-000042), among
+        those in `states`, first in the queue's order (untriaged, then priority, then age)."""
+        i = t.incidents.c
+        q = (
+            sa.select(t.incidents)
+            .where(i.reference.like(f"INC-%-{serial:06d}"), i.state.in_(states))
+            .order_by(i.priority.is_not(None), i.priority, i.created_at)
+        )
+        for r in await self._run(q):
+            inc = rows.incident_from_row(r._mapping)
+            if int(inc.reference.rsplit("-", 1)[-1]) == serial:
+                return inc
+        return None
+
+    async def open_incident_for_caller(self, number: str, since: float) -> Incident | None:
+        res = await self._run(
+            sa.select(t.incidents)
+            .where(
+                t.incidents.c.caller_number == number,
+                t.incidents.c.created_at >= since,
+                t.incidents.c.state.in_(OPEN_INCIDENTS),
+            )
+            .order_by(t.incidents.c.created_at.desc())
+            .limit(1)
+        )
+        row = res.first()
+        return rows.incident_from_row(row._mapping) if row else None
+
+    async def incident_by_call_id(self, call_id: str) -> Incident | None:
+        q = sa.select(t.incidents).where(t.incidents.c.call_id == call_id).order_by(t.incidents.c.id).limit(1)
+        row = (await self._run(q)).first()
+        return rows.incident_from_row(row._mapping) if row else None
+
+    async def incidents_by_caller(self, number: str, limit: int = 5) -> list[Incident]:
+        res = await self._run(
+            sa.select(t.incidents)
+            .where(t.incidents.c.caller_number == number)
+            .order_by(t.incidents.c.created_at.desc())
+            .limit(limit)
+        )
+        return [rows.incident_from_row(r._mapping) for r in res]
+
+    async def incidents_awaiting_ack(self) -> list[Incident]:
+        res = await self._run(sa.select(t.incidents).where(t.incidents.c.state == "dispatched"))
+        return [rows.incident_from_row(r._mapping) for r in res]

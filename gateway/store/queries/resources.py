@@ -1,0 +1,40 @@
+"""Resources (units) and their status."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import sqlalchemy as sa
+
+from gateway.domain.models import Resource
+from gateway.errors import NotFound
+from gateway.store import rows
+from gateway.store import schema as t
+from gateway.store.unit_of_work import UnitOfWork
+
+
+class ResourceQueries(UnitOfWork):
+    async def get_resource(self, resource_id: str) -> Resource:
+        row = (await self._run(sa.select(t.resources).where(t.resources.c.id == resource_id))).first()
+        if row is None:
+            raise NotFound("resource", resource_id)
+        return rows.resource_from_row(row._mapping)
+
+    async def list_resources(self) -> list[Resource]:
+        res = await self._run(sa.select(t.resources).order_by(t.resources.c.id))
+        return [rows.resource_from_row(r._mapping) for r in res]
+
+    async def insert_resource(self, resource: Resource) -> None:
+        await self.flush()
+        await self.conn.execute(t.resources.insert(), rows.resource_to_row(resource))
+
+    async def update_resource(self, resource: Resource) -> None:
+        values = rows.resource_to_row(resource)
+        del values["id"]
+        self._queue_update(t.resources, resource.id, values)
+
+    async def resources_by_ids(self, ids: Collection[str]) -> dict[str, Resource]:
+        if not ids:
+            return {}
+        res = await self._run(sa.select(t.resources).where(t.resources.c.id.in_(sorted(ids))))
+        return {r.id: r for r in (rows.resource_from_row(row._mapping) for row in res)}

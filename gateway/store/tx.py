@@ -1,0 +1,16 @@
+"""One transaction's queries and changes: the query groups of gateway/store/queries/ on one unit
+of work, so call sites say `tx.get_incident(...)` whatever group a query lives in."""
+
+from __future__ import annotations
+
+from gateway.store.queries.audit import AuditQueries
+from gateway.store.queries.batches import Batch, BatchQueries
+from gateway.store.queries.incidents import IncidentQueries
+from gateway.store.queries.kpis import KpiQueries
+from gateway.store.queries.resources import ResourceQueries
+
+__all__ = ["Batch", "Tx"]
+
+
+class Tx(AuditQueries, IncidentQueries, ResourceQueries, BatchQueries, KpiQueries):
+    """Queries and changes inside one transaction (see gateway/store/unit_of_work.py)."""
