@@ -16,20 +16,19 @@ import contextlib
 import logging
 import re
 from collections import deque
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from adapters.base import Capabilities, Channel, HealthState, OutboundMessage, SendReceipt
+from adapters.errors import CalloutError, ChannelError
 from adapters.pager_snpp import codec
 from adapters.pager_snpp.connection import Connection, ConnectionLost
 from adapters.pager_snpp.options import Options
-from gateway.errors import ChannelError
 
 log = logging.getLogger(__name__)
 NOT_IMPLEMENTED = (500, 502)  # an optional level 2 command the server does not have
 
 
-class _Retry(Exception):
+class _Retry(CalloutError):
     """The server refused the transaction by closing (4xx) before taking it: safe to try again."""
 
     def __init__(self, lost: ConnectionLost | codec.Reply) -> None:
@@ -37,7 +36,9 @@ class _Retry(Exception):
         super().__init__(str(lost))
 
 
-class _Unreachable(Exception):
+class _Unreachable(CalloutError):
+    """The server cannot be reached or refused the session (greeting, login)."""
+
     def __init__(self, reason: str, code: str) -> None:
         self.reason = reason
         self.code = code
@@ -67,36 +68,28 @@ class SnppChannel(Channel):
         self.connections = 0  # opened so far (tests read it)
         self._conn: Connection | None = None
         self._lock = asyncio.Lock()
-        self._tg: asyncio.TaskGroup | None = None
-        self._supervisor: asyncio.Task[None] | None = None
+        self._started = False
         self._unsupported: set[str] = set()  # optional commands the server answered 500/502
 
     # ---- lifecycle ----------------------------------------------------------------------------
-    async def __aenter__(self) -> Self:
-        self._tg = asyncio.TaskGroup()
-        await self._tg.__aenter__()
+    async def _open(self) -> None:
         if self.options.probe_on_start:
             self.set_health(HealthState.DEGRADED, "connecting to the SNPP server")
         else:
             self.set_health(HealthState.UP, "ready (not connected yet)")
-        self._supervisor = self._tg.create_task(self._supervise(), name=f"pager_snpp.{self.name}.idle")
-        return self
+        self._started = True
+        self.start_task("idle", self._supervise)
 
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._supervisor is not None:
-            self._supervisor.cancel()
+    async def _close(self) -> None:
+        self.stop_task("idle")  # not while it holds the lock for a probe: QUIT goes out now
         async with self._lock:
             await self._drop(quit_first=True)
-        if self._tg is not None:
-            await self._tg.__aexit__(None, None, None)
-        self._tg = None
+        self._started = False
         self.set_health(HealthState.DOWN, "stopped")
 
     # ---- the contract ---------------------------------------------------------------------------
     async def send(self, message: OutboundMessage) -> SendReceipt:
-        if self._tg is None:
+        if not self._started:
             raise self.fail("channel not started", temporary=True, endpoint=message.address)
         ids = recipients(message.address)
         bad = [i for i in ids if not re.fullmatch(r"[\x21-\x7e]{1,64}", i)]
@@ -254,8 +247,7 @@ class SnppChannel(Channel):
             raise self._unreachable(f"{what}: {exc.strerror or exc}", "connect") from exc
         self.connections += 1
         conn = Connection(reader, writer, number=self.connections, name=self.name)
-        assert self._tg is not None
-        self._tg.create_task(conn.receive(), name=f"pager_snpp.{self.name}.receive.{conn.number}")
+        self.start_task(f"receive.{conn.number}", conn.receive, restart=False)
         self._conn = conn
         try:
             greeting = await conn.reply(o.reply_timeout)  # §4.1: 220 on connection
@@ -284,6 +276,7 @@ class SnppChannel(Channel):
         conn, self._conn = self._conn, None
         if conn is not None:
             await conn.close(quit_first=quit_first)
+            self.stop_task(f"receive.{conn.number}")  # it ends on its own at EOF; forget it
 
     async def _supervise(self) -> None:
         """Connect at start; QUIT an idle connection; while down, try to connect again."""

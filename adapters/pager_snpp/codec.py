@@ -14,12 +14,16 @@ import unicodedata
 from dataclasses import dataclass
 from enum import IntEnum
 
+from adapters.errors import ProtocolError
+
 PORT = 444  # RFC 1861 §3
 MAX_LINE = 4096
 
 
-class SnppProtocolError(ValueError):
-    """The server sent something that is not an SNPP reply."""
+class SnppProtocolError(ProtocolError):
+    """The server sent something that is not an SNPP reply (RFC 1861 §4.2)."""
+
+    codec = "snpp"
 
 
 class ReplyClass(IntEnum):
@@ -77,7 +81,7 @@ class ReplyParser:
             i = self._buf.find(b"\n")
             if i < 0:
                 if len(self._buf) > MAX_LINE:
-                    raise SnppProtocolError("reply line too long")
+                    raise SnppProtocolError("reply line too long", data=bytes(self._buf[:64]))
                 return out
             line = bytes(self._buf[:i]).rstrip(b"\r")
             del self._buf[: i + 1]
@@ -85,7 +89,7 @@ class ReplyParser:
                 continue
             m = _REPLY.match(line)
             if m is None:
-                raise SnppProtocolError(f"not an SNPP reply: {line[:60]!r}")
+                raise SnppProtocolError("not an SNPP reply", data=line)
             text = m.group(3).decode("utf-8", "replace").strip()
             if m.group(2) == b"-":
                 self._continued.append(text)

@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 import logging
 
+from adapters.errors import CalloutError
 from adapters.pager_snpp import codec
 
 log = logging.getLogger(__name__)
 
 
-class ConnectionLost(Exception):
+class ConnectionLost(CalloutError):
     """The connection is gone; `reply` is the 4xx the server said goodbye with, if any."""
 
     def __init__(self, what: str, reply: codec.Reply | None = None) -> None:
@@ -38,7 +39,7 @@ class Connection:
         return not self.dead and self.goodbye is None
 
     async def receive(self) -> None:
-        """The connection's receive loop (a named task of the channel's TaskGroup). Never raises."""
+        """The connection's receive loop (a one-shot child of the channel). Never raises."""
         parser = codec.ReplyParser()
         try:
             while data := await self._reader.read(4096):

@@ -1,6 +1,6 @@
 """I/O of the MQTT radio channel: one aiomqtt client with a persistent MQTT 5 session.
 
-One named task (`radio_mqtt.<name>.connection`, in the channel's own TaskGroup) connects,
+One supervised child (`mqtt_radio.<name>.connection`, see `adapters.base.Component`) connects,
 subscribes, feeds every incoming PUBLISH to the codec and reconnects with back-off when the broker
 goes away; the channel's health follows the connection. `send` publishes at QoS 1 and returns once
 the broker has the message (PUBACK, MQTT 5 §3.4).
@@ -16,8 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -84,7 +83,6 @@ class RadioMqttChannel(Channel):
         self._connected = False
         self._lost: asyncio.Future[None] | None = None  # resolved when this connection ends
         self._first_try: asyncio.Event | None = None
-        self._tg: asyncio.TaskGroup | None = None
         self._task: asyncio.Task[None] | None = None
         self._seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self._sent: OrderedDict[str, str] = OrderedDict()  # message id -> address it went to
@@ -96,33 +94,30 @@ class RadioMqttChannel(Channel):
             self._publish_props.MessageExpiryInterval = options.message_expiry  # §3.3.2.3.3
 
     # ---- lifecycle ----------------------------------------------------------------------------
-    async def __aenter__(self) -> Self:
+    async def _open(self) -> None:
         self._client = self._make_client()
-        self._first_try = asyncio.Event()
-        self._tg = asyncio.TaskGroup()
-        await self._tg.__aenter__()
-        self._task = self._tg.create_task(self._run(), name=f"radio_mqtt.{self.name}.connection")
+        self._first_try = first_try = asyncio.Event()
+        self._task = self.start_task("connection", self._run)
         # Wait for the first connection attempt: a broker that is down leaves the channel DOWN
         # (the engine falls back around it) while the task keeps trying.
-        first_try = self._first_try
         try:
             async with asyncio.timeout(self.options.connect_timeout + 1):
                 await first_try.wait()
         except TimeoutError:
             log.warning("channel %s: no answer from %s yet", self.name, self.options.broker)
         except BaseException:
-            await self.__aexit__(None, None, None)
+            await self._stop()
             raise
-        return self
 
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        if self._tg is not None:
-            await self._tg.__aexit__(None, None, None)
-        self._tg = self._task = None
+    async def _close(self) -> None:
+        await self._stop()
+
+    async def _stop(self) -> None:
+        """End the connection task (aiomqtt disconnects on the way out), then report stopped."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
         self._mark_lost()
         self.set_health(HealthState.DOWN, "stopped")
 
@@ -130,7 +125,7 @@ class RadioMqttChannel(Channel):
         o = self.options
         # Clean Start 0 and a Session Expiry Interval > 0 on every CONNECT: the broker keeps our
         # subscriptions and queues uplinks while we are away (MQTT 5 §3.1.2.4, §3.1.2.11.2;
-        # sip-radio.md §4.4 on aiomqtt resetting clean start on every connect otherwise).
+        # docs/protocols/sip-radio.md §4.4 on aiomqtt resetting clean start on every connect otherwise).
         props = _properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = o.session_expiry
         tls = (

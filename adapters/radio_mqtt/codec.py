@@ -1,4 +1,4 @@
-"""Sans-I/O part of the MQTT radio channel: addresses, topics, payloads and reconnect back-off.
+"""Sans-I/O part of the MQTT radio channel: addresses, topics and payloads.
 
 Bytes and strings in, typed values out; nothing here touches a socket or a clock. Garbage never
 raises anything but `GarbledUplink` (or `BadAddress` for a contact-plan address). The topic scheme
@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from adapters.base import OutboundMessage
-from gateway.errors import CalloutError
+from adapters.errors import ProtocolError
 
 TALKGROUP_PREFIX = "tg:"
 # One topic level: never "/", "+", "#" or U+0000 (MQTT 5 §4.7.1, §1.5.4).
@@ -36,8 +36,10 @@ STATUS_WORDS = {
 }
 
 
-class BadAddress(CalloutError):
+class BadAddress(ProtocolError):
     """A contact-plan address that is neither a radio id nor ``tg:<talkgroup>``."""
+
+    codec = "radio_mqtt"
 
     def __init__(self, address: str, reason: str) -> None:
         self.address = address
@@ -45,8 +47,10 @@ class BadAddress(CalloutError):
         super().__init__(f"bad radio address {address!r}: {reason}")
 
 
-class GarbledUplink(CalloutError):
+class GarbledUplink(ProtocolError):
     """A topic or payload from the broker that does not follow the scheme."""
+
+    codec = "radio_mqtt"
 
     def __init__(self, reason: str, *, topic: str = "") -> None:
         self.reason = reason
@@ -260,7 +264,6 @@ def decode_presence(payload: bytes, *, topic: str = "") -> Presence:
     return Presence(status == "online", gateway)
 
 
-# ---- reconnect back-off ----------------------------------------------------------------------
 # ---- helpers ---------------------------------------------------------------------------------
 def _object(payload: bytes, topic: str) -> dict[str, Any]:
     if len(payload) > MAX_PAYLOAD:

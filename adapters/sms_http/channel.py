@@ -9,12 +9,10 @@ looks at the provider every `probe_interval` seconds and brings it back up when 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 
@@ -46,25 +44,25 @@ class SmsHttpChannel(Channel):
         self._down = asyncio.Event()
         self._probe: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> Self:
+    async def _open(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.options.timeout))
+        self.stack.push_async_callback(self._close_session)  # also if opening fails half-way
         self._down = asyncio.Event()
-        self._probe = asyncio.create_task(self._probe_loop(), name=f"sms_http.{self.name}.probe")
+        self._probe = self.start_task("probe", self._probe_loop)
         self.set_health(HealthState.UP, "ready")
-        return self
 
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._probe is not None:
-            self._probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._probe
-            self._probe = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+    async def _close(self) -> None:
+        probe, self._probe = self._probe, None
+        if probe is not None:  # it uses the session: let it finish before the session closes
+            probe.cancel()
+            await asyncio.wait([probe])
+        await self._close_session()
         self.set_health(HealthState.DOWN, "stopped")
+
+    async def _close_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
         if self._session is None:

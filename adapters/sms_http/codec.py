@@ -14,22 +14,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.base import DeliveryReport, InboundText, OutboundMessage
+from adapters.errors import ProtocolError
 from adapters.sms_http.options import Options
-from gateway.errors import CalloutError
 
 _PLACEHOLDER = re.compile(r"\{(to|text|id|from)\}")
 MISSING: Any = object()  # what `lookup` returns for an absent path
 
 
 # ---- errors ---------------------------------------------------------------------------------------
-class CallbackRejected(CalloutError):
-    """A provider callback callout refuses. `http_status` is what the API route should answer."""
+class CallbackRejected(ProtocolError):
+    """A provider callback callout refuses. `http_status` is what the API route should answer;
+    `reason` (also the `problem`) says why."""
 
+    codec = "sms_http"
     http_status = 400
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, data: bytes | str = b"") -> None:
         self.reason = reason
-        super().__init__(reason)
+        super().__init__(reason, data=data)
 
 
 class BadSignature(CallbackRejected):

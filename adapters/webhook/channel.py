@@ -5,10 +5,8 @@ brings the channel back up when one opens, since the engine sends nothing to a d
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -34,24 +32,15 @@ class WebhookChannel(Channel):
         self._session: aiohttp.ClientSession | None = None
         self._failures = 0
 
-    async def __aenter__(self) -> Self:
-        self._tasks = asyncio.TaskGroup()
-        await self._tasks.__aenter__()
-        self._probe = self._tasks.create_task(self._probe_while_down(), name=f"webhook.{self.name}.probe")
-        self._session = aiohttp.ClientSession(
+    async def _open(self) -> None:
+        self._session = session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.options.timeout), headers=self.options.headers
         )
+        self.stack.push_async_callback(session.close)
+        self.start_task("probe", self._probe_while_down)
         self.set_health(HealthState.UP, "ready")
-        return self
 
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._probe.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._tasks.__aexit__(None, None, None)
-        if self._session is not None:
-            await self._session.close()
+    async def _close(self) -> None:
         self.set_health(HealthState.DOWN, "stopped")
 
     async def _probe_while_down(self) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import itertools
 import logging
@@ -23,9 +24,10 @@ import re
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -34,6 +36,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from simulators.radio_fleet import wire
+from simulators.radio_fleet.loops import Loops
 
 log = logging.getLogger(__name__)
 WALK = ("en_route", "on_scene", "clear")
@@ -160,8 +163,7 @@ class RadioFleet:
         self._heap: list[tuple[float, int, int, str, bytes]] = []
         self._seq = itertools.count()
         self._gateways: list[_Gateway] = []
-        self._tasks: list[asyncio.Task[None]] = []
-        self._tg: asyncio.TaskGroup | None = None
+        self._stack: AsyncExitStack | None = None  # owns the loops while the fleet runs
 
     # ---- test and CLI surface -----------------------------------------------------------------
     def radio(self, rid: str) -> Radio:
@@ -201,44 +203,42 @@ class RadioFleet:
             _Gateway(k, self.gateway_name(k), self._client(k), asyncio.Queue())
             for k in range(self.connections)
         ]
-        self._tg = asyncio.TaskGroup()
-        await self._tg.__aenter__()
-        for gw in self._gateways:
-            self._spawn(self._connection(gw), f"conn{gw.index}")
-            for w in range(self._workers):
-                self._spawn(self._publisher(gw), f"pub{gw.index}.{w}")
-        self._spawn(self._timers(), "timers")
+        self._stack = stack = AsyncExitStack()
         try:
+            loops = await stack.enter_async_context(Loops(f"radio_fleet.{self.name}"))
+            for gw in self._gateways:
+                loops.start(f"conn{gw.index}", functools.partial(self._connection, gw))
+                for w in range(self._workers):
+                    loops.start(f"pub{gw.index}.{w}", functools.partial(self._publisher, gw))
+            loops.start("timers", self._timers)
             async with asyncio.timeout(15):
                 for gw in self._gateways:
                     await gw.ready.wait()
         except TimeoutError:
             await self._shutdown()
             raise ConnectionError(f"radio fleet could not reach {self.host}:{self.port}") from None
+        except BaseException:
+            await self._shutdown()
+            raise
         return self
 
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for gw in self._gateways:
-            if gw.connected.is_set():  # a clean exit sends no will (MQTT 5 §3.1.2.5): say it here
-                with contextlib.suppress(aiomqtt.MqttError):
-                    await gw.client.publish(
-                        self.scheme.gateway(gw.name), b"offline", qos=1, retain=True, timeout=2
-                    )
-        await self._shutdown()
+        try:
+            for gw in self._gateways:
+                if gw.connected.is_set():  # a clean exit sends no will (MQTT 5 §3.1.2.5): say it here
+                    with contextlib.suppress(aiomqtt.MqttError):
+                        await gw.client.publish(
+                            self.scheme.gateway(gw.name), b"offline", qos=1, retain=True, timeout=2
+                        )
+        finally:
+            await self._shutdown()
 
     async def _shutdown(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        if self._tg is not None:
-            await self._tg.__aexit__(None, None, None)
-        self._tg = None
-        self._tasks = []
-
-    def _spawn(self, coro: Any, what: str) -> None:
-        assert self._tg is not None
-        self._tasks.append(self._tg.create_task(coro, name=f"radio_fleet.{self.name}.{what}"))
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()  # cancels every loop and waits for them
 
     def _client(self, k: int) -> aiomqtt.Client:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]

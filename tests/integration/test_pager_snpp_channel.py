@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from adapters.base import HealthState, OutboundMessage
+from adapters.errors import ChannelError
 from adapters.pager_snpp.channel import build
-from gateway.errors import ChannelError
 from simulators.snpp_server import SnppPage, SnppServer
 from tests.support.waiting import until
 

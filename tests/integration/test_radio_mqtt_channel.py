@@ -26,11 +26,11 @@ from adapters.base import (
     RadioAck,
     UnitStatusReport,
 )
+from adapters.errors import ChannelError
 from adapters.radio_mqtt.channel import RadioMqttChannel, build
 from gateway.app import Gateway
 from gateway.clock import ManualClock
 from gateway.domain.states import DeliveryState
-from gateway.errors import ChannelError
 from simulators.radio_fleet import Faults, PrivateBroker, RadioFleet, Tls
 from tests.support.engine import FIRE, Rig, make_settings
 from tests.support.health import health_log

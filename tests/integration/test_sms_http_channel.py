@@ -13,9 +13,9 @@ import pytest
 from aiohttp import web
 
 from adapters.base import DeliveryReport, HealthState, InboundText, OutboundMessage
+from adapters.errors import ChannelError
 from adapters.sms_http.channel import SmsHttpChannel, build
 from adapters.sms_http.codec import CallbackRejected
-from gateway.errors import ChannelError
 from simulators.sms_http_provider import SmsProvider
 from tests.support.waiting import until
 

@@ -8,8 +8,8 @@ import socket
 import pytest
 
 from adapters.base import HealthState, OutboundMessage
+from adapters.errors import ChannelError
 from adapters.webhook.channel import build
-from gateway.errors import ChannelError
 from simulators.field_app import FieldApp
 
 
