@@ -1,7 +1,7 @@
 """The SIP CTI source (pjsua2 desk endpoint) against sipp callers over loopback UDP.
 
 sipp is Debian's `sip-tester`; pjsua2 is the `pjsua2-python` wheel. Neither is skipped: a missing
-one fails the test with the command that installs it (STYLE.md practice 9).
+one fails the test with the command that installs it (docs/style.md practice 9).
 """
 
 from __future__ import annotations
@@ -260,11 +260,12 @@ async def test_registration_with_digest_authentication(password: str, state: str
 
 
 # ---- bursts and restarts: the process survives and holds no more than it started with ---------
-# Measured root causes (adapters/sip/desk.py module docstring): with real RTP, 100 short calls a
-# second aborted the process in pjlib (`pj_ioqueue_register_sock2: Assertion
-# !pj_list_empty(&ioqueue->free_list)`): each call's two RTP/RTCP sockets take media I/O queue
-# keys that stay unusable for 500 ms after close, 64 in all. And from the second second on each
-# answered call leaked a conference slot (254), after which every answer failed with 488.
+# Measured root causes (the docstrings of adapters/sip/desk.py and adapters/sip/media_keys.py):
+# with real RTP, 100 short calls a second aborted the process in pjlib
+# (`pj_ioqueue_register_sock2: Assertion !pj_list_empty(&ioqueue->free_list)`): each call's two
+# RTP/RTCP sockets take media I/O queue keys that stay unusable for 500 ms after close, 64 in all.
+# And from the second second on each answered call leaked a conference slot (254), after which
+# every answer failed with 488.
 
 
 def open_fds() -> int:
@@ -351,20 +352,3 @@ async def test_stopping_and_starting_the_source_repeatedly_holds_no_more_fds_or_
         after.append((open_fds(), threads()))
     assert all(fds <= before + 2 for fds, _ in after), (before, after)
     assert all(tasks <= tasks_before + 1 for _, tasks in after), (tasks_before, after)
-
-
-def test_media_socket_bookkeeping_counts_every_invite_until_its_keys_are_free_again() -> None:
-    from adapters.sip.desk import KEY_QUARANTINE, _MediaKeys
-
-    keys = _MediaKeys(calls=2)
-    keys.hold("a")
-    assert keys.wait(0.0) == 0.0  # room for one more
-    keys.hold("a")  # a peer reusing a Call-ID still opens two more sockets
-    keys.release("a", 1.0)  # both ended at t=1: their keys come back at 1 + KEY_QUARANTINE
-    assert keys.wait(1.1) == pytest.approx(KEY_QUARANTINE - 0.1)
-    assert keys.wait(1.0 + KEY_QUARANTINE) == 0.0 and len(keys) == 0
-    keys.hold("b")
-    keys.hold("no-call")  # pjsua answered it with an error: it never became a call
-    keys.settle(live={"b"}, now=5.0)
-    assert keys.wait(5.0) == pytest.approx(KEY_QUARANTINE)  # "b" is live, "no-call" cools down
-    assert keys.wait(5.0 + KEY_QUARANTINE) == 0.0 and len(keys) == 1
