@@ -9,7 +9,8 @@ of Asterisk 16-22); it imports nothing of adapters.
   honoured: `call`, `agent`, `on`, `off`), `Ping`, `Filter` (regex whitelist), `Logoff`,
   `CoreShowChannels` from the live channel table, `Error` for anything else.
 - Call sequences: `answered`, `abandoned`, `transferred`, `queue_pickup`; or step by step with a
-  `SimCall` (ring, answer, transfer, hang up), so a test can `drop()` connections between steps.
+  `SimCall` (ring, answer, transfer, hang up; simulators/ami_calls.py), so a test can `drop()`
+  connections between steps.
   Events while nobody is logged in are lost, as on a real Asterisk.
 - Faults: `drop()` cuts every connection; `mute = True` keeps them open but answers nothing.
 - `actions` records every action received, with the session number.
@@ -32,53 +33,16 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
+from simulators.ami_calls import Fields, SimCall, SimChannel
+
+__all__ = ["AmiServer", "SimCall", "SimChannel", "add_arguments", "main"]
+
 VERSION = "9.0.0"  # the AMI protocol version of Asterisk 20
 _AGENT_EVENTS = {"QueueCallerJoin", "QueueCallerLeave", "AgentCalled", "AgentConnect", "AgentComplete"}
-_CAUSES = {16: "Normal Clearing", 17: "User busy", 19: "No answer", 26: "Answered elsewhere"}
-_STATES = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}
-
-Fields = list[tuple[str, str]]
 
 
 def encode(fields: Fields) -> bytes:
     return ("".join(f"{k}: {v}\r\n" for k, v in fields) + "\r\n").encode()
-
-
-@dataclass
-class SimChannel:
-    name: str
-    uniqueid: str
-    linkedid: str
-    number: str
-    caller_name: str
-    exten: str
-    context: str
-    state: int = 0
-    connected: str = "<unknown>"
-    connected_name: str = "<unknown>"
-    application: str = ""
-    data: str = ""
-    bridge: str = ""
-    created: float = field(default_factory=time.monotonic)
-
-    def fields(self, prefix: str = "") -> Fields:
-        """The standard channel snapshot of AMI events (`Dest` prefix for the callee side)."""
-        return [
-            (f"{prefix}Channel", self.name),
-            (f"{prefix}ChannelState", str(self.state)),
-            (f"{prefix}ChannelStateDesc", _STATES.get(self.state, "Unknown")),
-            (f"{prefix}CallerIDNum", self.number),
-            (f"{prefix}CallerIDName", self.caller_name),
-            (f"{prefix}ConnectedLineNum", self.connected),
-            (f"{prefix}ConnectedLineName", self.connected_name),
-            (f"{prefix}Language", "en"),
-            (f"{prefix}AccountCode", ""),
-            (f"{prefix}Context", self.context),
-            (f"{prefix}Exten", self.exten),
-            (f"{prefix}Priority", "1"),
-            (f"{prefix}Uniqueid", self.uniqueid),
-            (f"{prefix}Linkedid", self.linkedid),
-        ]
 
 
 @dataclass
@@ -94,156 +58,6 @@ class _Client:
         if not self.logged_in or cls not in self.classes:
             return False
         return not self.filters or any(f.search(packet) for f in self.filters)
-
-
-class SimCall:
-    """One inbound call on the simulated Asterisk, driven step by step."""
-
-    def __init__(self, ami: AmiServer, caller: str, caller_name: str, did: str) -> None:
-        self.ami = ami
-        self.caller = ami._channel(f"PJSIP/trunk-{ami._seq():08x}", caller, caller_name, did, "from-trunk")
-        self.caller.state = 4
-        self.linkedid = self.caller.linkedid
-        self.desk: SimChannel | None = None
-        self.bridge = ""
-
-    async def arrive(self) -> Self:
-        await self.ami._emit("Newchannel", self.caller.fields())
-        await self.ami._emit("Newexten", [*self.caller.fields(), ("Application", "Answer"), ("AppData", "")])
-        return self
-
-    async def ring(self, desk: str, *, name: str = "") -> Self:
-        """Dial(PJSIP/<desk>): a new leg, DialBegin, Ringing."""
-        c = self.caller
-        self.desk = self.ami._channel(
-            f"PJSIP/{desk}-{self.ami._seq():08x}", desk, name or f"Desk {desk}", "s", "from-internal"
-        )
-        d, d.linkedid = self.desk, self.linkedid
-        d.connected, d.connected_name = c.number, c.caller_name
-        c.application, c.data = "Dial", f"PJSIP/{desk},30"
-        await self.ami._emit("Newchannel", d.fields())
-        await self.ami._emit("DialBegin", [*c.fields(), *d.fields("Dest"), ("DialString", desk)])
-        d.state = 5
-        await self.ami._emit("Newstate", d.fields())
-        return self
-
-    async def answer(self) -> Self:
-        """The desk picks up: Up, DialEnd ANSWER, both legs enter one bridge."""
-        c, d = self.caller, self._desk()
-        d.state = 6
-        await self.ami._emit("Newstate", d.fields())
-        c.state = 6
-        c.connected, c.connected_name = d.number, d.caller_name
-        await self.ami._emit("Newstate", c.fields())
-        await self.ami._emit("DialEnd", [*c.fields(), *d.fields("Dest"), ("DialStatus", "ANSWER")])
-        await self._bridge(c, d)
-        return self
-
-    async def _bridge(self, *legs: SimChannel) -> None:
-        if not self.bridge:
-            self.bridge = f"{random.getrandbits(64):016x}-bridge"
-            await self.ami._emit("BridgeCreate", [("BridgeUniqueid", self.bridge), ("BridgeType", "basic")])
-        for leg in legs:
-            leg.bridge = self.bridge
-            count = sum(1 for ch in self.ami.channels.values() if ch.bridge == self.bridge)
-            await self.ami._emit(
-                "BridgeEnter",
-                [
-                    ("BridgeUniqueid", self.bridge),
-                    ("BridgeType", "basic"),
-                    ("BridgeNumChannels", str(count)),
-                    *leg.fields(),
-                ],
-            )
-
-    async def queue(self, queue: str = "dispatch") -> Self:
-        c = self.caller
-        c.application, c.data = "Queue", queue
-        await self.ami._emit(
-            "QueueCallerJoin", [*c.fields(), ("Queue", queue), ("Position", "1"), ("Count", "1")]
-        )
-        self._queue = queue
-        return self
-
-    async def agent_connect(self, member: str, *, dial_events: bool = False) -> Self:
-        """A queue member picks up: AgentCalled, (DialBegin/End,) AgentConnect, bridge."""
-        c = self.caller
-        queue = getattr(self, "_queue", "dispatch")
-        d = self.desk = self.ami._channel(
-            f"PJSIP/{member}-{self.ami._seq():08x}", member, f"Agent {member}", "s", "from-queue"
-        )
-        d.linkedid = self.linkedid
-        member_fields = [
-            ("Queue", queue),
-            ("MemberName", f"Agent {member}"),
-            ("Interface", f"PJSIP/{member}"),
-        ]
-        await self.ami._emit("Newchannel", d.fields())
-        await self.ami._emit("AgentCalled", [*c.fields(), *d.fields("Dest"), *member_fields])
-        d.state = 6
-        if dial_events:
-            await self.ami._emit("DialBegin", [*c.fields(), *d.fields("Dest"), ("DialString", member)])
-            await self.ami._emit("DialEnd", [*c.fields(), *d.fields("Dest"), ("DialStatus", "ANSWER")])
-        c.state = 6
-        await self.ami._emit(
-            "AgentConnect",
-            [*c.fields(), *d.fields("Dest"), *member_fields, ("RingTime", "2"), ("HoldTime", "5")],
-        )
-        await self.ami._emit("QueueCallerLeave", [*c.fields(), ("Queue", queue), ("Count", "0")])
-        await self._bridge(c, d)
-        return self
-
-    async def blind_transfer(self, to_desk: str) -> Self:
-        """The desk sends the caller on to another desk, which answers."""
-        c, d = self.caller, self._desk()
-        await self.ami._emit(
-            "BlindTransfer",
-            [
-                ("Result", "Success"),
-                *d.fields("Transferer"),
-                *c.fields("Transferee"),
-                ("IsExternal", "No"),
-                ("Context", "from-internal"),
-                ("Extension", to_desk),
-            ],
-        )
-        await self._hangup(d, 16)
-        self.bridge = ""
-        c.bridge = ""
-        await self.ring(to_desk)
-        await self.answer()
-        return self
-
-    async def hangup_caller(self, cause: int = 16) -> Self:
-        """The caller hangs up: answered or not (then the ringing desk gets DialEnd CANCEL)."""
-        c = self.caller
-        await self.ami._emit("HangupRequest", [*c.fields(), ("Cause", str(cause))])
-        d = self.desk
-        if d is not None and d.uniqueid in self.ami.channels:
-            if d.state != 6:
-                await self.ami._emit("DialEnd", [*c.fields(), *d.fields("Dest"), ("DialStatus", "CANCEL")])
-            await self._hangup(d, 16 if d.state == 6 else 26)
-        await self._hangup(c, cause)
-        return self
-
-    async def hangup_desk(self) -> Self:
-        """The desk hangs up first; Asterisk then clears the caller too."""
-        await self._hangup(self._desk(), 16)
-        await self._hangup(self.caller, 16)
-        return self
-
-    async def _hangup(self, ch: SimChannel, cause: int) -> None:
-        if ch.bridge:
-            await self.ami._emit("BridgeLeave", [("BridgeUniqueid", ch.bridge), *ch.fields()])
-        self.ami.channels.pop(ch.uniqueid, None)
-        await self.ami._emit(
-            "Hangup", [*ch.fields(), ("Cause", str(cause)), ("Cause-txt", _CAUSES.get(cause, ""))]
-        )
-
-    def _desk(self) -> SimChannel:
-        if self.desk is None:
-            raise RuntimeError("no desk leg: ring() first")
-        return self.desk
 
 
 class AmiServer:
@@ -354,16 +168,16 @@ class AmiServer:
 
     # ---- internals -----------------------------------------------------------------------------
 
-    def _seq(self) -> int:
+    def next_number(self) -> int:
         return next(self._numbers)
 
-    def _channel(self, name: str, number: str, caller_name: str, exten: str, context: str) -> SimChannel:
+    def new_channel(self, name: str, number: str, caller_name: str, exten: str, context: str) -> SimChannel:
         uniqueid = f"{self._epoch}.{next(self._ids)}"
         ch = SimChannel(name, uniqueid, uniqueid, number, caller_name, exten, context)
         self.channels[uniqueid] = ch
         return ch
 
-    async def _emit(self, event: str, fields: Fields) -> None:
+    async def emit(self, event: str, fields: Fields) -> None:
         packet_fields: Fields = [("Event", event), ("Privilege", "call,all")]
         if self.timestampevents:
             packet_fields.append(("Timestamp", f"{time.time():.6f}"))

@@ -1,10 +1,13 @@
 """I/O of the AMI CTI source: one TCP session at a time to Asterisk, rebuilt after any failure.
 
 A session: connect, read the banner, `Login`, `Filter` (optional), `CoreShowChannels` to resync
-the call tracker, then a reader and a keepalive (`Ping`) run as named tasks in one TaskGroup until
-the link fails. Then health goes down, the supervisor waits the next back-off delay (a pure
-generator, reset after every successful login) and starts over. Responses are matched to actions
-by ActionID; events go through the pure `CallTracker` and come out as CtiEvents.
+the call tracker, then a reader and a keepalive (`Ping`) run as named tasks in one session-scoped
+TaskGroup until the link fails. Then health goes down, the supervisor waits the next back-off
+delay (a pure generator, reset after every successful login) and starts over. The supervisor is
+the source's one supervised child (`Component.start_task`): its own back-off handles every link
+failure, the skeleton's restart is only the safety net for a crash of the supervisor itself.
+Responses are matched to actions by ActionID; events go through the pure `CallTracker` and come
+out as CtiEvents.
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from adapters.ami import codec
 from adapters.ami.options import Options
@@ -25,12 +27,13 @@ from adapters.ami.tracker import EVENTS, CallTracker
 from adapters.backoff import reconnect_delays
 from adapters.base import HealthState
 from adapters.cti import CtiSource
+from adapters.errors import CalloutError
 
 log = logging.getLogger(__name__)
 _WANTED = {e.lower() for e in EVENTS}
 
 
-class SessionFailed(Exception):
+class SessionFailed(CalloutError):
     """Why one AMI session ended (never escapes the source: the supervisor reconnects)."""
 
 
@@ -143,26 +146,24 @@ class AmiSource(CtiSource):
         self.logins = 0  # successful logins so far (a reconnect adds one)
         self._supervisor: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> Self:
+    async def _open(self) -> None:
         self._first_attempt = asyncio.Event()
         self._logged_in = asyncio.Event()
         self.set_health(HealthState.DOWN, "connecting")
-        self._supervisor = asyncio.create_task(self._supervise(), name=f"ami.{self.name}.supervisor")
+        self._supervisor = self.start_task("supervisor", self._supervise)
         # Wait for the first attempt, so a reachable Asterisk is up on return. An unreachable
         # one is not an error here: health says down and the supervisor keeps trying.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.options.connect_timeout * 3):
                 await self._first_attempt.wait()
-        return self
 
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def _close(self) -> None:
+        # Stop the supervisor here, not in the skeleton's clean-up, so that its last words (the
+        # session's Logoff, a "reconnecting" health) come before the final "stopped".
         task, self._supervisor = self._supervisor, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self.stop_task("supervisor")
+            await asyncio.wait([task])
         self.set_health(HealthState.DOWN, "stopped")
 
     async def wait_logged_in(self) -> None:
@@ -257,7 +258,7 @@ class AmiSource(CtiSource):
             for item in parser.feed(data):  # ProtocolError ends the session cleanly
                 if isinstance(item, codec.Banner):
                     if item.version is None:
-                        raise codec.ProtocolError(f"not an AMI banner: {item.text[:60]!r}")
+                        raise codec.ProtocolError("not an AMI banner", data=item.text)
                     if not session.banner.done():
                         session.banner.set_result(item)
                 elif not session.route(item) and item.kind == "event":

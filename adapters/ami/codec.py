@@ -17,12 +17,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from adapters import errors
+
 BANNER_PREFIX = "Asterisk Call Manager/"
 MAX_MESSAGE = 256 * 1024  # one packet; Asterisk's own are a few KiB
 
 
-class ProtocolError(ValueError):
-    """The peer broke the wire format; the connection should be dropped."""
+class ProtocolError(errors.ProtocolError):
+    """AMI text that breaks the wire format: from the peer (drop the connection) or a field we
+    were asked to send that would inject lines. Still a `ValueError`."""
+
+    codec = "ami"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +87,12 @@ def encode(fields: Iterable[tuple[str, str]]) -> bytes:
     out: list[str] = []
     for key, value in fields:
         if not key or any(ch in key for ch in ":\r\n") or key != key.strip():
-            raise ValueError(f"invalid AMI key {key!r}")
+            raise ProtocolError(f"invalid AMI key {key!r}")
         if "\r" in value or "\n" in value:
-            raise ValueError(f"AMI value for {key} contains a line break")
+            raise ProtocolError(f"AMI value for {key} contains a line break")
         out.append(f"{key}: {value}\r\n")
     if not out:
-        raise ValueError("an AMI packet needs at least one field")
+        raise ProtocolError("an AMI packet needs at least one field")
     return ("".join(out) + "\r\n").encode("utf-8")
 
 
@@ -134,9 +139,9 @@ class Parser:
                 self._fields.append(("Output", line))
             self._size += len(line)
             if self._size > self._max:
-                raise ProtocolError(f"AMI packet longer than {self._max} bytes")
+                raise ProtocolError(f"packet longer than {self._max} bytes")
         if len(self._buffer) > self._max:
-            raise ProtocolError(f"AMI line longer than {self._max} bytes")
+            raise ProtocolError(f"line longer than {self._max} bytes", data=bytes(self._buffer))
         return out
 
     def _lines(self) -> Iterator[str]:

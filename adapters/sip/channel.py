@@ -2,7 +2,10 @@
 
 Nothing here touches pjsua2. Work goes into the pjsua2 thread through `DeskThread.submit` (a
 queue drained between `libHandleEvents` polls); events come back with `loop.call_soon_threadsafe`
-straight into `CtiSource.emit`, in the order pjsua2 produced them.
+straight into `CtiSource.emit`, in the order pjsua2 produced them. On the lifecycle skeleton
+(`Component`): `_open()` starts the thread and waits until it listens; stopping it is the first
+clean-up on the exit stack, so it also runs when the start fails. No asyncio task is needed: the
+thread itself posts every event and health change.
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from adapters.base import HealthState
 from adapters.cti import CtiSource
+from adapters.errors import ChannelError, ChannelUnavailable
 from adapters.sip.options import Options
-from gateway.errors import ChannelError, ChannelUnavailable
 
 if TYPE_CHECKING:
     from adapters.sip.desk import DeskThread
@@ -48,7 +51,7 @@ class SipSource(CtiSource):
         self._thread: DeskThread | None = None
         self.local_port: int | None = None  # the UDP port actually bound (options.port may be 0)
 
-    async def __aenter__(self) -> Self:
+    async def _open(self) -> None:
         if self._thread is not None:
             raise ChannelError("the SIP source is already running", channel=self.name, temporary=False)
         o = self.options
@@ -74,17 +77,8 @@ class SipSource(CtiSource):
         self.set_health(HealthState.DOWN, "starting")
         thread.launch()
         self._thread = thread
-        try:
-            self.local_port = await asyncio.wrap_future(thread.started)
-        except BaseException:
-            await self._stop_thread()
-            raise
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self._stop_thread()
+        self.stack.push_async_callback(self._stop_thread)  # also when the start below fails
+        self.local_port = await asyncio.wrap_future(thread.started)
 
     async def _stop_thread(self) -> None:
         thread, self._thread = self._thread, None

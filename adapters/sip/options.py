@@ -37,7 +37,7 @@ class Options(BaseModel):
     # 0.6 s) until sockets are free again: about 45 new calls per second at most.
     media: Literal["none", "rtp"] = "none"
     # pjsip's own console log level (0 none … 6 trace). SIP message dumps stay off: they hold
-    # caller numbers (STYLE.md practice 10).
+    # caller numbers (docs/style.md practice 10).
     pjsip_log_level: int = Field(1, ge=0, le=6)
 
     @field_validator("bind_address")

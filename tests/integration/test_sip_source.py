@@ -43,20 +43,3 @@ async def test_a_port_in_use_is_a_clear_error_and_the_endpoint_is_released() -> 
     assert failed.health.state == "down" and "could not start" in failed.health.reason
     async with desk() as source:
         assert source.health.state == "up"
-
-
-def test_media_socket_bookkeeping_counts_every_invite_until_its_keys_are_free_again() -> None:
-    from adapters.sip.desk import KEY_QUARANTINE, _MediaKeys
-
-    keys = _MediaKeys(calls=2)
-    keys.hold("a")
-    assert keys.wait(0.0) == 0.0  # room for one more
-    keys.hold("a")  # a peer reusing a Call-ID still opens two more sockets
-    keys.release("a", 1.0)  # both ended at t=1: their keys come back at 1 + KEY_QUARANTINE
-    assert keys.wait(1.1) == pytest.approx(KEY_QUARANTINE - 0.1)
-    assert keys.wait(1.0 + KEY_QUARANTINE) == 0.0 and len(keys) == 0
-    keys.hold("b")
-    keys.hold("no-call")  # pjsua answered it with an error: it never became a call
-    keys.settle(live={"b"}, now=5.0)
-    assert keys.wait(5.0) == pytest.approx(KEY_QUARANTINE)  # "b" is live, "no-call" cools down
-    assert keys.wait(5.0 + KEY_QUARANTINE) == 0.0 and len(keys) == 1

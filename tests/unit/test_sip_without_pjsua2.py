@@ -1,5 +1,5 @@
 """Without the pjsua2 wheel, the SIP package imports and its options validate; building or
-entering a source raises ChannelUnavailable with the install hint (STYLE.md practice 2)."""
+entering a source raises ChannelUnavailable with the install hint (docs/style.md practice 2)."""
 
 from __future__ import annotations
 
