@@ -193,7 +193,7 @@ class SmppSession:
         if self._link_deadline is not None:
             if now >= self._link_deadline:
                 self._close(f"no enquire_link_resp within {self.enquire_link_timeout:g}s")
-        elif now - self._last_rx >= self.enquire_link_interval:
+        elif now >= self._last_rx + self.enquire_link_interval:  # the same sum as `deadline`
             self._send(codec.EnquireLink(sequence=self._next_seq()))
             self._link_deadline = now + self.enquire_link_timeout
 
