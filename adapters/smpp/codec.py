@@ -1,9 +1,11 @@
 """SMPP 3.4 wire format, sans-I/O: PDUs to bytes and back, and a streaming splitter.
 
 Nothing here touches a socket or a clock. `PduSplitter.feed` takes whatever chunks the socket
-gives and returns whole PDUs; `decode` turns one PDU into a frozen dataclass; `encode` does the
-reverse. Every failure is an `SmppError` subclass that carries what a peer needs to answer it
-(generic_nack with the right command_status and sequence_number, §4.3).
+gives and returns whole PDUs; `decode` turns one PDU into a frozen dataclass (`pdus.py`);
+`encode` does the reverse. Every failure is an `SmppError` (`errors.py`) that carries what a peer
+needs to answer it (generic_nack with the right command_status and sequence_number, §4.3). The
+numbers of the protocol are in `protocol.py`; this module re-exports all three so callers can
+keep writing `codec.X`.
 
 Section numbers refer to SMPP v3.4 Issue 1.2 (12 Oct 1999).
 """
@@ -11,362 +13,122 @@ Section numbers refer to SMPP v3.4 Issue 1.2 (12 Oct 1999).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
-from enum import IntEnum
-from typing import ClassVar, TypeVar
+from typing import TypeVar
 
-from gateway.errors import CalloutError
-
-# §3.2: command_length, command_id, command_status, sequence_number; 4-octet big-endian integers.
-HEADER = struct.Struct(">IIII")
-HEADER_LEN = HEADER.size
-MAX_SEQUENCE = 0x7FFFFFFF  # §3.2: sequence_number 0x00000001 to 0x7FFFFFFF
-RESPONSE_BIT = 0x80000000  # §5.1.2.1: a response's command_id is its request's with bit 31 set
-DEFAULT_MAX_PDU = 64 * 1024  # far above any PDU we use; message_payload is at most 64 KiB
-_U8 = struct.Struct(">B")
-_U16 = struct.Struct(">H")
-_TLV = struct.Struct(">HH")
-
-
-class CommandId(IntEnum):
-    """§5.1.2.1, table 5-1."""
-
-    GENERIC_NACK = 0x80000000
-    BIND_RECEIVER = 0x00000001
-    BIND_RECEIVER_RESP = 0x80000001
-    BIND_TRANSMITTER = 0x00000002
-    BIND_TRANSMITTER_RESP = 0x80000002
-    QUERY_SM = 0x00000003
-    QUERY_SM_RESP = 0x80000003
-    SUBMIT_SM = 0x00000004
-    SUBMIT_SM_RESP = 0x80000004
-    DELIVER_SM = 0x00000005
-    DELIVER_SM_RESP = 0x80000005
-    UNBIND = 0x00000006
-    UNBIND_RESP = 0x80000006
-    REPLACE_SM = 0x00000007
-    REPLACE_SM_RESP = 0x80000007
-    CANCEL_SM = 0x00000008
-    CANCEL_SM_RESP = 0x80000008
-    BIND_TRANSCEIVER = 0x00000009
-    BIND_TRANSCEIVER_RESP = 0x80000009
-    OUTBIND = 0x0000000B
-    ENQUIRE_LINK = 0x00000015
-    ENQUIRE_LINK_RESP = 0x80000015
-    SUBMIT_MULTI = 0x00000021
-    SUBMIT_MULTI_RESP = 0x80000021
-    ALERT_NOTIFICATION = 0x00000102
-    DATA_SM = 0x00000103
-    DATA_SM_RESP = 0x80000103
-
-
-class Status(IntEnum):
-    """§5.1.3, table 5-2: command_status values we produce or act on."""
-
-    ESME_ROK = 0x00
-    ESME_RINVMSGLEN = 0x01
-    ESME_RINVCMDLEN = 0x02
-    ESME_RINVCMDID = 0x03
-    ESME_RINVBNDSTS = 0x04
-    ESME_RALYBND = 0x05
-    ESME_RSYSERR = 0x08
-    ESME_RINVSRCADR = 0x0A
-    ESME_RINVDSTADR = 0x0B
-    ESME_RINVMSGID = 0x0C
-    ESME_RBINDFAIL = 0x0D
-    ESME_RINVPASWD = 0x0E
-    ESME_RINVSYSID = 0x0F
-    ESME_RMSGQFUL = 0x14
-    ESME_RINVESMCLASS = 0x43
-    ESME_RSUBMITFAIL = 0x45
-    ESME_RTHROTTLED = 0x58
-    ESME_RX_T_APPN = 0x64
-    ESME_RX_P_APPN = 0x65
-    ESME_RX_R_APPN = 0x66
-    ESME_RINVOPTPARSTREAM = 0xC0
-    ESME_RUNKNOWNERR = 0xFF
-
-
-# Statuses after which the same message may succeed later on the same channel. ESME_RTHROTTLED and
-# ESME_RMSGQFUL are also retried inside the channel with back-off before anything is reported.
-TEMPORARY_STATUSES = frozenset(
-    {
-        Status.ESME_RSYSERR,
-        Status.ESME_RMSGQFUL,
-        Status.ESME_RTHROTTLED,
-        Status.ESME_RX_T_APPN,
-        Status.ESME_RUNKNOWNERR,
-    }
+from adapters.smpp.errors import FieldError, FramingError, PduError, SmppError, UnknownCommandError
+from adapters.smpp.pdus import (
+    Bind,
+    BindResp,
+    DeliverSm,
+    DeliverSmResp,
+    Empty,
+    EnquireLink,
+    EnquireLinkResp,
+    GenericNack,
+    Pdu,
+    ShortMessage,
+    SubmitSm,
+    SubmitSmResp,
+    Tlv,
+    Unbind,
+    UnbindResp,
+    tlv_int,
+    tlv_text,
+    tlv_value,
+)
+from adapters.smpp.protocol import (
+    DC_DEFAULT,
+    DC_IA5,
+    DC_LATIN1,
+    DC_OCTET,
+    DC_OCTET_UNSPECIFIED,
+    DC_UCS2,
+    DEFAULT_MAX_PDU,
+    ESM_INTERMEDIATE,
+    ESM_SME_ACK,
+    ESM_SMSC_RECEIPT,
+    ESM_TYPE_MASK,
+    ESM_UDHI,
+    ESM_USER_ACK,
+    HEADER,
+    HEADER_LEN,
+    INTERFACE_VERSION,
+    MAX_SEQUENCE,
+    RD_FAILURE,
+    RD_FINAL,
+    RD_NONE,
+    RESPONSE_BIT,
+    TEMPORARY_STATUSES,
+    BindMode,
+    CommandId,
+    MessageState,
+    Status,
+    Tag,
+    is_response,
+    status_name,
 )
 
-
-def status_name(status: int) -> str:
-    try:
-        return f"{Status(status).name} (0x{status:02X})"
-    except ValueError:
-        return f"command_status 0x{status:08X}"
-
-
-class BindMode(IntEnum):
-    """The three bind operations (§4.1); the value is the request's command_id."""
-
-    RECEIVER = CommandId.BIND_RECEIVER
-    TRANSMITTER = CommandId.BIND_TRANSMITTER
-    TRANSCEIVER = CommandId.BIND_TRANSCEIVER
-
-
-class Tag(IntEnum):
-    """§5.3.2: optional parameter tags used here."""
-
-    RECEIPTED_MESSAGE_ID = 0x001E
-    SAR_MSG_REF_NUM = 0x020C
-    SAR_TOTAL_SEGMENTS = 0x020E
-    SAR_SEGMENT_SEQNUM = 0x020F
-    SC_INTERFACE_VERSION = 0x0210
-    NETWORK_ERROR_CODE = 0x0423
-    MESSAGE_PAYLOAD = 0x0424
-    MESSAGE_STATE = 0x0427
-
-
-class MessageState(IntEnum):
-    """§5.2.28: message_state."""
-
-    ENROUTE = 1
-    DELIVERED = 2
-    EXPIRED = 3
-    DELETED = 4
-    UNDELIVERABLE = 5
-    ACCEPTED = 6
-    UNKNOWN = 7
-    REJECTED = 8
-
-
-# §5.2.12 esm_class
-ESM_UDHI = 0x40
-ESM_TYPE_MASK = 0x3C
-ESM_SMSC_RECEIPT = 0x04
-ESM_SME_ACK = 0x08
-ESM_USER_ACK = 0x10
-ESM_INTERMEDIATE = 0x20
-# §5.2.19 data_coding
-DC_DEFAULT = 0x00
-DC_IA5 = 0x01
-DC_OCTET = 0x02
-DC_LATIN1 = 0x03
-DC_OCTET_UNSPECIFIED = 0x04
-DC_UCS2 = 0x08
-# §5.2.17 registered_delivery: bits 1-0
-RD_NONE = 0x00
-RD_FINAL = 0x01
-RD_FAILURE = 0x02
-
-INTERFACE_VERSION = 0x34
-
-
-# ---- errors ---------------------------------------------------------------------------------------
-class SmppError(CalloutError):
-    """Anything wrong with SMPP data."""
-
-
-class FramingError(SmppError):
-    """The byte stream cannot be split any more (command_length impossible): close the session."""
-
-    def __init__(self, reason: str, *, command_length: int) -> None:
-        self.command_length = command_length
-        super().__init__(reason)
-
-
-class PduError(SmppError):
-    """One PDU is malformed. The stream goes on; answer with `status` (§4.3 generic_nack)."""
-
-    def __init__(self, reason: str, *, command_id: int, sequence: int, status: int) -> None:
-        self.command_id = command_id
-        self.sequence = sequence
-        self.status = status
-        super().__init__(reason)
-
-
-class UnknownCommandError(PduError):
-    """A command_id we do not implement (§5.1.2.1); answer generic_nack ESME_RINVCMDID."""
-
-    def __init__(self, *, command_id: int, sequence: int) -> None:
-        super().__init__(
-            f"unsupported command_id 0x{command_id:08X}",
-            command_id=command_id,
-            sequence=sequence,
-            status=Status.ESME_RINVCMDID,
-        )
-
-
-class FieldError(SmppError):
-    """A value that cannot be encoded (too long, not ASCII, out of range)."""
-
-
-# ---- PDUs -----------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Tlv:
-    """§5.3.1: tag (2 octets), length (2 octets), value."""
-
-    tag: int
-    value: bytes
-
-    @staticmethod
-    def u8(tag: int, value: int) -> Tlv:
-        return Tlv(tag, _U8.pack(value))
-
-    @staticmethod
-    def u16(tag: int, value: int) -> Tlv:
-        return Tlv(tag, _U16.pack(value))
-
-    @staticmethod
-    def cstring(tag: int, value: str) -> Tlv:
-        return Tlv(tag, value.encode("ascii") + b"\0")
-
-
-def tlv_value(tlvs: tuple[Tlv, ...], tag: int) -> bytes | None:
-    for t in tlvs:
-        if t.tag == tag:
-            return t.value
-    return None
-
-
-def tlv_int(tlvs: tuple[Tlv, ...], tag: int) -> int | None:
-    raw = tlv_value(tlvs, tag)
-    return int.from_bytes(raw, "big") if raw else None
-
-
-def tlv_text(tlvs: tuple[Tlv, ...], tag: int) -> str | None:
-    raw = tlv_value(tlvs, tag)
-    return None if raw is None else raw.rstrip(b"\0").decode("latin-1")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Bind:
-    """§4.1.1, §4.1.3, §4.1.5: bind_transmitter, bind_receiver, bind_transceiver."""
-
-    sequence: int
-    mode: BindMode = BindMode.TRANSCEIVER
-    system_id: str
-    password: str = ""
-    system_type: str = ""
-    interface_version: int = INTERFACE_VERSION
-    addr_ton: int = 0
-    addr_npi: int = 0
-    address_range: str = ""
-    status: int = 0
-
-    @property
-    def command_id(self) -> int:
-        return int(self.mode)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BindResp:
-    """§4.1.2, §4.1.4, §4.1.6: system_id and TLV sc_interface_version; body may be empty on error."""
-
-    sequence: int
-    mode: BindMode = BindMode.TRANSCEIVER
-    status: int = 0
-    system_id: str = ""
-    tlvs: tuple[Tlv, ...] = ()
-
-    @property
-    def command_id(self) -> int:
-        return int(self.mode) | RESPONSE_BIT
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ShortMessage:
-    """The common body of submit_sm (§4.4.1) and deliver_sm (§4.6.1)."""
-
-    command_id: ClassVar[int] = 0
-    sequence: int
-    status: int = 0
-    service_type: str = ""
-    source_addr_ton: int = 0
-    source_addr_npi: int = 0
-    source_addr: str = ""
-    dest_addr_ton: int = 0
-    dest_addr_npi: int = 0
-    destination_addr: str = ""
-    esm_class: int = 0
-    protocol_id: int = 0
-    priority_flag: int = 0
-    schedule_delivery_time: str = ""
-    validity_period: str = ""
-    registered_delivery: int = 0
-    replace_if_present_flag: int = 0
-    data_coding: int = 0
-    sm_default_msg_id: int = 0
-    short_message: bytes = b""
-    tlvs: tuple[Tlv, ...] = field(default=())
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SubmitSm(ShortMessage):
-    command_id: ClassVar[int] = CommandId.SUBMIT_SM
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeliverSm(ShortMessage):
-    command_id: ClassVar[int] = CommandId.DELIVER_SM
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SubmitSmResp:
-    """§4.4.2: message_id; the body is empty when command_status is not 0."""
-
-    command_id: ClassVar[int] = CommandId.SUBMIT_SM_RESP
-    sequence: int
-    status: int = 0
-    message_id: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeliverSmResp:
-    """§4.6.2: message_id, unused and set to NULL."""
-
-    command_id: ClassVar[int] = CommandId.DELIVER_SM_RESP
-    sequence: int
-    status: int = 0
-    message_id: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Empty:
-    """PDUs with a header only: enquire_link(_resp) §4.11, unbind(_resp) §4.2, generic_nack §4.3."""
-
-    command_id: ClassVar[int] = 0
-    sequence: int
-    status: int = 0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EnquireLink(Empty):
-    command_id: ClassVar[int] = CommandId.ENQUIRE_LINK
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EnquireLinkResp(Empty):
-    command_id: ClassVar[int] = CommandId.ENQUIRE_LINK_RESP
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Unbind(Empty):
-    command_id: ClassVar[int] = CommandId.UNBIND
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UnbindResp(Empty):
-    command_id: ClassVar[int] = CommandId.UNBIND_RESP
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GenericNack(Empty):
-    command_id: ClassVar[int] = CommandId.GENERIC_NACK
-
-
-Pdu = Bind | BindResp | SubmitSm | DeliverSm | SubmitSmResp | DeliverSmResp | Empty
+__all__ = [
+    "DC_DEFAULT",
+    "DC_IA5",
+    "DC_LATIN1",
+    "DC_OCTET",
+    "DC_OCTET_UNSPECIFIED",
+    "DC_UCS2",
+    "DEFAULT_MAX_PDU",
+    "ESM_INTERMEDIATE",
+    "ESM_SME_ACK",
+    "ESM_SMSC_RECEIPT",
+    "ESM_TYPE_MASK",
+    "ESM_UDHI",
+    "ESM_USER_ACK",
+    "HEADER",
+    "HEADER_LEN",
+    "INTERFACE_VERSION",
+    "MAX_SEQUENCE",
+    "RD_FAILURE",
+    "RD_FINAL",
+    "RD_NONE",
+    "RESPONSE_BIT",
+    "TEMPORARY_STATUSES",
+    "Bind",
+    "BindMode",
+    "BindResp",
+    "CommandId",
+    "DeliverSm",
+    "DeliverSmResp",
+    "Empty",
+    "EnquireLink",
+    "EnquireLinkResp",
+    "FieldError",
+    "FramingError",
+    "GenericNack",
+    "MessageState",
+    "Pdu",
+    "PduError",
+    "PduSplitter",
+    "ShortMessage",
+    "SmppError",
+    "Status",
+    "SubmitSm",
+    "SubmitSmResp",
+    "Tag",
+    "Tlv",
+    "Unbind",
+    "UnbindResp",
+    "UnknownCommandError",
+    "decode",
+    "encode",
+    "is_response",
+    "parse_header",
+    "status_name",
+    "tlv_int",
+    "tlv_text",
+    "tlv_value",
+]
+
+_U8 = struct.Struct(">B")
+_TLV = struct.Struct(">HH")
 
 _SM = TypeVar("_SM", SubmitSm, DeliverSm)
 _EMPTY: dict[int, type[Empty]] = {
@@ -379,10 +141,6 @@ _EMPTY: dict[int, type[Empty]] = {
 
 
 _BIND_RESPONSES = frozenset(int(m) | RESPONSE_BIT for m in BindMode)
-
-
-def is_response(command_id: int) -> bool:
-    return bool(command_id & RESPONSE_BIT)
 
 
 # ---- encoding -------------------------------------------------------------------------------------

@@ -539,3 +539,21 @@ def test_options_build_and_capabilities():
     with pytest.raises(ValidationError):
         build("sms", {"system_id": "callout", "reconnect_min": 5, "reconnect_max": 1})
     assert validate_options("webhook", {"url": "ftp://x"})  # the registry's checker still works
+
+
+def test_every_codec_error_is_a_protocol_error_named_smpp():
+    from adapters.errors import ProtocolError
+
+    for cls in (
+        SmppError,
+        FramingError,
+        PduError,
+        UnknownCommandError,
+        codec.FieldError,
+        content.ContentError,
+    ):
+        assert issubclass(cls, ProtocolError) and issubclass(cls, ValueError)
+    with pytest.raises(ProtocolError) as err:
+        PduSplitter().feed(b"\x00\x00\x00\x01")
+    assert err.value.codec == "smpp" and isinstance(err.value, FramingError)
+    assert err.value.problem.startswith("impossible command_length 1")

@@ -1,318 +1,58 @@
-"""An SMSC speaking SMPP 3.4 over TCP, for integration tests, benchmarks and
-`callout simulate smsc`.
-
-Written from shared/protocols/paging-sms.md §2.5 and SMPP v3.4 Issue 1.2; it imports nothing of
-`adapters`, so a codec bug in the channel cannot hide itself here.
-
-What it does (the simulator checklist of paging-sms.md):
-- bind states (§2.2): anything but a bind before binding gets ESME_RINVBNDSTS; a second bind
-  ESME_RALYBND; unknown system_id / wrong password ESME_RINVSYSID / ESME_RINVPASWD;
-  a receiver may not submit;
-- a window of outstanding submit_sm per session (past it: ESME_RTHROTTLED or generic_nack) and
-  a token-bucket rate (past it: ESME_RTHROTTLED); `submit_delay` holds responses back so that a
-  window means something;
-- generic_nack for unknown command ids and impossible lengths; enquire_link from both sides;
-- delivery receipts as deliver_sm (esm_class 0x04) with TLVs and/or Appendix B text, the text id
-  in decimal or hex, with delays, jitter (out of order) and duplicates; deliver_sm must be
-  answered with deliver_sm_resp, otherwise (or on ESME_RX_T_APPN) it is sent again;
-- mobile-originated messages injectable at any time (also as UDH-concatenated parts), queued
-  for the account until a receiver or transceiver is bound; an automatic reply after delivery;
-- faults per destination (`behaviours`), an abrupt close of every connection, a freeze (the
-  socket stays open and nothing is answered).
-"""
+"""The simulated SMSC: a TCP server taking ESME binds, submit_sm and enquire_link, and sending
+receipts and mobile-originated messages as deliver_sm (SMPP 3.4 §4)."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import itertools
-import logging
 import random
 import struct
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self
 
-log = logging.getLogger(__name__)
-
-# SMPP 3.4 §5.1.2.1 command ids
-GENERIC_NACK = 0x80000000
-BIND_RECEIVER, BIND_TRANSMITTER, BIND_TRANSCEIVER = 0x01, 0x02, 0x09
-SUBMIT_SM, DELIVER_SM, UNBIND, ENQUIRE_LINK = 0x04, 0x05, 0x06, 0x15
-RESP = 0x80000000
-KNOWN_REQUESTS = {
+from simulators.smsc.gsm import gsm_encode
+from simulators.smsc.records import Account, EsmeConnection, Job, Submitted, TokenBucket, parse_submit
+from simulators.smsc.wire import (
     BIND_RECEIVER,
-    BIND_TRANSMITTER,
     BIND_TRANSCEIVER,
-    SUBMIT_SM,
+    BIND_TRANSMITTER,
     DELIVER_SM,
-    UNBIND,
     ENQUIRE_LINK,
-}
-# §5.1.3 command_status
-ROK, RINVCMDLEN, RINVCMDID, RINVBNDSTS, RALYBND = 0x00, 0x02, 0x03, 0x04, 0x05
-RSYSERR, RINVDSTADR, RBINDFAIL, RINVPASWD, RINVSYSID = 0x08, 0x0B, 0x0D, 0x0E, 0x0F
-RMSGQFUL, RSUBMITFAIL, RTHROTTLED, RX_T_APPN = 0x14, 0x45, 0x58, 0x64
-# §5.3.2 TLV tags
-T_RECEIPTED_ID, T_NETWORK_ERROR, T_PAYLOAD, T_STATE, T_SC_VERSION = 0x001E, 0x0423, 0x0424, 0x0427, 0x0210
-FAULTS = {"reject": RINVDSTADR, "fail": RSUBMITFAIL, "syserr": RSYSERR, "queue_full": RMSGQFUL}
-STATES = {"DELIVRD": 2, "EXPIRED": 3, "DELETED": 4, "UNDELIV": 5, "ACCEPTD": 6, "UNKNOWN": 7, "REJECTD": 8}
-MAX_PDU = 64 * 1024
-
-# 3GPP TS 23.038 §6.2.1 default alphabet, row by row (0x00-0x0F, 0x10-0x1F, …); 0x1B = escape.
-_GSM_ROWS = (
-    "@£$¥èéùìòÇ\nØø\rÅå",
-    "Δ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ",
-    " !\"#¤%&'()*+,-./",
-    "0123456789:;<=>?",
-    "¡ABCDEFGHIJKLMNO",
-    "PQRSTUVWXYZÄÖÑÜ§",
-    "¿abcdefghijklmno",
-    "pqrstuvwxyzäöñüà",
+    FAULTS,
+    GENERIC_NACK,
+    KNOWN_REQUESTS,
+    MAX_PDU,
+    RALYBND,
+    RESP,
+    RINVBNDSTS,
+    RINVCMDID,
+    RINVCMDLEN,
+    RINVPASWD,
+    RINVSYSID,
+    ROK,
+    RTHROTTLED,
+    RX_T_APPN,
+    STATES,
+    SUBMIT_SM,
+    T_NETWORK_ERROR,
+    T_RECEIPTED_ID,
+    T_SC_VERSION,
+    T_STATE,
+    UNBIND,
+    Behaviour,
+    Body,
+    Malformed,
+    cstr,
+    pdu,
+    sm_body,
+    tlv,
 )
-GSM = "".join(_GSM_ROWS)
-GSM_EXT = {0x0A: "\f", 0x14: "^", 0x28: "{", 0x29: "}", 0x2F: "\\", 0x3C: "[", 0x3D: "~", 0x3E: "]"}
-GSM_EXT |= {0x40: "|", 0x65: "€"}
-GSM_EXT_REV = {v: k for k, v in GSM_EXT.items()}
-
-Behaviour = str  # ok | reject | fail | syserr | queue_full | undeliverable | expire | silent
 
 
-# ---- a little codec of our own --------------------------------------------------------------------
-class Malformed(Exception):
-    pass
-
-
-def cstr(value: str) -> bytes:
-    return value.encode("latin-1") + b"\0"
-
-
-def pdu(command_id: int, status: int, seq: int, body: bytes = b"") -> bytes:
-    return struct.pack(">IIII", 16 + len(body), command_id, status, seq) + body
-
-
-class Body:
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    def cstr(self) -> str:
-        end = self.data.find(b"\0", self.pos)
-        if end < 0:
-            raise Malformed("C-string without NUL")
-        value = self.data[self.pos : end].decode("latin-1")
-        self.pos = end + 1
-        return value
-
-    def byte(self) -> int:
-        if self.pos >= len(self.data):
-            raise Malformed("body too short")
-        self.pos += 1
-        return self.data[self.pos - 1]
-
-    def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise Malformed("body too short")
-        self.pos += n
-        return self.data[self.pos - n : self.pos]
-
-    def tlvs(self) -> dict[int, bytes]:
-        out: dict[int, bytes] = {}
-        while self.pos < len(self.data):
-            tag, length = struct.unpack(">HH", self.take(4))
-            out[tag] = self.take(length)
-        return out
-
-
-def gsm_decode(data: bytes) -> str:
-    out, esc = [], False
-    for b in data:
-        if esc:
-            out.append(GSM_EXT.get(b, "?"))
-            esc = False
-        elif b == 0x1B:
-            esc = True
-        else:
-            out.append(GSM[b] if b < 128 else "?")
-    return "".join(out)
-
-
-def gsm_encode(text: str) -> bytes | None:
-    out = bytearray()
-    for ch in text:
-        if ch in GSM_EXT_REV:
-            out += bytes((0x1B, GSM_EXT_REV[ch]))
-        elif ch in GSM and ch != "\x1b":
-            out.append(GSM.index(ch))
-        else:
-            return None
-    return bytes(out)
-
-
-def decode_text(data: bytes, coding: int) -> str:
-    if coding == 8:
-        return data.decode("utf-16-be", errors="replace")
-    if coding in (3, 2, 4):
-        return data.decode("latin-1")
-    if coding == 1:
-        return data.decode("ascii", errors="replace")
-    return gsm_decode(data)
-
-
-def split_udh(data: bytes) -> tuple[tuple[int, int, int] | None, bytes]:
-    """TS 23.040 §9.2.3.24: (reference, total, sequence) of a concatenated part, and the text."""
-    if not data or 1 + data[0] > len(data):
-        raise Malformed("bad UDH length")
-    udh, rest = data[1 : 1 + data[0]], data[1 + data[0] :]
-    i = 0
-    while i + 2 <= len(udh):
-        iei, n = udh[i], udh[i + 1]
-        v = udh[i + 2 : i + 2 + n]
-        if iei == 0 and n == 3 and len(v) == 3:
-            return (v[0], v[1], v[2]), rest
-        if iei == 8 and n == 4 and len(v) == 4:
-            return (v[0] << 8 | v[1], v[2], v[3]), rest
-        i += 2 + n
-    return None, rest
-
-
-def sm_body(
-    *,
-    source: str,
-    dest: str,
-    esm_class: int,
-    coding: int,
-    message: bytes,
-    tlvs: bytes = b"",
-    src_ton: int = 1,
-) -> bytes:
-    """§4.6.1 deliver_sm body."""
-    return b"".join(
-        (
-            cstr(""),
-            bytes((src_ton, 1)),
-            cstr(source),
-            bytes((1, 1)),
-            cstr(dest),
-            bytes((esm_class, 0, 0)),
-            cstr(""),
-            cstr(""),
-            bytes((0, 0, coding, 0, len(message))),
-            message,
-            tlvs,
-        )
-    )
-
-
-def tlv(tag: int, value: bytes) -> bytes:
-    return struct.pack(">HH", tag, len(value)) + value
-
-
-# ---- records --------------------------------------------------------------------------------------
-@dataclass
-class Submitted:
-    """One submit_sm as the SMSC saw it, and its answer."""
-
-    system_id: str
-    source: str
-    destination: str
-    esm_class: int
-    data_coding: int
-    registered_delivery: int
-    text: str
-    concat: tuple[int, int, int] | None
-    status: int
-    message_id: str
-    at: float
-
-
-def parse_submit(system_id: str, body: Body) -> Submitted:
-    """§4.4.1 submit_sm body."""
-    body.cstr()  # service_type
-    body.take(2)  # source_addr_ton, source_addr_npi
-    source = body.cstr()
-    body.take(2)  # dest_addr_ton, dest_addr_npi
-    dest = body.cstr()
-    esm_class = body.byte()
-    body.take(2)  # protocol_id, priority_flag
-    body.cstr()  # schedule_delivery_time
-    body.cstr()  # validity_period
-    registered = body.byte()
-    body.byte()  # replace_if_present_flag
-    coding = body.byte()
-    body.byte()  # sm_default_msg_id
-    message = body.take(body.byte())
-    tlvs = body.tlvs()
-    if not message and T_PAYLOAD in tlvs:
-        message = tlvs[T_PAYLOAD]
-    concat, data = split_udh(message) if esm_class & 0x40 else (None, message)
-    text = decode_text(data, coding)
-    return Submitted(
-        system_id, source, dest, esm_class, coding, registered, text, concat, ROK, "", time.monotonic()
-    )
-
-
-@dataclass
-class Job:
-    """A deliver_sm waiting to go (a receipt or an MO message)."""
-
-    body: bytes
-    kind: str
-    ref: str
-    attempts: int = 0
-
-
-@dataclass
-class Account:
-    password: str
-    outbox: deque[Job] = field(default_factory=deque)
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def push(self, job: Job, *, front: bool = False) -> None:
-        (self.outbox.appendleft if front else self.outbox.append)(job)
-        self.ready.set()
-
-
-class TokenBucket:
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens, self.stamp = burst, time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
-class _Session:
-    def __init__(self, number: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.number = number
-        self.reader, self.writer = reader, writer
-        self.mode = 0  # 0: open (not bound); else the bind command id
-        self.system_id = ""
-        self.outstanding = 0
-        self.awaiting: dict[int, tuple[Job, asyncio.TimerHandle]] = {}
-        self.seq = itertools.count(1)
-        self.closed = False
-        self.graceful = False
-
-    def write(self, data: bytes) -> None:
-        if not self.closed:
-            self.writer.write(data)
-
-    @property
-    def receives(self) -> bool:
-        return self.mode in (BIND_RECEIVER, BIND_TRANSCEIVER)
-
-
-# ---- the simulator --------------------------------------------------------------------------------
 @dataclass
 class Smsc:
     port: int = 0
@@ -356,7 +96,7 @@ class Smsc:
         self._ids = itertools.count(1_000_001)
         self._conns = itertools.count(1)
         self._accounts = {sid: Account(pw) for sid, pw in self.accounts.items()}
-        self._sessions: set[_Session] = set()
+        self._sessions: set[EsmeConnection] = set()
         self._tasks: set[asyncio.Task[None]] = set()  # per-session helpers
         self._handlers: set[asyncio.Future[None]] = set()  # one per connection, ended by closing it
         self._timers: set[asyncio.TimerHandle] = set()
@@ -436,7 +176,7 @@ class Smsc:
 
     # ---- one TCP connection ---------------------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        s = _Session(next(self._conns), reader, writer)
+        s = EsmeConnection(next(self._conns), reader, writer)
         self._sessions.add(s)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._handlers.add(done)
@@ -492,7 +232,7 @@ class Smsc:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _on_pdu(self, s: _Session, frame: bytes) -> None:
+    def _on_pdu(self, s: EsmeConnection, frame: bytes) -> None:
         _, cid, status, seq = struct.unpack_from(">IIII", frame)
         body = Body(frame[16:])
         if cid not in KNOWN_REQUESTS and cid not in (DELIVER_SM | RESP, ENQUIRE_LINK | RESP, GENERIC_NACK):
@@ -523,7 +263,7 @@ class Smsc:
             s.write(pdu(GENERIC_NACK, RINVCMDLEN, seq))
             self.generic_nacks += 1
 
-    def _bind(self, s: _Session, cid: int, seq: int, body: Body) -> None:
+    def _bind(self, s: EsmeConnection, cid: int, seq: int, body: Body) -> None:
         system_id, password = body.cstr(), body.cstr()
         body.cstr()  # system_type
         body.take(3)  # interface_version, addr_ton, addr_npi
@@ -547,7 +287,7 @@ class Smsc:
             print(f"[smsc] #{s.number} {system_id} bound as {mode}", flush=True)
 
     # ---- submit_sm ------------------------------------------------------------------------------
-    def _submit(self, s: _Session, seq: int, body: Body) -> None:
+    def _submit(self, s: EsmeConnection, seq: int, body: Body) -> None:
         rec = parse_submit(s.system_id, body)
         if s.mode == BIND_RECEIVER:
             s.write(pdu(SUBMIT_SM | RESP, RINVBNDSTS, seq))
@@ -586,7 +326,7 @@ class Smsc:
                 print(f"[smsc] {s.system_id} -> {dest}: {whole!r} (id {rec.message_id})", flush=True)
         self._receipt(rec, behaviour, last=whole is not None)
 
-    def _respond(self, s: _Session, resp: bytes) -> None:
+    def _respond(self, s: EsmeConnection, resp: bytes) -> None:
         s.outstanding -= 1
         s.write(resp)
 
@@ -643,7 +383,7 @@ class Smsc:
         handle = loop.call_later(max(0.0, delay), run)
         self._timers.add(handle)
 
-    async def _deliver_loop(self, s: _Session) -> None:
+    async def _deliver_loop(self, s: EsmeConnection) -> None:
         if not s.receives:
             return
         account = self._accounts[s.system_id]
@@ -670,12 +410,12 @@ class Smsc:
                 await s.writer.drain()
             await asyncio.sleep(0)
 
-    def _redeliver(self, s: _Session, seq: int) -> None:
+    def _redeliver(self, s: EsmeConnection, seq: int) -> None:
         entry = s.awaiting.pop(seq, None)
         if entry is not None:
             self._accounts[s.system_id].push(entry[0])
 
-    def _deliver_resp(self, s: _Session, seq: int, status: int) -> None:
+    def _deliver_resp(self, s: EsmeConnection, seq: int, status: int) -> None:
         entry = s.awaiting.pop(seq, None)
         if entry is None:
             return
@@ -686,64 +426,9 @@ class Smsc:
             return
         self.deliver_acked += 1
 
-    async def _keepalive(self, s: _Session) -> None:
+    async def _keepalive(self, s: EsmeConnection) -> None:
         assert self.enquire_link_interval
         while not s.closed:
             await asyncio.sleep(self.enquire_link_interval)
             await self._thawed.wait()  # a hung SMSC sends nothing either
             s.write(pdu(ENQUIRE_LINK, 0, next(s.seq)))
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of `callout simulate smsc`."""
-    p.add_argument("--port", type=int, default=2775)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--system-id", default="callout")
-    p.add_argument("--password", default="secret")
-    p.add_argument("--window", type=int, default=None, help="outstanding submit_sm allowed per session")
-    p.add_argument("--rate", type=float, default=None, help="submit_sm per second (token bucket)")
-    p.add_argument("--burst", type=float, default=5.0, help="token bucket size")
-    p.add_argument("--submit-delay", type=float, default=0.0, help="seconds before each submit_sm_resp")
-    p.add_argument("--receipt-delay", type=float, default=1.0, help="seconds before each receipt")
-    p.add_argument("--duplicates", type=int, default=0, help="extra copies of every receipt")
-    p.add_argument("--id-radix", choices=("dec", "hex"), default="dec", help="message id in receipt text")
-    p.add_argument("--receipt-format", choices=("tlv+text", "text", "tlv"), default="tlv+text")
-    p.add_argument("--reply", default="", help="text each handset sends back after delivery (e.g. ACK)")
-
-
-async def main(
-    *,
-    port: int = 2775,
-    host: str = "127.0.0.1",
-    system_id: str = "callout",
-    password: str = "secret",  # noqa: S107 (the simulator's demo account)
-    window: int | None = None,
-    rate: float | None = None,
-    burst: float = 5.0,
-    submit_delay: float = 0.0,
-    receipt_delay: float = 1.0,
-    duplicates: int = 0,
-    id_radix: Literal["dec", "hex"] = "dec",
-    receipt_format: Literal["tlv+text", "text", "tlv"] = "tlv+text",
-    reply: str = "",
-) -> int:
-    smsc = Smsc(
-        port=port,
-        host=host,
-        accounts={system_id: password},
-        window=window,
-        rate=rate,
-        burst=burst,
-        submit_delay=submit_delay,
-        receipt_delay=receipt_delay,
-        duplicates=duplicates,
-        id_radix=id_radix,
-        receipt_format=receipt_format,
-        auto_reply=reply,
-        echo=True,
-    )
-    async with smsc:
-        print(f"smsc listening on {host}:{smsc.port} (system_id {system_id!r})", flush=True)
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.Event().wait()
-    return 0
