@@ -20,11 +20,13 @@ class Kind:
     hint: str = ""  # what to install when the import fails
 
 
+# The serial channels open devices with pyserial-asyncio-fast (adapters/transport.py).
+SERIAL_HINT = "pip install pyserial-asyncio-fast"
 KINDS: dict[str, Kind] = {
     "webhook": Kind("adapters.webhook.channel", "data"),
     "mqtt_radio": Kind("adapters.radio_mqtt.channel", "radio", hint="pip install aiomqtt"),
-    "kiss_radio": Kind("adapters.radio_kiss.channel", "radio", hint="pip install pyserial-asyncio-fast"),
-    "sms_modem": Kind("adapters.sms_modem.channel", "sms", hint="pip install pyserial-asyncio"),
+    "kiss_radio": Kind("adapters.radio_kiss.channel", "radio", hint=SERIAL_HINT),
+    "sms_modem": Kind("adapters.sms_modem.channel", "sms", hint=SERIAL_HINT),
     "smpp": Kind("adapters.smpp.channel", "sms"),
     "sms_http": Kind("adapters.sms_http.channel", "sms"),
     "tap": Kind("adapters.pager_tap.channel", "pager"),

@@ -1,4 +1,5 @@
-"""I/O of the TAP channel: one worker task owns the line and runs TAP sessions (codec.TapSession).
+"""I/O of the TAP channel: one worker task (a supervised child, adapters/base.py) owns the line and
+runs TAP sessions (`session.TapSession`; the blocks are in `blocks.py`).
 
 Pages queue up; the worker calls the terminal, logs on and sends every queued page in that one
 session. Sends that arrive while the session is open join it; a session with nothing left to
@@ -13,14 +14,24 @@ import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from adapters.base import Capabilities, Channel, HealthState, OutboundMessage, SendReceipt
-from adapters.pager_tap import codec, link
-from adapters.pager_tap.codec import CloseReason, PageOutcome
+from adapters.errors import ChannelError
+from adapters.pager_tap import link
+from adapters.pager_tap.blocks import TEMPORARY_REJECTIONS
 from adapters.pager_tap.options import Options
-from gateway.errors import ChannelError
+from adapters.pager_tap.session import (
+    Closed,
+    CloseReason,
+    Event,
+    PageDone,
+    PageOutcome,
+    Ready,
+    State,
+    TapSession,
+    Timers,
+)
 
 log = logging.getLogger(__name__)
 # The terminal ended the session because of a session limit (Appendix A 112, 113): the page that
@@ -38,17 +49,17 @@ class _Job:
 class _Pump:
     """Moves bytes between a Link and a TapSession, honouring the session's deadline."""
 
-    def __init__(self, line: link.Link, session: codec.TapSession) -> None:
+    def __init__(self, line: link.Link, session: TapSession) -> None:
         self.line = line
         self.session = session
-        self.closed: codec.Closed | None = None
-        self._events: deque[codec.Event] = deque()
+        self.closed: Closed | None = None
+        self._events: deque[Event] = deque()
         self._loop = asyncio.get_running_loop()
 
     def now(self) -> float:
         return self._loop.time()
 
-    async def next_event(self) -> codec.Event:
+    async def next_event(self) -> Event:
         """The session's next event; a Closed one once the session is over."""
         while True:
             await self._flush()
@@ -99,7 +110,7 @@ class _Pump:
 
     def _collect(self) -> None:
         for ev in self.session.events():
-            if isinstance(ev, codec.Closed):
+            if isinstance(ev, Closed):
                 self.closed = ev
             self._events.append(ev)
 
@@ -122,11 +133,9 @@ class TapChannel(Channel):
         self.sessions = 0  # TAP sessions opened so far (tests and metrics read it)
         self._jobs: deque[_Job] = deque()
         self._wake = asyncio.Event()
-        self._closing = False
         self._worker: asyncio.Task[None] | None = None
-        self._tg: asyncio.TaskGroup | None = None
         o = options
-        self._timers = codec.Timers(
+        self._timers = Timers(
             wake_interval=o.wake_interval,
             wake_tries=o.wake_tries,
             response_timeout=o.response_timeout,
@@ -135,21 +144,15 @@ class TapChannel(Channel):
             logoff_timeout=o.logoff_timeout,
         )
 
-    # ---- lifecycle ----------------------------------------------------------------------------
-    async def __aenter__(self) -> Self:
-        self._tg = asyncio.TaskGroup()
-        await self._tg.__aenter__()
+    # ---- lifecycle (the skeleton in adapters/base.py) ----------------------------------------
+    async def _open(self) -> None:
         if self.options.probe_on_start:
             self.set_health(HealthState.DEGRADED, "calling the paging terminal")
         else:
             self.set_health(HealthState.UP, "ready (not called yet)")
-        self._worker = self._tg.create_task(self._run(), name=f"pager_tap.{self.name}.line")
-        return self
+        self._worker = self.start_task("line", self._run)
 
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._closing = True
+    async def _close(self) -> None:
         self._wake.set()
         if self._worker is not None:
             # Let an open session log off; a hung line is cut after the grace period.
@@ -158,15 +161,14 @@ class TapChannel(Channel):
             if o.modem is not None:
                 grace += o.modem.hangup_wait + 2 * o.modem.guard_time + 2 * o.modem.command_timeout
             await asyncio.wait({self._worker}, timeout=grace)
-            self._worker.cancel()
-        if self._tg is not None:
-            await self._tg.__aexit__(None, None, None)
+            self.stop_task("line")
+            await asyncio.wait({self._worker})
         self._fail_queued("channel stopped", code="stopped")
         self.set_health(HealthState.DOWN, "stopped")
 
     # ---- the contract ---------------------------------------------------------------------------
     async def send(self, message: OutboundMessage) -> SendReceipt:
-        if self._worker is None or self._closing:
+        if self._worker is None or self.closing:
             raise self.fail("channel not started", temporary=True, endpoint=message.address)
         problem = _address_problem(message.address)
         if problem:
@@ -179,7 +181,7 @@ class TapChannel(Channel):
     # ---- the worker -----------------------------------------------------------------------------
     async def _run(self) -> None:
         probe = self.options.probe_on_start
-        while not self._closing:
+        while not self.closing:
             self._wake.clear()
             if probe or self._has_jobs():
                 probe = False
@@ -203,7 +205,7 @@ class TapChannel(Channel):
         self.sessions += 1
         number = self.sessions
         o = self.options
-        session = codec.TapSession(
+        session = TapSession(
             password=o.password,
             logon_id=o.logon,
             timers=self._timers,
@@ -236,11 +238,11 @@ class TapChannel(Channel):
 
     async def _logon(self, pump: _Pump) -> bool:
         ev = await pump.next_event()
-        if isinstance(ev, codec.Ready):
+        if isinstance(ev, Ready):
             banner = "; ".join(str(r) for r in ev.responses)
             self.set_health(HealthState.UP, f"logged on{': ' + banner if banner else ''}")
             return True
-        assert isinstance(ev, codec.Closed)
+        assert isinstance(ev, Closed)
         codes = "; ".join(str(r) for r in ev.responses)
         what = {
             CloseReason.SILENT: "terminal silent",
@@ -263,7 +265,7 @@ class TapChannel(Channel):
                 break
             pages += 1
             await self._page(pump, job, number)
-        if pump.closed is None and pump.session.state is codec.State.READY:
+        if pump.closed is None and pump.session.state is State.READY:
             pump.session.logoff(pump.now())
         while pump.closed is None:  # logging off (ours, or after a block was NAKed N2 times)
             await pump.next_event()
@@ -286,7 +288,7 @@ class TapChannel(Channel):
                 if not job.future.done():
                     return job
             remaining = deadline - pump.now()
-            if self._closing or pump.closed is not None or remaining <= 0:
+            if self.closing or pump.closed is not None or remaining <= 0:
                 return None
             self._wake.clear()
             if not self._jobs:
@@ -296,7 +298,7 @@ class TapChannel(Channel):
         msg = job.message
         job.sessions += 1
         blocks = resends = 0
-        done: codec.PageDone | None = None
+        done: PageDone | None = None
         for part in msg.parts:
             ref = pump.session.submit((msg.address, part), pump.now())
             done = await self._verdict(pump, ref)
@@ -320,7 +322,7 @@ class TapChannel(Channel):
             return
         if done.outcome is PageOutcome.REJECTED:
             code = last.code if last else "RS"
-            temporary = code in codec.TEMPORARY_REJECTIONS
+            temporary = code in TEMPORARY_REJECTIONS
             what = f"page rejected: {last}" if last else "page rejected (RS)"
             _settle(job, error=self._error(what, temporary=temporary, msg=msg, code=code, ev=evidence))
             return
@@ -332,13 +334,13 @@ class TapChannel(Channel):
         _settle(job, error=self._error(what, temporary=True, msg=msg, code=code, ev=evidence))
 
     @staticmethod
-    async def _verdict(pump: _Pump, ref: int) -> codec.PageDone:
+    async def _verdict(pump: _Pump, ref: int) -> PageDone:
         while True:
             ev = await pump.next_event()
-            if isinstance(ev, codec.PageDone) and ev.ref == ref:
+            if isinstance(ev, PageDone) and ev.ref == ref:
                 return ev
-            if isinstance(ev, codec.Closed):  # closed without a verdict: cannot happen, but be safe
-                return codec.PageDone(ref, PageOutcome.FAILED, ev.responses, ev.detail, 0, 0)
+            if isinstance(ev, Closed):  # closed without a verdict: cannot happen, but be safe
+                return PageDone(ref, PageOutcome.FAILED, ev.responses, ev.detail, 0, 0)
 
     # ---- helpers --------------------------------------------------------------------------------
     def _error(

@@ -1,22 +1,22 @@
-"""I/O of a TAP line: a serial port (pyserial-asyncio) or a TCP socket, and an optional Hayes modem
-that dials the paging terminal and hangs up afterwards."""
+"""I/O of a TAP line: a serial port or a TCP socket (adapters/transport.py), and an optional Hayes
+modem that dials the paging terminal and hangs up afterwards."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import os
 import termios
-from pathlib import Path
 
+from adapters.errors import CalloutError
 from adapters.pager_tap import hayes
 from adapters.pager_tap.options import ModemOptions, Options
+from adapters.transport import NoSerialLibrary, open_serial, open_tcp, reset_input
 
 log = logging.getLogger(__name__)
 
 
-class LinkError(Exception):
+class LinkError(CalloutError):
     """The line could not be brought up (port, socket or modem). `code` goes into the evidence."""
 
     def __init__(self, reason: str, code: str) -> None:
@@ -61,66 +61,32 @@ class Link:
 
 
 async def open_link(options: Options) -> Link:
-    if options.device is not None:
-        return await _open_serial(options, options.device)
-    assert options.host is not None and options.port is not None
-    what = f"tcp {options.host}:{options.port}"
+    """The serial line or TCP socket of `options` (adapters/transport.py), as a Link."""
+    line = options.line
+    if line.device is None:
+        return await _open_tcp(options, line.host, line.port)
+    what = f"serial {line.device}"
+    try:
+        # A pty may refuse 7E1 (TAP 1.8 §2): it is then opened 8N1. The protocol stays 7-bit
+        # either way: the session sends 7-bit bytes and masks input.
+        reader, writer = await open_serial(line.device, line.framing, pty_fallback=True)
+    except NoSerialLibrary as exc:  # TAP over TCP works without the serial library
+        raise LinkError(f"{what}: {exc}", "dependency") from exc
+    except (OSError, termios.error) as exc:  # serial.SerialException is an OSError
+        raise LinkError(f"{what}: cannot open: {exc}", "device") from exc
+    reset_input(writer)  # whatever the port held before this call is not ours
+    return Link(reader, writer, what)
+
+
+async def _open_tcp(options: Options, host: str, port: int) -> Link:
+    what = f"tcp {host}:{port}"
     try:
         async with asyncio.timeout(options.connect_timeout):
-            reader, writer = await asyncio.open_connection(options.host, options.port)
+            reader, writer = await open_tcp(host, port)
     except TimeoutError as exc:
         raise LinkError(f"{what}: no connection within {options.connect_timeout:g}s", "connect") from exc
     except OSError as exc:
         raise LinkError(f"{what}: {exc.strerror or exc}", "connect") from exc
-    return Link(reader, writer, what)
-
-
-def _is_pty(device: str) -> bool:
-    """Unix98 pty slaves have majors 136-143 (Linux Documentation/admin-guide/devices.txt)."""
-    try:
-        return 136 <= os.major(Path(device).stat().st_rdev) <= 143
-    except OSError:
-        return False
-
-
-async def _open_serial(options: Options, device: str) -> Link:
-    what = f"serial {device}"
-    try:  # lazy: only serial lines need pyserial; TAP over TCP works without it
-        import serial_asyncio  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise LinkError(
-            f"{what}: pyserial-asyncio is not installed (pip install pyserial-asyncio)", "dependency"
-        ) from exc
-
-    async def attempt(bytesize: int, parity: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        pair: tuple[asyncio.StreamReader, asyncio.StreamWriter] = await serial_asyncio.open_serial_connection(
-            url=device,
-            baudrate=options.baudrate,
-            bytesize=bytesize,
-            parity=parity,
-            stopbits=options.stopbits,
-            xonxoff=options.xonxoff,
-            rtscts=options.rtscts,
-        )
-        return pair
-
-    try:
-        try:
-            reader, writer = await attempt(options.bytesize, options.parity)
-        except (OSError, termios.error):
-            if not _is_pty(device) or (options.bytesize, options.parity) == (8, "N"):
-                raise
-            # A pseudo-terminal has no character framing, and some kernels refuse CS7/PARENB on
-            # one. The protocol stays 7-bit either way: the codec sends 7-bit bytes and masks input.
-            log.info(
-                "%s: a pty that refuses %d%s framing; opening it 8N1", what, options.bytesize, options.parity
-            )
-            reader, writer = await attempt(8, "N")
-    except (OSError, termios.error) as exc:  # serial.SerialException is an OSError
-        raise LinkError(f"{what}: cannot open: {exc}", "device") from exc
-    # Whatever the port held before this call (a previous call's leftovers) is not ours.
-    with contextlib.suppress(OSError, AttributeError):
-        getattr(writer.transport, "serial").reset_input_buffer()  # noqa: B009 (untyped library)
     return Link(reader, writer, what)
 
 

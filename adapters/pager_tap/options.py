@@ -7,6 +7,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from adapters.transport import LineOptions
+
 
 class ModemOptions(BaseModel):
     """A Hayes modem on the serial line (or behind a TCP terminal server) that dials the terminal."""
@@ -21,19 +23,13 @@ class ModemOptions(BaseModel):
     hangup_wait: float = Field(3.0, ge=0)  # for the terminal's own hang-up (NO CARRIER) after logoff
 
 
-class Options(BaseModel):
+class Options(LineOptions):
     model_config = ConfigDict(extra="forbid")
+    # The line (adapters/transport.py): a serial `device` or `host` and `port` (TAP over TCP).
     # Serial line: TAP 1.8 §2 asks for 7 data bits, even parity, 1 stop bit.
-    device: str | None = None
     baudrate: int = Field(1200, gt=0)
-    bytesize: Literal[7, 8] = 7
+    bytesize: Literal[7, 8] = 7  # narrower than the mixin's 5-8
     parity: Literal["N", "E", "O", "M", "S"] = "E"
-    stopbits: Literal[1, 2] = 1
-    xonxoff: bool = False
-    rtscts: bool = False
-    # TAP over TCP.
-    host: str | None = None
-    port: int | None = Field(None, ge=1, le=65535)
     connect_timeout: float = Field(10.0, gt=0)
     modem: ModemOptions | None = None
     # Logon (§3 step 5A): ESC, service and category ("PG1"), then the optional password.

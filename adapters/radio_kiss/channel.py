@@ -6,8 +6,9 @@
   judges the TNC silent when nothing at all is heard after a transmission (then the link is
   reopened and a status packet probes for an echo until something is heard again).
 
-Both run as named tasks in one TaskGroup owned by the channel; the protocol work is done by the
-sans-I/O `codec` and `messaging` modules.
+Both run as supervised children of the channel (`Component.start_task`, adapters/base.py); the
+line is opened by adapters/transport.py and the protocol work is done by the sans-I/O `framing`,
+`aprs` and `messaging` modules.
 """
 
 from __future__ import annotations
@@ -16,19 +17,19 @@ import asyncio
 import contextlib
 import logging
 import random
+import termios
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
-
-import serial_asyncio_fast
+from typing import Any
 
 from adapters.backoff import reconnect_delays
 from adapters.base import Capabilities, Channel, ChannelEvent, HealthState, OutboundMessage, SendReceipt
-from adapters.radio_kiss import codec
-from adapters.radio_kiss.codec import Address, AprsError, Command, FrameError, UIFrame
+from adapters.radio_kiss import framing
+from adapters.radio_kiss.aprs import AprsError
+from adapters.radio_kiss.framing import Address, Command, FrameError, UIFrame
 from adapters.radio_kiss.messaging import MSGNO_LIMIT, Messenger
 from adapters.radio_kiss.options import Options
+from adapters.transport import open_line
 
 log = logging.getLogger(__name__)
 READ_SIZE = 4096
@@ -69,11 +70,9 @@ class KissRadioChannel(Channel):
             first_msgno=first,
         )
         self.stats = LinkStats()
-        self.where = (
-            f"tcp://{options.host}:{options.tcp_port}" if options.host is not None else str(options.device)
-        )
+        self.where = options.line.where
         self._writer: asyncio.StreamWriter | None = None
-        self._runner: asyncio.Task[None] | None = None
+        self._started = False
         self._drop_reason = ""
         self._silent = False
         self._silent_reason = ""
@@ -81,42 +80,26 @@ class KissRadioChannel(Channel):
         self._next_probe: float | None = None
         self._probe_delays = reconnect_delays(first=options.reconnect_min, cap=options.reconnect_max)
 
-    # ---- lifecycle ------------------------------------------------------------------------------
-    async def __aenter__(self) -> Self:
+    # ---- lifecycle (the skeleton in adapters/base.py) ----------------------------------------
+    async def _open(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._write_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._tried = asyncio.Event()
-        self._runner = asyncio.create_task(self._run(), name=f"kiss_radio.{self.name}")
+        self._started = True
+        self.start_task("link", self._link_loop)
+        self.start_task("timers", self._timer_loop)
         # Wait for the first open to succeed or fail; a TNC that is not there yet is only DOWN.
         await self._tried.wait()
-        return self
 
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
-            self._runner = None
+    async def _close(self) -> None:
+        self._started = False
         self.set_health(HealthState.DOWN, "stopped")
-
-    async def _run(self) -> None:
-        try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._link_loop(), name=f"kiss_radio.{self.name}.link")
-                tg.create_task(self._timer_loop(), name=f"kiss_radio.{self.name}.timers")
-        except Exception as exc:
-            log.exception("kiss_radio %s: a loop failed; the channel is out of service", self.name)
-            self.set_health(HealthState.DOWN, f"internal error: {exc!r}")
-        finally:
-            self._tried.set()
 
     # ---- send -----------------------------------------------------------------------------------
     async def send(self, message: OutboundMessage) -> SendReceipt:
         address = message.address
-        if self._runner is None:
+        if not self._started:
             raise self.fail("channel not started", temporary=True, endpoint=address)
         try:
             sub = self.messenger.submit(address, message.parts, self._loop.time())
@@ -145,7 +128,7 @@ class KissRadioChannel(Channel):
         writer = self._writer
         if writer is None:
             raise ConnectionResetError("link down")
-        data = b"".join(codec.encode_kiss(f.encode(), port=self.options.kiss_port) for f in frames)
+        data = b"".join(framing.encode_kiss(f.encode(), port=self.options.kiss_port) for f in frames)
         async with self._write_lock:
             writer.write(data)
             async with asyncio.timeout(self.options.write_timeout):
@@ -161,19 +144,21 @@ class KissRadioChannel(Channel):
             self.emit(event)
 
     # ---- the link -------------------------------------------------------------------------------
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        o = self.options
-        if o.host is not None:
-            return await asyncio.open_connection(o.host, o.tcp_port)
-        return await serial_asyncio_fast.open_serial_connection(url=o.device, baudrate=o.baudrate)
-
     async def _link_loop(self) -> None:
+        """The link's own reconnect loop; `_tried` is set even if it crashes (a bug), so that
+        entering the channel never hangs on it."""
+        try:
+            await self._keep_link()
+        finally:
+            self._tried.set()
+
+    async def _keep_link(self) -> None:
         delays = reconnect_delays(first=self.options.reconnect_min, cap=self.options.reconnect_max)
         while True:
             try:
                 async with asyncio.timeout(self.options.open_timeout):
-                    reader, writer = await self._connect()
-            except (OSError, ValueError, TimeoutError) as exc:
+                    reader, writer = await open_line(self.options.line)
+            except (OSError, ValueError, TimeoutError, termios.error) as exc:
                 self.set_health(HealthState.DOWN, f"cannot open {self.where}: {exc!r}")
                 self._tried.set()
                 await asyncio.sleep(next(delays))
@@ -211,7 +196,7 @@ class KissRadioChannel(Channel):
         else:
             self.set_health(HealthState.UP, f"KISS TNC on {self.where}")
         self._tried.set()
-        decoder = codec.KissDecoder()
+        decoder = framing.KissDecoder()
         while True:
             try:
                 data = await reader.read(READ_SIZE)
@@ -234,7 +219,7 @@ class KissRadioChannel(Channel):
             (Command.SLOT_TIME, o.slot_time),
         ]
         data = b"".join(
-            codec.encode_kiss(bytes([v]), port=o.kiss_port, command=c) for c, v in params if v is not None
+            framing.encode_kiss(bytes([v]), port=o.kiss_port, command=c) for c, v in params if v is not None
         )
         if data:
             writer.write(data)
@@ -260,8 +245,8 @@ class KissRadioChannel(Channel):
             log.info("kiss_radio %s: TNC heard again", self.name)
             self.set_health(HealthState.UP, f"KISS TNC on {self.where}")
 
-    async def _on_frame(self, item: codec.KissFrame | codec.KissError) -> None:
-        if isinstance(item, codec.KissError):
+    async def _on_frame(self, item: framing.KissFrame | framing.KissError) -> None:
+        if isinstance(item, framing.KissError):
             self._garbled(item)
             return
         if item.command != Command.DATA or item.port != self.options.kiss_port:
@@ -271,7 +256,7 @@ class KissRadioChannel(Channel):
         try:
             frame = UIFrame.decode(item.data)
             reaction = self.messenger.receive(frame, self._loop.time())
-        except codec.UnsupportedFrame as exc:
+        except framing.UnsupportedFrame as exc:
             self.stats.ignored += 1
             log.debug("kiss_radio %s: ignored frame: %s", self.name, exc.reason)
             return

@@ -18,19 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.base import ChannelEvent, DeliveryReport, InboundText
-from adapters.radio_kiss.codec import (
-    Address,
+from adapters.radio_kiss.aprs import (
     AprsAck,
     AprsMessage,
     AprsReject,
-    AX25Error,
-    UIFrame,
     check_addressee,
     encode_ack,
     encode_message,
     parse_info,
     sanitize_text,
 )
+from adapters.radio_kiss.framing import Address, AX25Error, UIFrame
 
 MSGNO_LIMIT = 100_000  # numbers run 1..99999: at most five characters (ch. 14)
 # Without a message number a retransmission cannot be told from a new message; identical text

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
-from adapters.radio_kiss.codec import MAX_DIGIPEATERS, MAX_TEXT, Address, AX25Error
+from adapters.radio_kiss.aprs import MAX_TEXT
+from adapters.radio_kiss.framing import MAX_DIGIPEATERS, Address, AX25Error
+from adapters.transport import LineOptions
 
 
 def _address(value: str) -> str:
@@ -17,7 +19,7 @@ def _address(value: str) -> str:
     return str(address)
 
 
-class Options(BaseModel):
+class Options(LineOptions):
     model_config = ConfigDict(extra="forbid")
     # Our station: the source of every packet, and the addressee stations reply to.
     callsign: str = Field(examples=["N0GW-10"])
@@ -26,11 +28,9 @@ class Options(BaseModel):
     path: list[str] = Field(default_factory=lambda: ["WIDE1-1"], max_length=MAX_DIGIPEATERS)
     kiss_port: int = Field(0, ge=0, le=15, description="TNC port (high nibble of the KISS type byte)")
 
-    # Exactly one transport: a serial device (or pyserial URL) or KISS over TCP (direwolf: 8001).
-    device: str | None = None
-    baudrate: int = Field(9600, gt=0)
-    host: str | None = None
-    tcp_port: int = Field(8001, ge=1, le=65535)
+    # Exactly one transport (adapters/transport.py): a serial `device` (or pyserial URL, 9600 8N1
+    # unless set) or KISS over TCP on `host` and `tcp_port` (direwolf: 8001; `port` works too).
+    port: int = Field(8001, ge=1, le=65535, validation_alias=AliasChoices("tcp_port", "port"))
 
     # Seconds to wait for the ack after each transmission: one transmission per entry, then the
     # message is reported undelivered. The default follows APRS's decaying retry (8 s, doubling).
@@ -58,6 +58,10 @@ class Options(BaseModel):
     txdelay: int | None = Field(None, ge=0, le=255, description="10 ms units")
     persistence: int | None = Field(None, ge=0, le=255)
     slot_time: int | None = Field(None, ge=0, le=255, description="10 ms units")
+
+    @property
+    def tcp_port(self) -> int:
+        return self.port
 
     @field_validator("callsign", "destination")
     @classmethod

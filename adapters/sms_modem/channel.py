@@ -11,8 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from adapters.base import (
     Capabilities,
@@ -23,9 +22,11 @@ from adapters.base import (
     OutboundMessage,
     SendReceipt,
 )
+from adapters.sms_modem.alphabet import PduError
 from adapters.sms_modem.modem import Modem
 from adapters.sms_modem.options import Options
-from adapters.sms_modem.pdu import Deliver, PduError, StatusReport, encode_relative_vp, submit_parts
+from adapters.sms_modem.pdu import Deliver, StatusReport, submit_parts
+from adapters.sms_modem.pdu_fields import encode_relative_vp
 from adapters.sms_modem.pool import ModemPool, SendFailed
 from adapters.sms_modem.reports import PendingReports, Reassembly
 
@@ -55,51 +56,44 @@ class SmsModemChannel(Channel):
         self.pool = ModemPool(self.modems, options=options)
         self.pool.on_change(self._update_health)
         self._concat_ref = 0
-        self._supervisor: asyncio.Task[None] | None = None
+        self._running = False
+        self._tasks: list[asyncio.Task[None]] = []
         # Numbers as the core knows them (its contact plans), so a reply from +447700900001 is
         # reported as "07700900001" when that is the address we sent to.
         self._addresses: OrderedDict[str, str] = OrderedDict()
 
-    # ---- lifecycle -----------------------------------------------------------------------------
-    async def __aenter__(self) -> Self:
+    # ---- lifecycle (the skeleton in adapters/base.py) ----------------------------------------
+    async def _open(self) -> None:
+        """Every modem's life (`Modem.run`) is a supervised child; wait for the first checks."""
         self.set_health(HealthState.DOWN, "starting")
-        self._supervisor = asyncio.create_task(self._supervise(), name=f"sms_modem.{self.name}")
+        self._running = True
+        self._tasks = [self.start_task(modem.name, modem.run) for modem in self.modems]
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.options.start_timeout):
                 await self.pool.settled()
         self._update_health()
-        return self
 
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
-            self._supervisor = None
+    async def _close(self) -> None:
+        """Stop the modems first (each closes its port), then report the channel stopped."""
+        for modem in self.modems:
+            self.stop_task(modem.name)
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        self._running = False
         self.set_health(HealthState.DOWN, "stopped")
-
-    async def _supervise(self) -> None:
-        """The pool's TaskGroup (one named task per modem); a crash is logged and shown as health."""
-        try:
-            await self.pool.run()
-        except Exception as exc:
-            log.exception("sms_modem %s: modem pool stopped", self.name)
-            self.set_health(HealthState.DOWN, f"modem pool stopped: {exc!r}")
 
     def _modem_changed(self, modem: Modem) -> None:
         self.pool.changed(modem)
 
     def _update_health(self) -> None:
-        if self._supervisor is None or self._supervisor.done():
+        if not self._running:
             return
         state, reason = self.pool.health()
         self.set_health(state, reason)
 
     # ---- sending -------------------------------------------------------------------------------
     async def send(self, message: OutboundMessage) -> SendReceipt:
-        if self._supervisor is None:
+        if not self._running:
             raise self.fail("channel not started", temporary=True, endpoint=message.address)
         destination = "".join(c for c in message.address if c not in " -.()/")
         self._remember(message.address)
@@ -115,7 +109,8 @@ class SmsModemChannel(Channel):
                 validity=encode_relative_vp(vp) if vp is not None else None,
             )
         except PduError as exc:
-            raise self.fail(f"cannot encode: {exc}", temporary=False, endpoint=message.address) from exc
+            reason = f"cannot encode: {exc.problem}"
+            raise self.fail(reason, temporary=False, endpoint=message.address) from exc
         try:
             sent = await self.pool.send(plan.parts)
         except SendFailed as exc:

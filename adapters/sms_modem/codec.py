@@ -6,8 +6,8 @@ apart even when a URC arrives in the middle of a command, for example between th
 of +CMGS and its `+CMGS: <mr>` answer. It also writes the PDU after that prompt. It never touches
 a port or a clock: the I/O layer owns timeouts and calls `abandon()` when one expires.
 
-Below it: parsers for the answers the channel reads (+CMGS, +CPIN, +CREG, +CSQ, +CMGR, +CMGL,
-+CMTI, +CDS) and the classification of `+CMS ERROR` codes (27.005 §3.2.5).
+The parsers for the answers the channel reads and the classification of `+CMS ERROR` codes are
+in `answers.py`.
 """
 
 from __future__ import annotations
@@ -16,33 +16,30 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from adapters.errors import ProtocolError
+
 __all__ = [
     "AtError",
     "AtSession",
-    "CmsVerdict",
+    "Event",
     "Final",
     "FinalKind",
     "Prompted",
     "Response",
     "Stray",
     "Urc",
-    "classify_cms",
     "final_of",
-    "parse_cmgl",
-    "parse_cmgr",
-    "parse_cmgs",
-    "parse_cmti",
-    "parse_cpin",
-    "parse_creg",
-    "parse_csq",
+    "name_and_args",
 ]
 
 CR, LF, CTRL_Z, ESC = b"\r", b"\n", b"\x1a", b"\x1b"
 MAX_LINE = 4096  # a line longer than this is garbage: it is dropped, not buffered forever
 
 
-class AtError(ValueError):
-    """An answer that does not have the shape the spec gives it, or a misuse of the session."""
+class AtError(ProtocolError):
+    """An AT answer that does not have the shape the spec gives it, or a misuse of the session."""
+
+    codec = "at"
 
 
 class FinalKind(StrEnum):
@@ -123,7 +120,8 @@ def _final(line: str) -> Final | None:
     return Final(FinalKind(m.group(1)), None, line)
 
 
-def _name_args(line: str) -> tuple[str, str]:
+def name_and_args(line: str) -> tuple[str, str]:
+    """`+NAME: args` -> ("+NAME", "args"); a line without ":" is all name."""
     name, sep, args = line.partition(":")
     if not sep:
         return line, ""
@@ -245,7 +243,7 @@ class AtSession:
             self._events.append(Response(self._command, tuple(self._info), final))
             self._command, self._payload, self._prompted, self._info = None, None, False, []
             return
-        name, args = _name_args(line)
+        name, args = name_and_args(line)
         if _has_pdu_line(name, args) and name not in self._prefixes:
             self._urc_head = (name, args)
             return
@@ -259,205 +257,3 @@ class AtSession:
         if line.upper() == self._command.strip().upper():
             return True
         return self._payload is not None and line.upper() == self._payload.upper()
-
-
-# ---- answers (27.007 / 27.005) --------------------------------------------------------------------
-def _args(info: tuple[str, ...] | list[str], prefix: str) -> list[str]:
-    for line in info:
-        name, args = _name_args(line)
-        if name.upper() == prefix:
-            return [a.strip().strip('"') for a in _split_args(args)]
-    raise AtError(f"no {prefix} line in {list(info)!r}")
-
-
-def _split_args(args: str) -> list[str]:
-    """Comma-separated parameters; commas inside quotes do not split (V.250 §5.4.2.2)."""
-    out: list[str] = []
-    cur: list[str] = []
-    quoted = False
-    for ch in args:
-        if ch == '"':
-            quoted = not quoted
-        if ch == "," and not quoted:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
-    return out
-
-
-def _int(value: str, what: str) -> int:
-    if not value.strip().isdigit() or len(value.strip()) > 9:
-        raise AtError(f"{what} is not a number: {value!r}")
-    return int(value)
-
-
-def parse_cmgs(info: tuple[str, ...]) -> int:
-    """`+CMGS: <mr>[,<scts>]` (27.005 §3.5.1) -> TP-MR."""
-    mr = _int(_args(info, "+CMGS")[0], "+CMGS <mr>")
-    if mr > 255:
-        raise AtError(f"+CMGS <mr> {mr} is not 0-255")
-    return mr
-
-
-def parse_cpin(info: tuple[str, ...]) -> str:
-    """`+CPIN: <code>` (27.007 §8.3): READY, SIM PIN, SIM PUK, ..."""
-    return _args(info, "+CPIN")[0].upper()
-
-
-def parse_creg(info: tuple[str, ...], prefix: str = "+CREG") -> int:
-    """`+CREG: <n>,<stat>[,<lac>,<ci>...]` (27.007 §7.2) -> <stat>."""
-    args = _args(info, prefix)
-    if len(args) < 2:
-        raise AtError(f"{prefix} answer without <stat>: {info!r}")
-    return _int(args[1], f"{prefix} <stat>")
-
-
-REGISTERED = {1: "home network", 5: "roaming"}
-CREG_STAT = {0: "not registered, not searching", 2: "not registered, searching", 3: "registration denied"}
-CREG_STAT |= {4: "registration state unknown"} | REGISTERED
-
-
-def parse_csq(info: tuple[str, ...]) -> tuple[int, int]:
-    """`+CSQ: <rssi>,<ber>` (27.007 §8.5)."""
-    args = _args(info, "+CSQ")
-    if len(args) != 2:
-        raise AtError(f"bad +CSQ answer: {info!r}")
-    return _int(args[0], "<rssi>"), _int(args[1], "<ber>")
-
-
-def rssi_dbm(rssi: int) -> int | None:
-    """27.007 §8.5: 0 is -113 dBm or less, 31 is -51 dBm or more, 99 unknown."""
-    return None if not 0 <= rssi <= 31 else -113 + 2 * rssi
-
-
-def parse_cmti(args: str) -> tuple[str, int]:
-    """`+CMTI: <mem>,<index>` (27.005 §3.4.1), also +CDSI."""
-    parts = [a.strip().strip('"') for a in _split_args(args)]
-    if len(parts) != 2:
-        raise AtError(f"bad +CMTI: {args!r}")
-    return parts[0], _int(parts[1], "<index>")
-
-
-def parse_cmgr(info: tuple[str, ...]) -> tuple[int, int, str]:
-    """PDU mode `+CMGR: <stat>,[<alpha>],<length>` then the PDU line (27.005 §3.4.3)."""
-    for i, line in enumerate(info):
-        name, args = _name_args(line)
-        if name.upper() == "+CMGR":
-            parts = _split_args(args)
-            if len(parts) < 2 or i + 1 >= len(info):
-                raise AtError(f"bad +CMGR answer: {info!r}")
-            return _int(parts[0], "<stat>"), _int(parts[-1], "<length>"), info[i + 1]
-    raise AtError(f"no +CMGR line in {list(info)!r}")
-
-
-def parse_cmgl(info: tuple[str, ...]) -> list[tuple[int, int, int, str]]:
-    """PDU mode `+CMGL: <index>,<stat>,[<alpha>],<length>` + PDU line, repeated (27.005 §3.4.2)."""
-    out = []
-    lines = list(info)
-    while lines:
-        name, args = _name_args(lines.pop(0))
-        if name.upper() != "+CMGL":
-            continue
-        parts = _split_args(args)
-        if len(parts) < 3 or not lines:
-            raise AtError(f"bad +CMGL entry: {args!r}")
-        index, stat = _int(parts[0], "<index>"), _int(parts[1], "<stat>")
-        out.append((index, stat, _int(parts[-1], "<length>"), lines.pop(0)))
-    return out
-
-
-def parse_cmt(args: str) -> int:
-    """PDU mode `+CMT: [<alpha>],<length>` / `+CDS: <length>` header -> <length>."""
-    return _int(_split_args(args)[-1], "<length>")
-
-
-# ---- +CMS ERROR (27.005 §3.2.5; causes of TS 24.011 §E.2 and TS 23.040 §9.2.3.22) ---------------
-@dataclass(frozen=True, slots=True)
-class CmsVerdict:
-    code: int | None
-    reason: str
-    temporary: bool  # try again later (network or congestion)
-    modem_fault: bool  # the modem or its SIM cannot send now: use another modem
-
-
-_CMS_TEXT = {
-    1: "unassigned number",
-    8: "operator determined barring",
-    10: "call barred",
-    21: "short message transfer rejected",
-    27: "destination out of service",
-    28: "unidentified subscriber",
-    29: "facility rejected",
-    30: "unknown subscriber",
-    38: "network out of order",
-    41: "temporary failure",
-    42: "congestion",
-    47: "resources unavailable",
-    50: "requested facility not subscribed",
-    69: "requested facility not implemented",
-    81: "invalid short message transfer reference value",
-    96: "invalid mandatory information",
-    127: "interworking unspecified",
-    176: "TPDU not supported",
-    192: "SC busy",
-    193: "no SC subscription",
-    194: "SC system failure",
-    195: "invalid SME address",
-    196: "destination SME barred",
-    197: "SM rejected, duplicate SM",
-    208: "SIM SMS storage full",
-    210: "error in MS",
-    211: "memory capacity exceeded",
-    255: "unspecified error cause",
-    300: "ME failure",
-    301: "SMS service of ME reserved",
-    302: "operation not allowed",
-    303: "operation not supported",
-    304: "invalid PDU mode parameter",
-    305: "invalid text mode parameter",
-    310: "SIM not inserted",
-    311: "SIM PIN required",
-    312: "PH-SIM PIN required",
-    313: "SIM failure",
-    314: "SIM busy",
-    315: "SIM wrong",
-    316: "SIM PUK required",
-    317: "SIM PIN2 required",
-    318: "SIM PUK2 required",
-    320: "memory failure",
-    321: "invalid memory index",
-    322: "memory full",
-    330: "SMSC address unknown",
-    331: "no network service",
-    332: "network timeout",
-    340: "no +CNMA acknowledgement expected",
-    500: "unknown error",
-    512: "MM establishment failure",
-    513: "lower layer failure",
-    514: "network congestion",
-    515: "modem busy or initialising",
-}
-# Worth retrying: network out of order, temporary failure, congestion, resources unavailable,
-# SC busy/failure, SIM busy, no network service, network timeout, unknown, vendor 512-515.
-_TEMPORARY = {38, 41, 42, 47, 192, 194, 255, 314, 331, 332, 500, 512, 513, 514, 515}
-# The modem (or its SIM, or its storage, or its registration) is at fault, not the message.
-_MODEM = {208, 210, 211, 300, 301, 302, 320, 322, 330, 331, 513, 515} | set(range(310, 319))
-
-
-def classify_cms(code: int | None, text: str = "") -> CmsVerdict:
-    """Temporary (retry) or permanent (invalid or barred destination, rejected message, a PDU we
-    built wrong, a SIM that needs an operator). Codes not listed here are permanent when they are
-    TP/RP causes (1-255) and temporary otherwise."""
-    if code is None:
-        return CmsVerdict(None, text or "+CMS ERROR without a number", temporary=True, modem_fault=False)
-    reason = f"+CMS ERROR {code}: {_CMS_TEXT.get(code, 'unlisted cause')}"
-    if code in _TEMPORARY:
-        return CmsVerdict(code, reason, temporary=True, modem_fault=code in _MODEM)
-    if code in _MODEM:
-        # SIM missing, locked or broken: operator action; other modems may still send.
-        return CmsVerdict(code, reason, temporary=False, modem_fault=True)
-    if code <= 255 or 303 <= code <= 305 or code == 321:
-        return CmsVerdict(code, reason, temporary=False, modem_fault=False)
-    return CmsVerdict(code, reason, temporary=True, modem_fault=False)

@@ -1,5 +1,5 @@
-"""I/O of one GSM modem: its port (serial device or TCP), the AT session, start-up checks,
-polling, incoming messages and status reports. `Modem.run()` is the modem's whole life: open,
+"""I/O of one GSM modem: its port (serial device or TCP, adapters/transport.py), the AT session,
+start-up checks, polling, incoming messages and status reports. `Modem.run()` is the modem's whole life: open,
 check, serve, and when it fails (no answer, port lost, benched by the pool) close, wait, reopen.
 """
 
@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
+import termios
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-from adapters.sms_modem import codec
+from adapters.errors import CalloutError, ProtocolError
+from adapters.sms_modem import answers, codec
+from adapters.sms_modem.alphabet import PduError
 from adapters.sms_modem.codec import AtError, AtSession, Prompted, Response, Stray, Urc
 from adapters.sms_modem.options import ModemOptions, Options
-from adapters.sms_modem.pdu import Deliver, PduError, StatusReport, SubmitPart, decode_any, split_smsc
+from adapters.sms_modem.pdu import Deliver, StatusReport, SubmitPart, decode_any
+from adapters.sms_modem.pdu_fields import split_smsc
+from adapters.transport import NoSerialLibrary, open_line
 
 log = logging.getLogger(__name__)
 ESC = b"\x1b"
@@ -34,7 +38,7 @@ class ModemState(StrEnum):
     BENCHED = "benched"  # failed; the port is closed and reopened later
 
 
-class ModemFault(Exception):
+class ModemFault(CalloutError):
     """The modem must be closed and reopened (after a back-off)."""
 
     def __init__(self, reason: str, *, silent: bool = False) -> None:
@@ -43,7 +47,7 @@ class ModemFault(Exception):
         self.silent = silent  # it stopped answering: reset it when reopened
 
 
-class CommandFailed(Exception):
+class CommandFailed(CalloutError):
     """The modem answered a command with an error result code."""
 
     def __init__(self, response: Response) -> None:
@@ -55,24 +59,19 @@ Sink = Callable[["Modem", Deliver | StatusReport], None]
 Listener = Callable[["Modem"], None]
 
 
-async def open_port(device: str, baudrate: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """`tcp://host:port` or a serial device (pyserial-asyncio, imported only when needed)."""
-    if device.startswith("tcp://"):
-        host, _, port = device[6:].rpartition(":")
-        return await asyncio.open_connection(host.strip("[]"), int(port))
+async def open_port(options: ModemOptions) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """The modem's line (adapters/transport.py): `tcp://host:port` or a serial device."""
     try:
-        serial_asyncio: Any = importlib.import_module("serial_asyncio")
-    except ImportError as exc:
-        raise ModemFault(
-            f"serial devices need pyserial-asyncio (pip install pyserial-asyncio): {exc}"
-        ) from exc
-    try:
-        pair: tuple[asyncio.StreamReader, asyncio.StreamWriter] = await serial_asyncio.open_serial_connection(
-            url=device, baudrate=baudrate
-        )
-    except (OSError, ValueError) as exc:  # serial.SerialException is an OSError
-        raise ModemFault(f"cannot open {device}: {exc}") from exc
-    return pair
+        return await open_line(options.line)
+    except (OSError, ValueError, termios.error) as exc:  # serial.SerialException is an OSError
+        if isinstance(exc, NoSerialLibrary):
+            raise ModemFault(str(exc)) from exc
+        raise ModemFault(f"cannot open {options.device}: {exc}") from exc
+
+
+def why(exc: Exception) -> str:
+    """What went wrong in words, for reasons and health: a codec error without its codec prefix."""
+    return exc.problem if isinstance(exc, ProtocolError) else str(exc)
 
 
 class Modem:
@@ -131,7 +130,7 @@ class Modem:
         self._fail(ModemFault(reason))
 
     async def _serve(self, *, reset: bool) -> None:
-        reader, writer = await open_port(self.options.device, self.options.baudrate)
+        reader, writer = await open_port(self.options)
         loop = asyncio.get_running_loop()
         self._session, self._writer, self._configured = AtSession(), writer, False
         self._abandoned = False
@@ -237,7 +236,7 @@ class Modem:
             try:
                 self._session.command(text, payload=payload)
             except AtError as exc:
-                raise ModemFault(f"cannot send {text!r}: {exc}") from exc
+                raise ModemFault(f"cannot send {text!r}: {why(exc)}") from exc
             self._waiter = asyncio.get_running_loop().create_future()
             self._flush()
             try:
@@ -298,7 +297,7 @@ class Modem:
             await self._ok("AT+CMEE=1")  # 27.007 §9.1: numeric +CME / +CMS ERROR
             await self._check()
         except (CommandFailed, AtError) as exc:
-            raise ModemFault(f"start-up failed: {exc}") from exc
+            raise ModemFault(f"start-up failed: {why(exc)}") from exc
 
     async def _probe(self) -> None:
         """`AT` until the modem answers OK, for up to `reset_wait` seconds."""
@@ -321,26 +320,26 @@ class Modem:
             self._configured = False
             self._set(ModemState.NOT_READY, f"SIM: {sim}")
             return
-        stat = codec.parse_creg((await self._ok("AT+CREG?")).info)
+        stat = answers.parse_creg((await self._ok("AT+CREG?")).info)
         domain = "CS"
-        if stat not in codec.REGISTERED:
+        if stat not in answers.REGISTERED:
             # SMS can also go over the packet domain (27.005 §3.2.4 +CGSMS): +CGREG (27.007 §10.1.20).
             with contextlib.suppress(CommandFailed, AtError):
-                ps = codec.parse_creg((await self._ok("AT+CGREG?")).info, "+CGREG")
-                if ps in codec.REGISTERED:
+                ps = answers.parse_creg((await self._ok("AT+CGREG?")).info, "+CGREG")
+                if ps in answers.REGISTERED:
                     stat, domain = ps, "PS"
         with contextlib.suppress(CommandFailed, AtError):
-            self.rssi = codec.parse_csq((await self._ok("AT+CSQ")).info)[0]
+            self.rssi = answers.parse_csq((await self._ok("AT+CSQ")).info)[0]
         if not self._configured:
             await self._ok("AT+CMGF=0")  # 27.005 §3.2.3: PDU mode
             await self._ok(f"AT+CNMI={self.options.cnmi}")  # 27.005 §3.4.1: +CMTI and +CDS
             self._configured = True
             await self._read_stored()
-        if stat not in codec.REGISTERED:
-            self._set(ModemState.NOT_READY, f"not registered: {codec.CREG_STAT.get(stat, stat)}")
+        if stat not in answers.REGISTERED:
+            self._set(ModemState.NOT_READY, f"not registered: {answers.CREG_STAT.get(stat, stat)}")
             return
-        dbm = codec.rssi_dbm(self.rssi) if self.rssi is not None else None
-        where = codec.REGISTERED[stat] + (", packet domain" if domain == "PS" else "")
+        dbm = answers.rssi_dbm(self.rssi) if self.rssi is not None else None
+        where = answers.REGISTERED[stat] + (", packet domain" if domain == "PS" else "")
         self._set(ModemState.READY, f"registered ({where}, signal {dbm} dBm)")
 
     async def _sim(self) -> str:
@@ -349,13 +348,13 @@ class Modem:
             return CME_SIM[resp.final.code].removeprefix("SIM ").upper()
         if not resp.final.ok:
             raise CommandFailed(resp)
-        sim = codec.parse_cpin(resp.info)
+        sim = answers.parse_cpin(resp.info)
         if sim == "SIM PIN" and self.options.pin and not self._pin_rejected:
             entered = await self.command(f'AT+CPIN="{self.options.pin}"')
             if not entered.final.ok:
                 self._pin_rejected = True  # never again: three wrong PINs lock the SIM
                 return f"PIN rejected ({entered.final.text})"
-            sim = codec.parse_cpin((await self._ok("AT+CPIN?")).info)
+            sim = answers.parse_cpin((await self._ok("AT+CPIN?")).info)
         return sim
 
     async def _poll(self) -> None:
@@ -367,15 +366,15 @@ class Modem:
             try:
                 await self._check()
             except (CommandFailed, AtError) as exc:
-                self._set(ModemState.NOT_READY, f"check failed: {exc}")
+                self._set(ModemState.NOT_READY, f"check failed: {why(exc)}")
 
     # ---- incoming (27.005 §3.4.1 +CMTI/+CMT/+CDS, §3.4.3 +CMGR, §3.5.4 +CMGD) ------------------
     def _on_urc(self, urc: Urc) -> None:
         try:
             if urc.name in ("+CMTI", "+CDSI"):
-                self._inbox.put_nowait(codec.parse_cmti(urc.args)[1])
+                self._inbox.put_nowait(answers.parse_cmti(urc.args)[1])
             elif urc.name in ("+CMT", "+CDS") and urc.pdu is not None:
-                self._deliver(codec.parse_cmt(urc.args), urc.pdu)
+                self._deliver(answers.parse_cmt(urc.args), urc.pdu)
             elif urc.name in ("+CREG", "+CGREG"):
                 self._recheck.set()
             elif urc.name.upper() in RESTART_URCS:
@@ -399,7 +398,7 @@ class Modem:
         resp = await self.command("AT+CMGL=4")
         if not resp.final.ok:
             return
-        for index, stat, length, pdu_hex in codec.parse_cmgl(resp.info):
+        for index, stat, length, pdu_hex in answers.parse_cmgl(resp.info):
             if stat in (0, 1):  # REC UNREAD, REC READ
                 self._take(index, length, pdu_hex)
                 await self.command(f"AT+CMGD={index}")
@@ -410,7 +409,7 @@ class Modem:
             resp = await self.command(f"AT+CMGR={index}")
             if resp.final.ok:
                 with contextlib.suppress(AtError):
-                    _stat, length, pdu_hex = codec.parse_cmgr(resp.info)
+                    _stat, length, pdu_hex = answers.parse_cmgr(resp.info)
                     self._take(index, length, pdu_hex)
             await self.command(f"AT+CMGD={index}")
 

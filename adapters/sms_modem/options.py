@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from adapters.transport import LineOptions
+
 # TS 23.040 §9.2.3.24.1: 153 GSM 7-bit characters per part of a concatenated message.
 GSM7_PER_PART = 153
 
 
-class ModemOptions(BaseModel):
+class ModemOptions(LineOptions):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")
-    # A serial device ("/dev/ttyUSB2", "/dev/serial/by-id/...") or "tcp://host:port".
+    # The line (adapters/transport.py): a serial device ("/dev/ttyUSB2", "/dev/serial/by-id/...",
+    # 115200 8N1 unless set) or "tcp://host:port" (a modem behind a terminal server).
     device: str = Field(min_length=1)
     baudrate: int = Field(115200, gt=0)
     # Entered once when the SIM asks for it; never retried after a rejection (a PUK lock is worse).
@@ -31,6 +34,12 @@ class ModemOptions(BaseModel):
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError("a TCP modem is tcp://host:port")
         return value
+
+    @model_validator(mode="after")
+    def _device_only(self) -> ModemOptions:
+        if self.host is not None or self.port is not None:
+            raise ValueError("a modem's line is its `device` (a serial device or tcp://host:port)")
+        return self
 
 
 class Options(BaseModel):

@@ -11,15 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.base import HealthState
-from adapters.sms_modem import codec
-from adapters.sms_modem.modem import Modem, ModemFault, ModemState
+from adapters.errors import CalloutError
+from adapters.sms_modem import answers, codec
+from adapters.sms_modem.modem import Modem, ModemFault, ModemState, why
 from adapters.sms_modem.options import Options
 from adapters.sms_modem.pdu import SubmitPart
 
 log = logging.getLogger(__name__)
 
 
-class SendFailed(Exception):
+class SendFailed(CalloutError):
     def __init__(self, reason: str, *, temporary: bool, evidence: dict[str, Any]) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -49,12 +50,6 @@ class ModemPool:
         self._changed.set()
         for listener in self._listeners:
             listener()
-
-    async def run(self) -> None:
-        """Every modem's life as a named task of one TaskGroup, until cancelled."""
-        async with asyncio.TaskGroup() as tg:
-            for m in self.modems:
-                tg.create_task(m.run(), name=m.label)
 
     async def settled(self) -> None:
         """Wait until no modem is still in its first start-up checks."""
@@ -114,11 +109,11 @@ class ModemPool:
             resp = await modem.submit(part)
             if not resp.final.ok:
                 code = resp.final.code if resp.final.kind is codec.FinalKind.CMS_ERROR else None
-                raise _Rejected(codec.classify_cms(code, resp.final.text))
+                raise _Rejected(answers.classify_cms(code, resp.final.text))
             try:
-                mrs.append(codec.parse_cmgs(resp.info))
+                mrs.append(answers.parse_cmgs(resp.info))
             except codec.AtError as exc:
-                raise ModemFault(f"unreadable +CMGS answer: {exc}") from exc
+                raise ModemFault(f"unreadable +CMGS answer: {why(exc)}") from exc
         return mrs
 
     async def _acquire(
@@ -157,7 +152,7 @@ class ModemPool:
         return SendFailed(reason, temporary=temporary, evidence={**last, "tried": dict(tried)})
 
 
-class _Rejected(Exception):
-    def __init__(self, verdict: codec.CmsVerdict) -> None:
+class _Rejected(CalloutError):
+    def __init__(self, verdict: answers.CmsVerdict) -> None:
         super().__init__(verdict.reason)
         self.verdict = verdict

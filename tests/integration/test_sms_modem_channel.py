@@ -43,11 +43,11 @@ FAST: dict[str, Any] = {
 @pytest.fixture(autouse=True)
 def _serial_support() -> None:
     try:
-        import serial_asyncio  # noqa: F401
+        import serial_asyncio_fast  # noqa: F401
     except ImportError:
         pytest.fail(
-            "the sms_modem channel opens serial devices with pyserial-asyncio: "
-            "pip install pyserial-asyncio (it belongs in pyproject's dependencies)"
+            "the sms_modem channel opens serial devices with pyserial-asyncio-fast: "
+            "pip install pyserial-asyncio-fast (it belongs in pyproject's dependencies)"
         )
 
 

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.radio_kiss.codec import MAX_TEXT, Address, UIFrame, encode_ack, encode_kiss, encode_reject
+from adapters.radio_kiss.aprs import MAX_TEXT, encode_ack, encode_reject
+from adapters.radio_kiss.framing import Address, UIFrame, encode_kiss
 from adapters.radio_kiss.messaging import Messenger
 from simulators.kiss_tnc.wire import Deframer, ax25_unpack
 

@@ -7,25 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.pager_tap.codec import (
+from adapters.pager_tap.blocks import (
     ETB,
     ETX,
     MAX_BLOCK,
     SUB,
     US,
     Block,
-    Closed,
-    CloseReason,
-    PageDone,
-    PageOutcome,
-    Ready,
     Response,
     Scanner,
-    SessionError,
-    State,
     TapFormatError,
-    TapSession,
-    Timers,
     Token,
     checksum,
     decode_block,
@@ -33,6 +24,17 @@ from adapters.pager_tap.codec import (
     encode_transaction,
     parse_response,
     to_seven_bit,
+)
+from adapters.pager_tap.session import (
+    Closed,
+    CloseReason,
+    PageDone,
+    PageOutcome,
+    Ready,
+    SessionError,
+    State,
+    TapSession,
+    Timers,
 )
 
 # ---- checksum (§5, §6) --------------------------------------------------------------------------

@@ -14,14 +14,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.radio_kiss.codec import (
-    FEND,
+from adapters.radio_kiss.aprs import (
     MAX_TEXT,
-    Address,
     AprsAck,
     AprsError,
     AprsMessage,
     AprsReject,
+    encode_ack,
+    encode_message,
+    encode_reject,
+    parse_info,
+    sanitize_text,
+)
+from adapters.radio_kiss.framing import (
+    FEND,
+    Address,
     AX25Error,
     Command,
     FrameError,
@@ -31,13 +38,8 @@ from adapters.radio_kiss.codec import (
     UIFrame,
     UnsupportedFrame,
     decode_kiss,
-    encode_ack,
     encode_kiss,
-    encode_message,
-    encode_reject,
     escape,
-    parse_info,
-    sanitize_text,
     unescape,
 )
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import pytest
 
 from adapters.base import DeliveryReport, InboundText
-from adapters.radio_kiss.codec import (
-    Address,
+from adapters.radio_kiss.aprs import (
     AprsAck,
     AprsError,
     AprsMessage,
-    UIFrame,
     encode_ack,
     encode_message,
     encode_reject,
     parse_info,
 )
+from adapters.radio_kiss.framing import Address, UIFrame
 from adapters.radio_kiss.messaging import Messenger
 
 ME = Address.parse("N0GW-10")

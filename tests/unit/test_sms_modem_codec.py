@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.sms_modem import codec, pdu
+from adapters.sms_modem import answers, codec, pdu, pdu_fields
 from adapters.sms_modem.codec import AtError, AtSession, Final, FinalKind, Prompted, Response, Stray, Urc
 from adapters.sms_modem.reports import PendingReports, Reassembly, same_number
 
@@ -142,7 +142,7 @@ def test_urcs_between_the_prompt_and_cmgs_never_break_a_send():
             Urc("RING", ""),
             Response("AT+CMGS=41", ("+CMGS: 17",), OK),
         ], cut
-        assert codec.parse_cmgs(events[-1].info) == 17
+        assert answers.parse_cmgs(events[-1].info) == 17
 
 
 def test_prompt_with_echo_of_command_and_pdu():
@@ -228,63 +228,63 @@ def test_garbage_never_escapes(chunks, with_command):
 
 # ---- answer parsers ----------------------------------------------------------------------------
 def test_parsers():
-    assert codec.parse_cpin(("+CPIN: READY",)) == "READY"
-    assert codec.parse_creg(('+CREG: 2,5,"00A1","1B2C"',)) == 5
-    assert codec.parse_creg(("+CGREG: 0,1",), "+CGREG") == 1
-    assert codec.parse_csq(("+CSQ: 31,99",)) == (31, 99)
-    assert codec.rssi_dbm(0) == -113 and codec.rssi_dbm(31) == -51 and codec.rssi_dbm(99) is None
-    assert codec.parse_cmti('"SM",12') == ("SM", 12)
-    assert codec.parse_cmgs(("+CMGS: 255",)) == 255
-    assert codec.parse_cmgs(('+CMGS: 4,"26/11/22,10:00:00+00"',)) == 4
-    assert codec.parse_cmgr(('+CMGR: 1,"name, with comma",28', "0791")) == (1, 28, "0791")
-    assert codec.parse_cmgl(("+CMGL: 1,0,,24", "AA", "+CMGL: 4,1,,25", "BB")) == [
+    assert answers.parse_cpin(("+CPIN: READY",)) == "READY"
+    assert answers.parse_creg(('+CREG: 2,5,"00A1","1B2C"',)) == 5
+    assert answers.parse_creg(("+CGREG: 0,1",), "+CGREG") == 1
+    assert answers.parse_csq(("+CSQ: 31,99",)) == (31, 99)
+    assert answers.rssi_dbm(0) == -113 and answers.rssi_dbm(31) == -51 and answers.rssi_dbm(99) is None
+    assert answers.parse_cmti('"SM",12') == ("SM", 12)
+    assert answers.parse_cmgs(("+CMGS: 255",)) == 255
+    assert answers.parse_cmgs(('+CMGS: 4,"26/11/22,10:00:00+00"',)) == 4
+    assert answers.parse_cmgr(('+CMGR: 1,"name, with comma",28', "0791")) == (1, 28, "0791")
+    assert answers.parse_cmgl(("+CMGL: 1,0,,24", "AA", "+CMGL: 4,1,,25", "BB")) == [
         (1, 0, 24, "AA"),
         (4, 1, 25, "BB"),
     ]
-    assert codec.parse_cmt(",24") == 24 and codec.parse_cmt('"alpha",30') == 30
+    assert answers.parse_cmt(",24") == 24 and answers.parse_cmt('"alpha",30') == 30
 
 
 @pytest.mark.parametrize(
     ("fn", "arg"),
     [
-        (codec.parse_cmgs, ("+CMGS: 256",)),
-        (codec.parse_cmgs, ("+CMGS: x",)),
-        (codec.parse_cmgs, ("OK",)),
-        (codec.parse_creg, ("+CREG: 1",)),
-        (codec.parse_csq, ("+CSQ: 1",)),
-        (codec.parse_cmgr, ("+CMGR: 0,,28",)),
-        (codec.parse_cmgl, ("+CMGL: 1,0,,24",)),
-        (codec.parse_cmti, ('"SM"',)),
+        (answers.parse_cmgs, ("+CMGS: 256",)),
+        (answers.parse_cmgs, ("+CMGS: x",)),
+        (answers.parse_cmgs, ("OK",)),
+        (answers.parse_creg, ("+CREG: 1",)),
+        (answers.parse_csq, ("+CSQ: 1",)),
+        (answers.parse_cmgr, ("+CMGR: 0,,28",)),
+        (answers.parse_cmgl, ("+CMGL: 1,0,,24",)),
+        (answers.parse_cmti, ('"SM"',)),
     ],
 )
 def test_parsers_refuse_malformed_answers(fn, arg):
     with pytest.raises(AtError):
-        fn(arg[0] if fn is codec.parse_cmti else arg)
+        fn(arg[0] if fn is answers.parse_cmti else arg)
 
 
 # ---- +CMS ERROR classification (27.005 §3.2.5 and the protocol notes) ---------------------------
 @pytest.mark.parametrize("code", [41, 42, 47, 192, 314, 331, 332, 500, 512, 513, 514, 515, 38])
 def test_temporary_cms_errors(code):
-    assert codec.classify_cms(code).temporary is True
+    assert answers.classify_cms(code).temporary is True
 
 
 @pytest.mark.parametrize(
     "code", [1, 8, 10, 21, 28, 29, 30, 195, 196, 197, 304, 305, 310, 311, 312, 313, 315, 316, 317, 318, 321]
 )
 def test_permanent_cms_errors(code):
-    assert codec.classify_cms(code).temporary is False
+    assert answers.classify_cms(code).temporary is False
 
 
 @pytest.mark.parametrize(("code", "modem"), [(310, True), (311, True), (331, True), (330, True), (42, False)])
 def test_modem_faults_are_told_apart(code, modem):
-    assert codec.classify_cms(code).modem_fault is modem
+    assert answers.classify_cms(code).modem_fault is modem
 
 
 def test_unnumbered_and_unlisted_errors():
-    assert codec.classify_cms(None, "ERROR").temporary is True
-    assert codec.classify_cms(99).temporary is False  # an unlisted TP/RP cause
-    assert codec.classify_cms(777).temporary is True  # an unlisted vendor code
-    assert "congestion" in codec.classify_cms(42).reason
+    assert answers.classify_cms(None, "ERROR").temporary is True
+    assert answers.classify_cms(99).temporary is False  # an unlisted TP/RP cause
+    assert answers.classify_cms(777).temporary is True  # an unlisted vendor code
+    assert "congestion" in answers.classify_cms(42).reason
 
 
 # ---- status reports and reassembly -------------------------------------------------------------
@@ -333,16 +333,20 @@ def test_same_number_spellings():
     assert same_number("Callout", "callout")
 
 
-def _deliver(text: str, concat: pdu.Concat | None = None, sender: str = "+447700900001") -> pdu.Deliver:
+def _deliver(
+    text: str, concat: pdu_fields.Concat | None = None, sender: str = "+447700900001"
+) -> pdu.Deliver:
     return pdu.Deliver(sender, text, WHEN, concat=concat)
 
 
 def test_reassembly_in_any_order_and_expiry():
     r = Reassembly(timeout=10)
     assert r.add("m1", _deliver("hi"), 0) == [("+447700900001", "hi", 1)]
-    assert r.add("m1", _deliver("world", pdu.Concat(9, 2, 2)), 1) == []
-    assert r.add("m1", _deliver("hello ", pdu.Concat(9, 2, 1)), 2) == [("+447700900001", "hello world", 2)]
-    assert r.add("m1", _deliver("lonely", pdu.Concat(3, 3, 1)), 5) == []
+    assert r.add("m1", _deliver("world", pdu_fields.Concat(9, 2, 2)), 1) == []
+    assert r.add("m1", _deliver("hello ", pdu_fields.Concat(9, 2, 1)), 2) == [
+        ("+447700900001", "hello world", 2)
+    ]
+    assert r.add("m1", _deliver("lonely", pdu_fields.Concat(3, 3, 1)), 5) == []
     assert r.expire(14) == []
     assert r.expire(15) == [("+447700900001", "lonely", 1)]
 

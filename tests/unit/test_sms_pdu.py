@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.sms_modem import pdu
-from adapters.sms_modem.pdu import Alphabet, Concat, PduError
+from adapters.sms_modem import alphabet, pdu, pdu_fields
+from adapters.sms_modem.alphabet import Alphabet, PduError
+from adapters.sms_modem.pdu_fields import Concat
 
 UTC = dt.UTC
 TEXT = "Dispatch: unit 12 to station 4"  # the protocol notes' sample, 30 GSM characters
@@ -20,7 +21,7 @@ TEXT = "Dispatch: unit 12 to station 4"  # the protocol notes' sample, 30 GSM ch
 # ---- real PDUs ------------------------------------------------------------------------------------
 def test_kannel_submit_with_status_report_and_24h_validity():
     # Protocol notes §2.4: Kannel with dlr-mask: first octet 0x31 (SUBMIT, VPF relative, TP-SRR).
-    part = pdu.submit_parts("+15551234567", TEXT, validity=pdu.encode_relative_vp(1440)).parts[0]
+    part = pdu.submit_parts("+15551234567", TEXT, validity=pdu_fields.encode_relative_vp(1440)).parts[0]
     assert part.hex().startswith("0031000B915155214365F70000A71E")
     assert part.length == 41  # AT+CMGS=41 counts the TPDU only
 
@@ -41,7 +42,7 @@ def test_gammu_submit_carries_the_smsc():
 def test_classic_deliver_pdu():
     # The well-known "hellohello" SMS-DELIVER: SMSC +27381000015, OA 27838890001 (TOA C8).
     data = bytes.fromhex("07917283010010F5040BC87238880900F10000993092516195800AE8329BFD4697D9EC37")
-    smsc, tpdu = pdu.split_smsc(data, 28)
+    smsc, tpdu = pdu_fields.split_smsc(data, 28)
     assert smsc == "+27381000015"
     sms = pdu.decode_any(tpdu)
     assert isinstance(sms, pdu.Deliver)
@@ -63,7 +64,7 @@ def test_status_report_as_injected_into_kannel():
     # Protocol notes: `+CDS: 25` / `07915155000000F006010B915155214365F7<scts><dt>00`.
     scts, dt_ = "62110221430000", "62110221431500"
     data = bytes.fromhex(f"07915155000000F006010B915155214365F7{scts}{dt_}00")
-    smsc, tpdu = pdu.split_smsc(data, 25)
+    smsc, tpdu = pdu_fields.split_smsc(data, 25)
     report = pdu.decode_any(tpdu)
     assert smsc == "+15550000000" and isinstance(report, pdu.StatusReport)
     assert (report.mr, report.recipient, report.status) == (1, "+15551234567", 0)
@@ -74,16 +75,16 @@ def test_status_report_as_injected_into_kannel():
 
 def test_split_smsc_without_the_smsc_part():
     tpdu = bytes.fromhex("06010B915155214365F7" + "62110221430000" * 2 + "00")
-    assert pdu.split_smsc(tpdu, len(tpdu)) == ("", tpdu)
+    assert pdu_fields.split_smsc(tpdu, len(tpdu)) == ("", tpdu)
     with pytest.raises(PduError):
-        pdu.split_smsc(b"\x07\x91" + tpdu, len(tpdu))  # SMSC length disagrees with <length>
+        pdu_fields.split_smsc(b"\x07\x91" + tpdu, len(tpdu))  # SMSC length disagrees with <length>
 
 
 # ---- alphabet ------------------------------------------------------------------------------------
 def test_default_alphabet_has_128_code_points_and_round_trips():
-    assert len(pdu.GSM7_BASIC) == 128
-    text = pdu.GSM7_BASIC.replace("\x1b", "")
-    assert pdu.gsm7_decode(pdu.gsm7_encode(text) or []) == text
+    assert len(alphabet.GSM7_BASIC) == 128
+    text = alphabet.GSM7_BASIC.replace("\x1b", "")
+    assert alphabet.gsm7_decode(alphabet.gsm7_encode(text) or []) == text
 
 
 EXTENSION = {
@@ -101,27 +102,31 @@ EXTENSION = {
 
 @pytest.mark.parametrize(("ch", "code"), EXTENSION.items())
 def test_extension_characters_take_two_septets(ch, code):
-    assert pdu.gsm7_encode(ch) == [0x1B, code]
+    assert alphabet.gsm7_encode(ch) == [0x1B, code]
 
 
 def test_unknown_extension_shows_the_default_character_and_lone_escape_a_space():
-    assert pdu.gsm7_decode([0x1B, 0x41]) == "A"
-    assert pdu.gsm7_decode([0x41, 0x1B]) == "A "
+    assert alphabet.gsm7_decode([0x1B, 0x41]) == "A"
+    assert alphabet.gsm7_decode([0x41, 0x1B]) == "A "
 
 
 def test_non_gsm_text_is_not_gsm7():
-    assert pdu.gsm7_encode("Привет") is None
-    assert pdu.gsm7_encode("`") is None  # the backtick is not in the default alphabet
+    assert alphabet.gsm7_encode("Привет") is None
+    assert alphabet.gsm7_encode("`") is None  # the backtick is not in the default alphabet
 
 
 def test_septet_packing_known_vector():
-    assert pdu.pack_septets(pdu.gsm7_encode("hellohello") or []).hex().upper() == "E8329BFD4697D9EC37"
-    assert pdu.gsm7_decode(pdu.unpack_septets(bytes.fromhex("E8329BFD4697D9EC37"), 10)) == "hellohello"
+    assert (
+        alphabet.pack_septets(alphabet.gsm7_encode("hellohello") or []).hex().upper() == "E8329BFD4697D9EC37"
+    )
+    assert (
+        alphabet.gsm7_decode(alphabet.unpack_septets(bytes.fromhex("E8329BFD4697D9EC37"), 10)) == "hellohello"
+    )
 
 
 @given(st.lists(st.integers(0, 127), max_size=200), st.integers(0, 6))
 def test_septet_packing_round_trip(septets, fill):
-    assert pdu.unpack_septets(pdu.pack_septets(septets, fill), len(septets), fill) == septets
+    assert alphabet.unpack_septets(alphabet.pack_septets(septets, fill), len(septets), fill) == septets
 
 
 # ---- addresses, time stamps, validity -----------------------------------------------------------
@@ -129,20 +134,20 @@ def test_septet_packing_round_trip(septets, fill):
     "number", ["+15551234567", "0123456789", "112", "+4477009000012", "*100#", "Callout"]
 )
 def test_address_round_trip(number):
-    raw = pdu.encode_address(number)
-    assert pdu.decode_address(raw, 0) == (number, len(raw))
+    raw = pdu_fields.encode_address(number)
+    assert pdu_fields.decode_address(raw, 0) == (number, len(raw))
 
 
 @pytest.mark.parametrize("bad", ["", "a" * 12, "€" * 6, "1" * 21, "+" + "1" * 21])
 def test_bad_addresses(bad):
     with pytest.raises(PduError):
-        pdu.encode_address(bad)
+        pdu_fields.encode_address(bad)
 
 
 @pytest.mark.parametrize("bad", ["+", "+1-555", "Callout", "07700 900001"])
 def test_a_destination_must_be_a_number(bad):
     with pytest.raises(PduError):
-        pdu.encode_address(bad, allow_name=False)
+        pdu_fields.encode_address(bad, allow_name=False)
     with pytest.raises(PduError):
         pdu.submit_parts(bad, "hello")
 
@@ -150,7 +155,7 @@ def test_a_destination_must_be_a_number(bad):
 @pytest.mark.parametrize("minutes", [-90, 0, 330, 345, 720])
 def test_time_stamp_round_trip_with_zones(minutes):
     when = dt.datetime(2026, 2, 28, 23, 59, 58, tzinfo=dt.timezone(dt.timedelta(minutes=minutes)))
-    assert pdu.decode_scts(pdu.encode_scts(when), 0) == when
+    assert pdu_fields.decode_scts(pdu_fields.encode_scts(when), 0) == when
 
 
 @pytest.mark.parametrize(
@@ -158,7 +163,7 @@ def test_time_stamp_round_trip_with_zones(minutes):
     [(5, 0), (60, 11), (720, 143), (750, 144), (1440, 167), (2 * 1440, 168), (63 * 1440, 201)],
 )
 def test_relative_validity_period(minutes, vp):
-    assert pdu.encode_relative_vp(minutes) == vp
+    assert pdu_fields.encode_relative_vp(minutes) == vp
 
 
 @pytest.mark.parametrize(
@@ -220,7 +225,7 @@ def test_one_part_only_cuts_at_160():
     assert plan.truncated and len(sub.text) == 160 and sub.concat is None
 
 
-GSM_CHARS = st.sampled_from(pdu.GSM7_BASIC.replace("\x1b", "") + "^{}\\[~]|€")
+GSM_CHARS = st.sampled_from(alphabet.GSM7_BASIC.replace("\x1b", "") + "^{}\\[~]|€")
 
 
 @settings(max_examples=150, deadline=None)
@@ -283,9 +288,9 @@ def test_every_truncated_prefix_is_a_pdu_error(raw):
 def test_reserved_and_compressed_coding_is_refused():
     for dcs in (0x0C, 0x20, 0x80):
         with pytest.raises(PduError):
-            pdu.alphabet_for(dcs)
-    assert pdu.alphabet_for(0xF4) is Alphabet.DATA8 and pdu.alphabet_for(0xF0) is Alphabet.GSM7
-    assert pdu.alphabet_for(0x18) is Alphabet.UCS2  # class 0 flash, UCS2
+            alphabet.alphabet_for(dcs)
+    assert alphabet.alphabet_for(0xF4) is Alphabet.DATA8 and alphabet.alphabet_for(0xF0) is Alphabet.GSM7
+    assert alphabet.alphabet_for(0x18) is Alphabet.UCS2  # class 0 flash, UCS2
 
 
 @settings(max_examples=400, deadline=None)
@@ -295,7 +300,7 @@ def test_garbage_only_raises_pdu_errors(data, length):
         with contextlib.suppress(PduError):
             fn(data)
     with contextlib.suppress(PduError):
-        pdu.split_smsc(data, length)
+        pdu_fields.split_smsc(data, length)
 
 
 # ---- the simulator's independent implementation agrees -----------------------------------------
