@@ -212,6 +212,8 @@ class Component:
         return self._stack
 
     async def __aenter__(self) -> Self:
+        if self._stack is not None:
+            raise RuntimeError(f"{self.kind} {self.name} is already open")
         stack = AsyncExitStack()
         await stack.__aenter__()
         self._stopping = False

@@ -204,15 +204,20 @@ class Gateway:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Run in the background for the body of a `with` (tests, benchmarks, the demo)."""
-        task = asyncio.create_task(self.run(), name="gateway")
-        await self.ready.wait()
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Run in the background for the body of a `with` (tests, benchmarks, the demo). If the
+        gateway's work fails, the body is cancelled and the failure raised from the `with`."""
+        failure: Exception | None = None
+        async with asyncio.TaskGroup() as tg:
+            task = tg.create_task(self.run(), name="gateway")
+            await self.ready.wait()
+            try:
+                yield
+            except Exception as exc:  # the body's own error leaves as it is, not in a group
+                failure = exc
+            finally:
+                task.cancel()
+        if failure is not None:
+            raise failure
 
 
 def _stakeholders(settings: Settings) -> list[Stakeholder]:

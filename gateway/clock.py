@@ -1,4 +1,4 @@
-"""Injectable time. Everything that reads the time or waits takes a Clock (STYLE.md practice 7).
+"""Injectable time. Everything that reads the time or waits takes a Clock (docs/style.md practice 7).
 
 Times are POSIX seconds as floats. `ManualClock` lets tests run deadlines without sleeping.
 """

@@ -1,6 +1,6 @@
 """`callout run`: one TaskGroup, graceful shutdown on SIGTERM/SIGINT.
 
-Shutdown order (STYLE.md practice 4): stop intake (the API closes), let in-flight sends finish
+Shutdown order (docs/style.md practice 4): stop intake (the API closes), let in-flight sends finish
 for a grace period (what does not finish stays `sending` in the store and resumes at the next
 start), then close the channels and the store.
 """

@@ -1,5 +1,5 @@
 """Logging set-up, done only by the daemon: plain or JSON lines, phone numbers masked, and the
-connection id (set by adapters in `connection_id`) in every record (STYLE.md practice 10)."""
+connection id (set by adapters in `connection_id`) in every record (docs/style.md practice 10)."""
 
 from __future__ import annotations
 

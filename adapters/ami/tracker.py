@@ -2,7 +2,7 @@
 
 One call is every channel that shares a `Linkedid` ("Uniqueid of the oldest channel associated
 with this channel", Asterisk 12+ AMI v2); the channel whose Uniqueid is the Linkedid is the
-caller's leg. (docs/protocols/sip-radio.md §3.2.)
+caller's leg. (docs/protocols/asterisk-ami.md, "From events to calls".)
 
 - Offered: the first `DialBegin` to a desk, or `QueueCallerJoin` (the caller waits for one).
 - Answered: `DialEnd` with `DialStatus: ANSWER`, or `AgentConnect` (a queue member picked up).

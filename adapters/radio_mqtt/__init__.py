@@ -1,6 +1,6 @@
 """MQTT radio channel (kind ``mqtt_radio``): dispatch messages to radios (and whole talkgroups)
 through an MQTT broker that radio gateways are attached to; receipts, acks, unit status and free
-text come back on the same broker (docs/protocols/sip-radio.md §4.3, §4.4).
+text come back on the same broker (docs/protocols/mqtt-radio.md).
 
 Topic scheme
 ============

@@ -125,7 +125,7 @@ class RadioMqttChannel(Channel):
         o = self.options
         # Clean Start 0 and a Session Expiry Interval > 0 on every CONNECT: the broker keeps our
         # subscriptions and queues uplinks while we are away (MQTT 5 §3.1.2.4, §3.1.2.11.2;
-        # docs/protocols/sip-radio.md §4.4 on aiomqtt resetting clean start on every connect otherwise).
+        # aiomqtt would otherwise reset clean start on every connect; docs/protocols/mqtt-radio.md).
         props = _properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = o.session_expiry
         tls = (

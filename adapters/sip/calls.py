@@ -3,7 +3,7 @@ each reported as a CTI event.
 
 Everything here runs on the desk thread (adapters/sip/desk.py), inside `libHandleEvents()` (the
 pjsua2 callbacks) or between two of its polls; nothing here is thread-safe or needs to be. The
-pitfalls of pjsua2's call objects it handles (docs/protocols/sip-radio.md §1.3):
+pitfalls of pjsua2's call objects it handles (docs/protocols/sip-desk.md):
 - Every `Call` is created inside `onIncomingCall` and kept in `live` (keyed by SIP Call-ID):
   a wrapper that is not stored is destroyed on return and pjsua answers 500 or 603.
 - A finished call is moved to a graveyard in `onCallState(DISCONNECTED)` and dropped on the next

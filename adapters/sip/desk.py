@@ -1,6 +1,6 @@
 """The pjsua2 thread: the one thread that creates, uses and destroys every pjsua2 object.
 
-Why a thread of its own (docs/protocols/sip-radio.md §1.2, option B): pjsua2 runs with
+Why a thread of its own (docs/protocols/sip-desk.md, "Calls and media"): pjsua2 runs with
 `threadCnt=0, mainThreadOnly=True`, so every SIP callback runs inside `libHandleEvents()` on the
 thread that called `libCreate()`. That thread loops `libHandleEvents(poll_ms)`, drains a
 `queue.Queue` of work submitted from asyncio between polls, and reports events back with

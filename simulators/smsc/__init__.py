@@ -1,7 +1,7 @@
 """An SMSC speaking SMPP 3.4 over TCP, for integration tests, benchmarks and
 `callout simulate smsc`.
 
-Written from docs/protocols/paging-sms.md §2.5 and SMPP v3.4 Issue 1.2; it imports nothing of
+Written from docs/protocols/smpp.md and SMPP v3.4 Issue 1.2; it imports nothing of
 `adapters`, so a codec bug in the channel cannot hide itself here.
 
 What it does (the simulator checklist of paging-sms.md):

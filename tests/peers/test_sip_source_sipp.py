@@ -231,8 +231,8 @@ async def test_registration_with_digest_authentication(password: str, state: str
 
 
 # ---- bursts and restarts: the process survives and holds no more than it started with ---------
-# Measured root causes (adapters/sip/desk.py and adapters/sip/media_keys.py docstrings): with real RTP, 100 short calls a
-# second aborted the process in pjlib (`pj_ioqueue_register_sock2: Assertion
+# Measured root causes (adapters/sip/desk.py and adapters/sip/media_keys.py docstrings): with
+# real RTP, 100 short calls a second aborted the process in pjlib (`pj_ioqueue_register_sock2: Assertion
 # !pj_list_empty(&ioqueue->free_list)`): each call's two RTP/RTCP sockets take media I/O queue
 # keys that stay unusable for 500 ms after close, 64 in all. And from the second second on each
 # answered call leaked a conference slot (254), after which every answer failed with 488.
