@@ -38,7 +38,6 @@ import contextlib
 import json
 import os
 import random
-import re
 import signal
 import socket
 import subprocess
@@ -54,6 +53,7 @@ from typing import Any
 import aiohttp
 
 from simulators.radio_fleet import PrivateBroker
+from tests.support.daemon import wait_for_url
 
 TICK = os.sysconf("SC_CLK_TCK")
 TOKEN = "bench-dispatcher-token-000000"
@@ -147,21 +147,6 @@ class Rig:
     sent_at: list[float] = field(default_factory=list)  # attempt.sent events (bulk)
 
 
-def _wait_for_url(proc: subprocess.Popen[str], timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    assert proc.stderr is not None
-    seen: list[str] = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen.append(line)
-        m = re.search(r"API on (http://[^\s,]+)", line)
-        if m:
-            return m.group(1)
-        if proc.poll() is not None:
-            break
-    raise RuntimeError("daemon did not come up:\n" + "".join(seen[-30:]))
-
-
 def _drain(stream: Any) -> None:
     """Keep a child's pipe from filling up (its output is not needed once it is up)."""
     import threading
@@ -205,7 +190,7 @@ async def rig(*, resources: int, store: str) -> AsyncIterator[Rig]:
             stderr=subprocess.PIPE,
         )
         stack.callback(_stop, daemon)
-        url = (await asyncio.to_thread(_wait_for_url, daemon, 300)).removesuffix("/") + "/api/v1"
+        url = (await asyncio.to_thread(wait_for_url, daemon, 300)).removesuffix("/") + "/api/v1"
         _drain(daemon.stderr)
         r = Rig(url=url, daemon=daemon, fleet=fleet, broker=broker.url)
         session = await stack.enter_async_context(

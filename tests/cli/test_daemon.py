@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 from tests.cli.test_check_config import GOOD
-
-
-def _wait_for_url(proc: subprocess.Popen[str], timeout: float = 20) -> str:
-    deadline = time.monotonic() + timeout
-    assert proc.stderr is not None
-    seen = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen.append(line)
-        m = re.search(r"API on (http://[^\s,]+)", line)
-        if m:
-            return m.group(1)
-        if proc.poll() is not None:
-            break
-    raise AssertionError("daemon did not come up:\n" + "".join(seen))
+from tests.support.daemon import wait_for_url
 
 
 def test_daemon_serves_and_shuts_down_cleanly_on_sigterm(tmp_path: Path):
@@ -42,7 +26,7 @@ def test_daemon_serves_and_shuts_down_cleanly_on_sigterm(tmp_path: Path):
         text=True,
     )
     try:
-        url = _wait_for_url(proc)
+        url = wait_for_url(proc)
         with urllib.request.urlopen(f"{url}/healthz", timeout=5) as resp:
             assert json.load(resp) == {"status": "ok"}
         req = urllib.request.Request(
