@@ -102,6 +102,8 @@ class Gateway:
                 stakeholders=_stakeholders(self.settings),
             )
             self.core.index_resources(await self._seed_resources())
+            self.store.resource_listeners.append(self.core.directory.put)
+            self.store.on_retry = self.metrics.store_retries.inc
             self.incidents = IncidentService(self.core)
             self.units = UnitStatusService(self.core, self.incidents)
             self.dispatch = DispatchService(self.core, self.incidents, self.units)

@@ -43,6 +43,16 @@ class Metrics:
             ["channel"],
             registry=r,
         )
+        self.record_failures = Counter(
+            "callout_outcome_record_failures_total",
+            "Batches of send outcomes the store refused (retried until recorded)",
+            registry=r,
+        )
+        self.store_retries = Counter(
+            "callout_store_retries_total",
+            "Transactions tried again after a transient store error (deadlock, busy, lost connection)",
+            registry=r,
+        )
         self.handling_seconds = Histogram(
             "callout_call_handling_seconds",
             "Call handling time by desk",

@@ -87,6 +87,29 @@ def _score(candidate: _Candidate, required: int) -> float:
     return round(points / best, 3)
 
 
+def unique_capabilities(words: Sequence[str]) -> list[str]:
+    """The required capabilities as `recommend` reads them: stripped, first spelling of each."""
+    return _unique(words)
+
+
+def status_tier(status: UnitStatus) -> int | None:
+    """The ranking tier of a unit status (lower first), or None for a unit never recommended."""
+    if status in _EXCLUDED_STATUSES:
+        return None
+    return _STATUS_TIER.get(status, _BUSY_TIER)
+
+
+def channel_count(resource: Resource) -> int:
+    return len({endpoint.channel for endpoint in resource.contact_plan})
+
+
+def recommendation_for(resource: Resource, required: list[str]) -> Recommendation:
+    """What `recommend` says of one candidate (its score and rationale), for callers that
+    choose candidates by an index rather than a scan (gateway/directory.py)."""
+    c = _candidate(resource, required)
+    return Recommendation(resource_id=resource.id, score=_score(c, len(required)), rationale=_rationale(c))
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 

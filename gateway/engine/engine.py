@@ -20,6 +20,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
+from adapters.backoff import reconnect_delays
 from adapters.base import Capabilities, Channel, DeliveryReport, HealthState
 from gateway.clock import Clock
 from gateway.domain.models import Attempt, Delivery
@@ -139,24 +140,26 @@ class DeliveryEngine:
     # ---- the loop -----------------------------------------------------------------------------
     async def _resume(self, tg: asyncio.TaskGroup) -> None:
         jobs: list[tuple[Attempt, Delivery, str]] = []
-        async with self.store.write() as tx:
-            in_flight = await tx.attempts_in_state(D.SENDING)
-            deliveries = await tx.deliveries_by_ids({a.delivery_id for a in in_flight})
-            await tx.preload_references({d.incident_id for d in deliveries.values()})
-            for a in in_flight:
-                d = deliveries[a.delivery_id]
-                jobs.append((a, d, await tx.reference_of(d.incident_id)))
-                await tx.record(
-                    "attempt.resumed",
-                    incident_id=d.incident_id,
-                    delivery_id=d.id,
-                    attempt_id=a.id,
-                    data={
-                        "attempt": a.id,
-                        "channel": a.channel,
-                        "reason": "in flight when the last run stopped",
-                    },
-                )
+        async for attempt in self.store.retrying(urgent=True):
+            async with attempt as tx:
+                jobs.clear()  # a retried transaction starts afresh
+                in_flight = await tx.attempts_in_state(D.SENDING)
+                deliveries = await tx.deliveries_by_ids({a.delivery_id for a in in_flight})
+                await tx.preload_references({d.incident_id for d in deliveries.values()})
+                for a in in_flight:
+                    d = deliveries[a.delivery_id]
+                    jobs.append((a, d, await tx.reference_of(d.incident_id)))
+                    await tx.record(
+                        "attempt.resumed",
+                        incident_id=d.incident_id,
+                        delivery_id=d.id,
+                        attempt_id=a.id,
+                        data={
+                            "attempt": a.id,
+                            "channel": a.channel,
+                            "reason": "in flight when the last run stopped",
+                        },
+                    )
         for job in jobs:
             await self._start(tg, *job)
         if jobs:
@@ -176,15 +179,17 @@ class DeliveryEngine:
             if not await tx.due_attempts(now, 1):
                 return
         jobs: list[tuple[Attempt, Delivery, str]] = []
-        async with self.store.write() as tx:
-            due = await tx.due_attempts(now, free)
-            deliveries = await tx.deliveries_by_ids({a.delivery_id for a in due})
-            await tx.preload_references({d.incident_id for d in deliveries.values()})
-            for a in due:
-                d = deliveries[a.delivery_id]
-                if await self._ready(tx, d, a, now):
-                    await ledger.move_attempt(tx, d, a, D.SENDING, now=now)
-                    jobs.append((a, d, await tx.reference_of(d.incident_id)))
+        async for attempt in self.store.retrying(urgent=True):
+            async with attempt as tx:
+                jobs.clear()  # a retried transaction starts afresh
+                due = await tx.due_attempts(now, free)
+                deliveries = await tx.deliveries_by_ids({a.delivery_id for a in due})
+                await tx.preload_references({d.incident_id for d in deliveries.values()})
+                for a in due:
+                    d = deliveries[a.delivery_id]
+                    if await self._ready(tx, d, a, now):
+                        await ledger.move_attempt(tx, d, a, D.SENDING, now=now)
+                        jobs.append((a, d, await tx.reference_of(d.incident_id)))
         for job in jobs:
             await self._start(tg, *job)
 
@@ -247,37 +252,40 @@ class DeliveryEngine:
         async with self.store.read() as tx:
             if not await tx.stalled_deliveries():
                 return
-        async with self.store.write() as tx:
-            stalled = await tx.stalled_deliveries()
-            attempts = await tx.attempts_by_delivery({d.id for d in stalled})
-            for d in stalled:
-                await self.advance(tx, d, attempts[d.id])
+        async for attempt in self.store.retrying(urgent=True):
+            async with attempt as tx:
+                stalled = await tx.stalled_deliveries()
+                attempts = await tx.attempts_by_delivery({d.id for d in stalled})
+                for d in stalled:
+                    await self.advance(tx, d, attempts[d.id])
 
     async def _expire(self, now: float) -> None:
         async with self.store.read() as tx:
             if not await tx.expired_waits(now):
                 return
-        async with self.store.write() as tx:
-            expired = await tx.expired_waits(now)
-            batch = await tx.batch_for(expired)
-            for stale in expired:
-                a = batch.by_id[stale.id]
-                d = batch.deliveries[a.delivery_id]
-                if a.state is D.SENT and a.confirm_deadline_at is not None and a.confirm_deadline_at <= now:
-                    await ledger.move_attempt(
-                        tx,
-                        d,
-                        a,
-                        D.FAILED_PERMANENT,
-                        now=now,
-                        close=CloseReason.CONFIRM_TIMEOUT,
-                        reason=f"no delivery receipt within {d.confirm_timeout:g}s",
-                    )
-                    self.metrics.fallbacks.labels(a.channel, CloseReason.CONFIRM_TIMEOUT).inc()
-                else:
-                    await ledger.close_attempt(tx, d, a, CloseReason.ACK_TIMEOUT, now=now)
-                    self.metrics.fallbacks.labels(a.channel, CloseReason.ACK_TIMEOUT).inc()
-                await self.advance(tx, d, batch.attempts[d.id])
+        async for attempt in self.store.retrying(urgent=True):
+            async with attempt as tx:
+                expired = await tx.expired_waits(now)
+                batch = await tx.batch_for(expired)
+                for stale in expired:
+                    a = batch.by_id[stale.id]
+                    d = batch.deliveries[a.delivery_id]
+                    confirm_by = a.confirm_deadline_at
+                    if a.state is D.SENT and confirm_by is not None and confirm_by <= now:
+                        await ledger.move_attempt(
+                            tx,
+                            d,
+                            a,
+                            D.FAILED_PERMANENT,
+                            now=now,
+                            close=CloseReason.CONFIRM_TIMEOUT,
+                            reason=f"no delivery receipt within {d.confirm_timeout:g}s",
+                        )
+                        self.metrics.fallbacks.labels(a.channel, CloseReason.CONFIRM_TIMEOUT).inc()
+                    else:
+                        await ledger.close_attempt(tx, d, a, CloseReason.ACK_TIMEOUT, now=now)
+                        self.metrics.fallbacks.labels(a.channel, CloseReason.ACK_TIMEOUT).inc()
+                    await self.advance(tx, d, batch.attempts[d.id])
 
     async def _note_step(self, tx: Tx, d: Delivery, step: Step) -> None:
         if isinstance(step, Wait):
@@ -332,10 +340,7 @@ class DeliveryEngine:
             while len(batch) < BATCH and not self._outcomes.empty():
                 batch.append(self._outcomes.get_nowait())
             try:
-                await self._record(batch)
-            except Exception:
-                # The attempts stay `sending` in the store; the next start resumes them.
-                log.exception("engine: could not record %d send outcomes", len(batch))
+                await self._record_until_done(batch)
             finally:
                 self._in_flight -= len(batch)
                 for _ in batch:
@@ -343,15 +348,45 @@ class DeliveryEngine:
                 if self._in_flight == 0:
                     self._drained.set()
                 self.poke()
+            await self._apply_parked(batch)
 
-    async def _record(self, batch: list[Outcome]) -> None:
-        await self.outcomes.record(batch)
+    async def _record_until_done(self, batch: list[Outcome]) -> None:
+        """Record a batch of outcomes, however long the store refuses: an attempt must not stay
+        `sending` while the process lives. A batch that fails is split, so one outcome that cannot
+        be written never holds back the others; what still fails is tried again with back-off."""
+        pending = batch
+        delays = reconnect_delays(first=0.05, cap=5.0, jitter=0.2, rng=self.rng)
+        while pending:
+            try:
+                await self.outcomes.record(pending)
+                return
+            except Exception:
+                log.exception("engine: could not record %d send outcomes; trying again", len(pending))
+                self.metrics.record_failures.inc()
+            if len(pending) > 1:
+                still: list[Outcome] = []
+                for one in pending:
+                    try:
+                        await self.outcomes.record([one])
+                    except Exception:
+                        still.append(one)
+                pending = still
+                if not pending:
+                    return
+            await asyncio.sleep(next(delays))
+
+    async def _apply_parked(self, batch: list[Outcome]) -> None:
+        """Receipts that arrived before their send was recorded are applied now."""
         refs = [(o.channel, o.receipt.channel_ref) for o in batch if o.receipt and o.receipt.channel_ref]
         for key in refs:
-            parked = self._parked.pop(key, None)  # a receipt that arrived before this record
-            if parked is not None:
-                _, delivered, reason, evidence = parked
+            parked = self._parked.pop(key, None)
+            if parked is None:
+                continue
+            _, delivered, reason, evidence = parked
+            try:
                 await self.on_report(key[0], key[1], delivered=delivered, reason=reason, evidence=evidence)
+            except Exception:
+                log.exception("engine: could not apply the parked receipt %s", key[1])
 
     # ---- delivery reports ---------------------------------------------------------------------
     async def on_report(
@@ -365,25 +400,27 @@ class DeliveryEngine:
         """Receipts from one channel, in one transaction: each "matched", or "parked" until its
         send is recorded (a receipt can overtake the record of its own send)."""
         results: list[str] = []
-        async with self.store.write() as tx:
-            found = await tx.attempts_by_channel_refs(channel, {r.channel_ref for r in reports})
-            batch = await tx.batch_for(list(found.values()))
-            caps = self.channels[channel].capabilities if channel in self.channels else None
-            now = self.clock.now()
-            for r in reports:
-                if r.channel_ref not in found:
-                    self._parked[(channel, r.channel_ref)] = (
-                        now + PARK_SECONDS,
-                        r.delivered,
-                        r.reason,
-                        r.evidence,
-                    )
-                    results.append("parked")
-                    continue
-                a = batch.by_id[found[r.channel_ref].id]
-                d = batch.deliveries[a.delivery_id]
-                await self._apply_report(tx, d, a, r, caps=caps, attempts=batch.attempts[d.id], now=now)
-                results.append("matched")
+        async for attempt in self.store.retrying(urgent=True):
+            async with attempt as tx:
+                results.clear()
+                found = await tx.attempts_by_channel_refs(channel, {r.channel_ref for r in reports})
+                batch = await tx.batch_for(list(found.values()))
+                caps = self.channels[channel].capabilities if channel in self.channels else None
+                now = self.clock.now()
+                for r in reports:
+                    if r.channel_ref not in found:
+                        self._parked[(channel, r.channel_ref)] = (
+                            now + PARK_SECONDS,
+                            r.delivered,
+                            r.reason,
+                            r.evidence,
+                        )
+                        results.append("parked")
+                        continue
+                    a = batch.by_id[found[r.channel_ref].id]
+                    d = batch.deliveries[a.delivery_id]
+                    await self._apply_report(tx, d, a, r, caps=caps, attempts=batch.attempts[d.id], now=now)
+                    results.append("matched")
         return results
 
     async def _apply_report(

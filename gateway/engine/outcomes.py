@@ -43,16 +43,17 @@ class OutcomeRecorder:
 
     async def record(self, batch: list[Outcome]) -> None:
         """Write down a batch of send outcomes in one transaction, its rows loaded once."""
-        async with self.store.write() as tx:
-            now = self.clock.now()
-            loaded = await tx.batch_for(await tx.attempts_by_ids([o.attempt_id for o in batch]))
-            for o in batch:
-                a = loaded.by_id[o.attempt_id]
-                d = loaded.deliveries[a.delivery_id]
-                if o.receipt is not None:
-                    await self._sent(tx, d, a, o, attempts=loaded.attempts[d.id], now=now)
-                else:
-                    await self._failed(tx, d, a, o, attempts=loaded.attempts[d.id], now=now)
+        async for attempt in self.store.retrying(urgent=True):
+            async with attempt as tx:
+                now = self.clock.now()
+                loaded = await tx.batch_for(await tx.attempts_by_ids([o.attempt_id for o in batch]))
+                for o in batch:
+                    a = loaded.by_id[o.attempt_id]
+                    d = loaded.deliveries[a.delivery_id]
+                    if o.receipt is not None:
+                        await self._sent(tx, d, a, o, attempts=loaded.attempts[d.id], now=now)
+                    else:
+                        await self._failed(tx, d, a, o, attempts=loaded.attempts[d.id], now=now)
 
     async def _sent(
         self, tx: Tx, d: Delivery, a: Attempt, o: Outcome, *, attempts: list[Attempt], now: float

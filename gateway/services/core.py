@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from gateway.clock import Clock
+from gateway.directory import ResourceDirectory
 from gateway.domain.models import Resource, Stakeholder
 from gateway.engine import DeliveryEngine
 from gateway.metrics import Metrics
@@ -21,12 +22,15 @@ class Core:
     clock: Clock
     metrics: Metrics
     stakeholders: list[Stakeholder] = field(default_factory=list)
+    # Every unit in memory, indexed for recommendations (kept right by the store's commits).
+    directory: ResourceDirectory = field(default_factory=ResourceDirectory)
     # (channel, address) -> resource id, for replies that arrive from the field.
     by_endpoint: dict[tuple[str, str], str] = field(default_factory=dict)
     # (channel, last digits of a phone number) -> resource ids, for numbers written differently.
     by_number: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
     def index_resources(self, resources: list[Resource]) -> None:
+        self.directory.load(resources)
         self.by_endpoint = {(ep.channel, ep.address): r.id for r in resources for ep in r.contact_plan}
         self.by_number = {}
         for r in resources:

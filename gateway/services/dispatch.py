@@ -16,7 +16,7 @@ from gateway.domain.states import (
     RecipientKind,
     UnitStatus,
 )
-from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.errors import Conflict, ValidationFailed
 from gateway.services import messages
 from gateway.services.core import Core
 from gateway.services.deliveries import Recipient, Terms, new_delivery
@@ -39,9 +39,10 @@ class DispatchService:
     ) -> list[Delivery]:
         """Send the incident to resources (None: the recorded recommendation). One delivery each."""
         started = time.perf_counter()
-        async with self.core.store.write() as tx:
-            inc = await tx.get_incident(ref, for_update=True)
-            deliveries = await self.dispatch_in(tx, inc, resource_ids, actor=actor, reason=reason)
+        async for attempt in self.core.store.retrying():
+            async with attempt as tx:
+                inc = await tx.get_incident(ref, for_update=True)
+                deliveries = await self.dispatch_in(tx, inc, resource_ids, actor=actor, reason=reason)
         self.core.metrics.decision_seconds.observe(time.perf_counter() - started)
         self.core.engine.poke()
         return deliveries
@@ -62,15 +63,16 @@ class DispatchService:
                 raise Conflict(f"{inc.reference} has no recommended resource; name the resources")
         if len(set(resource_ids)) != len(resource_ids):
             raise ValidationFailed({"resources": "a resource is named twice"})
-        resources = []
+        # Only the chosen units are read, and in id order: every transaction that writes unit rows
+        # takes their locks in that one order, so concurrent dispatches cannot deadlock.
+        found = await tx.resources_by_ids(set(resource_ids))
+        unknown = [rid for rid in resource_ids if rid not in found]
+        if unknown:
+            raise ValidationFailed({"resources": f"unknown resource {unknown[0]!r}"})
         for rid in resource_ids:
-            try:
-                res = await tx.get_resource(rid)
-            except NotFound:
-                raise ValidationFailed({"resources": f"unknown resource {rid!r}"}) from None
-            if res.status in NOT_DISPATCHABLE:
-                raise ValidationFailed({"resources": f"{rid} is {res.status.value}"})
-            resources.append(res)
+            if found[rid].status in NOT_DISPATCHABLE:
+                raise ValidationFailed({"resources": f"{rid} is {found[rid].status.value}"})
+        resources = [found[rid] for rid in sorted(found)]
         already = {
             d.recipient_id
             for d in await tx.deliveries_for_incident(inc.id)
@@ -97,14 +99,14 @@ class DispatchService:
             confirm=policy.confirm_timeout,
             ack=policy.ack_deadline,
         )
-        out = []
+        made: dict[str, Delivery] = {}
         for res in resources:
             to = Recipient(RecipientKind.RESOURCE, res.id, res.contact_plan)
-            out.append(await new_delivery(self.core, tx, inc, dispatch.id, to=to, terms=terms))
+            made[res.id] = await new_delivery(self.core, tx, inc, dispatch.id, to=to, terms=terms)
             await self.units.set_in(
                 tx, res, UnitStatus.DISPATCHED, actor=actor, incident=inc, evidence={"dispatch": dispatch.id}
             )
-        return out
+        return [made[rid] for rid in resource_ids]
 
     async def notify(self, tx: Tx, inc: Incident, group: str, text: str, *, actor: str, reason: str) -> int:
         """Message every stakeholder in a group (supervisors, duty managers). No ack is awaited."""

@@ -40,16 +40,17 @@ class EscalationService:
         """Run every level that has come due. Returns how many levels ran."""
         ran = 0
         now = self.core.clock.now()
-        async with self.core.store.write() as tx:
-            for inc in await tx.incidents_awaiting_ack():
-                levels = self.core.settings.escalation.levels.get(inc.priority) if inc.priority else None
-                if not levels or inc.dispatched_at is None:
-                    continue
-                for index in due_levels(
-                    levels, dispatched_at=inc.dispatched_at, now=now, done=inc.escalation_level
-                ):
-                    await self._run_level(tx, inc, index)
-                    ran += 1
+        async for attempt in self.core.store.retrying():
+            async with attempt as tx:
+                for inc in await tx.incidents_awaiting_ack():
+                    levels = self.core.settings.escalation.levels.get(inc.priority) if inc.priority else None
+                    if not levels or inc.dispatched_at is None:
+                        continue
+                    for index in due_levels(
+                        levels, dispatched_at=inc.dispatched_at, now=now, done=inc.escalation_level
+                    ):
+                        await self._run_level(tx, inc, index)
+                        ran += 1
         if ran:
             self.core.engine.poke()
             await asyncio.sleep(0)

@@ -80,12 +80,13 @@ class FieldEvents:
         if isinstance(event, InboundText):
             reply = parse_reply(event.text)
             if reply is None:
-                async with self.core.store.write() as tx:
-                    await tx.record(
-                        "field.unrecognised",
-                        actor=f"field:{resource}",
-                        data={"resource": resource, "channel": channel, "text": event.text[:160]},
-                    )
+                async for attempt in self.core.store.retrying(urgent=True):
+                    async with attempt as tx:
+                        await tx.record(
+                            "field.unrecognised",
+                            actor=f"field:{resource}",
+                            data={"resource": resource, "channel": channel, "text": event.text[:160]},
+                        )
                 return "unrecognised"
             return await self.acks.apply_reply(
                 resource,
@@ -99,7 +100,11 @@ class FieldEvents:
             except ValueError:
                 return await self._unmatched(channel, f"status {event.status!r}", event.address)
             await self.units.set_unit_status(
-                resource, status, actor=f"field:{resource}", evidence={"channel": channel, **event.evidence}
+                resource,
+                status,
+                actor=f"field:{resource}",
+                evidence={"channel": channel, **event.evidence},
+                urgent=True,
             )
             return f"status {status.value}"
         return "ignored"

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from gateway.domain.models import Incident
 from gateway.domain.personal import mask_number
-from gateway.domain.states import IncidentState, Priority, check_incident_transition
+from gateway.domain.states import Classification, IncidentState, Priority, check_incident_transition
 from gateway.errors import ValidationFailed
 from gateway.policies.priority import priority_for
 from gateway.services.core import Core
 from gateway.store import Tx
-from gateway.triage import classify, recommend
+from gateway.triage import classify
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Triaged:
+    """What triage decided for an incident (gateway/triage.py), before it is written."""
+
+    classification: Classification
+    priority: Priority
+    capabilities: list[str]
+    recommendation: list[dict[str, Any]]
+
 S = IncidentState
 EDITABLE = (
     "nature",
@@ -42,12 +53,18 @@ class IncidentService:
         self, fields: dict[str, Any], *, source: str, actor: str, tx: Tx | None = None
     ) -> Incident:
         self._check_fields(fields)
-        if tx is None:
-            async with self.core.store.write() as new_tx:
-                return await self._create(new_tx, fields, source=source, actor=actor)
-        return await self._create(tx, fields, source=source, actor=actor)
+        ready = all(fields.get(k) not in (None, "") for k in MANDATORY)
+        triaged = self.assess(fields) if ready else None  # before the transaction: no lock held
+        if tx is not None:
+            return await self._create(tx, fields, source=source, actor=actor, triaged=triaged)
+        async for attempt in self.core.store.retrying():
+            async with attempt as new_tx:
+                inc = await self._create(new_tx, fields, source=source, actor=actor, triaged=triaged)
+        return inc
 
-    async def _create(self, tx: Tx, fields: dict[str, Any], *, source: str, actor: str) -> Incident:
+    async def _create(
+        self, tx: Tx, fields: dict[str, Any], *, source: str, actor: str, triaged: Triaged | None
+    ) -> Incident:
         now = self.core.clock.now()
         year = datetime.fromtimestamp(now, UTC).year
         number = await tx.next_value(f"incident-{year}")
@@ -71,12 +88,12 @@ class IncidentService:
             at=now,
             data={"source": source, "state": inc.state.value, **self._public(inc)},
         )
-        self.core.metrics.incidents.labels(source).inc()
+        tx.after_commit(self.core.metrics.incidents.labels(source).inc)
         log.info(
             "incident %s created from %s (caller %s)", inc.reference, source, mask_number(inc.caller_number)
         )
-        if all(getattr(inc, k) not in (None, "") for k in MANDATORY):
-            await self.triage_in(tx, inc, actor=actor)
+        if triaged is not None:
+            await self.triage_in(tx, inc, actor=actor, triaged=triaged)
         return inc
 
     async def update(self, ref: str, fields: dict[str, Any], *, actor: str) -> Incident:
@@ -84,27 +101,30 @@ class IncidentService:
         unknown = set(fields) - set(EDITABLE)
         if unknown:
             raise ValidationFailed(dict.fromkeys(sorted(unknown), "not an editable field"))
-        async with self.core.store.write() as tx:
-            inc = await tx.get_incident(ref, for_update=True)
-            if inc.state in (S.CLOSED, S.CANCELLED) and set(fields) != {"lessons"}:
-                raise ValidationFailed({"state": f"a {inc.state.value} incident can only take lessons"})
-            changed = {k: v for k, v in fields.items() if getattr(inc, k) != v}
-            for k, v in changed.items():
-                setattr(inc, k, v)
-            inc.updated_at = self.core.clock.now()
-            await tx.update_incident(inc)
-            if changed:
-                await tx.record(
-                    "incident.updated",
-                    incident=inc,
-                    actor=actor,
-                    data={"changed": sorted(changed), **self._public(inc)},
-                )
-            retriage = {"category", "impact", "urgency"} & set(changed)
-            ready = all(getattr(inc, k) not in (None, "") for k in MANDATORY)
-            if ready and (inc.state is S.NEW or (retriage and inc.state is S.TRIAGED)):
-                await self.triage_in(tx, inc, actor=actor)
-            return inc
+        async for attempt in self.core.store.retrying():
+            async with attempt as tx:
+                inc = await tx.get_incident(ref, for_update=True)
+                if inc.state in (S.CLOSED, S.CANCELLED) and set(fields) != {"lessons"}:
+                    raise ValidationFailed({"state": f"a {inc.state.value} incident can only take lessons"})
+                changed = {k: v for k, v in fields.items() if getattr(inc, k) != v}
+                for k, v in changed.items():
+                    setattr(inc, k, v)
+                inc.updated_at = self.core.clock.now()
+                await tx.update_incident(inc)
+                if changed:
+                    await tx.record(
+                        "incident.updated",
+                        incident=inc,
+                        actor=actor,
+                        data={"changed": sorted(changed), **self._public(inc)},
+                    )
+                retriage = {"category", "impact", "urgency"} & set(changed)
+                ready = all(getattr(inc, k) not in (None, "") for k in MANDATORY)
+                if ready and (inc.state is S.NEW or (retriage and inc.state is S.TRIAGED)):
+                    await self.triage_in(tx, inc, actor=actor)
+                return inc
+        raise AssertionError("a retried transaction ended without its result")
+        raise AssertionError("a retried transaction ended without its result")
 
     def _check_fields(self, fields: dict[str, Any]) -> None:
         rows, cols = self.core.settings.triage.levels
@@ -122,31 +142,27 @@ class IncidentService:
 
     # ---- triage -------------------------------------------------------------------------------
     async def triage(self, ref: str, *, actor: str) -> Incident:
-        async with self.core.store.write() as tx:
-            inc = await tx.get_incident(ref, for_update=True)
-            missing = {k: "required before triage" for k in MANDATORY if getattr(inc, k) in (None, "")}
-            if missing:
-                raise ValidationFailed(missing)
-            await self.triage_in(tx, inc, actor=actor)
-            return inc
+        async for attempt in self.core.store.retrying():
+            async with attempt as tx:
+                inc = await tx.get_incident(ref, for_update=True)
+                missing = {k: "required before triage" for k in MANDATORY if getattr(inc, k) in (None, "")}
+                if missing:
+                    raise ValidationFailed(missing)
+                await self.triage_in(tx, inc, actor=actor)
+                return inc
+        raise AssertionError("a retried transaction ended without its result")
 
-    async def triage_in(self, tx: Tx, inc: Incident, *, actor: str) -> None:
+    async def triage_in(self, tx: Tx, inc: Incident, *, actor: str, triaged: Triaged | None = None) -> None:
         """Classify, prioritise and recommend inside the caller's transaction (dispatch uses this
-        for an incident that is still new)."""
+        for an incident that is still new). `triaged`: the result, worked out before the
+        transaction began (`assess`), so the transaction only writes it."""
         check_incident_transition(
             inc.reference, inc.state, S.TRIAGED if inc.state in (S.NEW, S.TRIAGED) else inc.state
         )
-        settings = self.core.settings.triage
-        assert inc.impact is not None and inc.urgency is not None
-        inc.classification, capabilities = classify(
-            inc.category, settings.rules, settings.default_classification
-        )
-        inc.priority = priority_for(inc.impact, inc.urgency, settings.matrix)
-        target = settings.targets[inc.priority]
-        recs = recommend(
-            await tx.list_resources(), capabilities=capabilities, priority=inc.priority, count=target.units
-        )
-        inc.recommendation = [asdict(r) for r in recs]
+        result = triaged or self.assess(inc)
+        inc.classification = result.classification
+        inc.priority = result.priority
+        inc.recommendation = result.recommendation
         now = self.core.clock.now()
         if inc.state is S.NEW:
             inc.state = S.TRIAGED
@@ -159,14 +175,32 @@ class IncidentService:
             actor=actor,
             at=now,
             data={
-                "classification": inc.classification.value,
-                "priority": inc.priority.value,
-                "required_capabilities": capabilities,
-                "response_target_seconds": target.response_target,
-                "recommendation": inc.recommendation,
+                "classification": result.classification.value,
+                "priority": result.priority.value,
+                "required_capabilities": result.capabilities,
+                "response_target_seconds": self.core.settings.triage.targets[result.priority].response_target,
+                "recommendation": result.recommendation,
                 "state": inc.state.value,
             },
         )
+
+    def assess(self, fields: Incident | dict[str, Any]) -> Triaged:
+        """Classification, priority and recommended units for these fields, from settings and the
+        resource directory in memory: no store access, so it runs before any transaction."""
+        def get(key: str) -> Any:
+            return fields.get(key) if isinstance(fields, dict) else getattr(fields, key)
+
+        settings = self.core.settings.triage
+        impact, urgency = get("impact"), get("urgency")
+        assert impact is not None and urgency is not None
+        classification, capabilities = classify(
+            get("category"), settings.rules, settings.default_classification
+        )
+        priority = priority_for(impact, urgency, settings.matrix)
+        recs = self.core.directory.recommend(
+            capabilities=capabilities, priority=priority, count=settings.targets[priority].units
+        )
+        return Triaged(classification, priority, capabilities, [asdict(r) for r in recs])
 
     def response_target(self, priority: Priority | None) -> float | None:
         return self.core.settings.triage.targets[priority].response_target if priority else None

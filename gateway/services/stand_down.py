@@ -43,10 +43,11 @@ class StandDownService:
     async def _end(
         self, ref: str, target: IncidentState, *, actor: str, why: CloseReason, note: str
     ) -> Incident:
-        async with self.core.store.write() as tx:
-            inc = await tx.get_incident(ref, for_update=True)
-            await self.incidents.move(tx, inc, target, actor=actor, data={"note": note} if note else None)
-            await self.stand_down(tx, inc, why=why, actor=actor)
+        async for attempt in self.core.store.retrying():
+            async with attempt as tx:
+                inc = await tx.get_incident(ref, for_update=True)
+                await self.incidents.move(tx, inc, target, actor=actor, data={"note": note} if note else None)
+                await self.stand_down(tx, inc, why=why, actor=actor)
         self.core.engine.poke()
         return inc
 
@@ -107,24 +108,25 @@ class StandDownService:
         return count
 
     async def close(self, ref: str, *, actor: str, lessons: str | None = None) -> Incident:
-        async with self.core.store.write() as tx:
-            inc = await tx.get_incident(ref, for_update=True)
-            if lessons is not None:
-                inc.lessons = lessons
-            await self.incidents.move(tx, inc, S.CLOSED, actor=actor)
-            for d in await tx.deliveries_for_incident(inc.id):
-                if d.completed_at is None and d.purpose is not Purpose.STAND_DOWN:
-                    await ledger.finish(
-                        tx,
-                        d,
-                        DeliveryOutcome.CANCELLED,
-                        now=self.core.clock.now(),
-                        reason=CloseReason.INCIDENT_CLOSED,
-                    )
-            await tx.record(
-                "incident.review_ready",
-                incident=inc,
-                actor=actor,
-                data={"review": f"/api/v1/incidents/{inc.reference}/review"},
-            )
+        async for attempt in self.core.store.retrying():
+            async with attempt as tx:
+                inc = await tx.get_incident(ref, for_update=True)
+                if lessons is not None:
+                    inc.lessons = lessons
+                await self.incidents.move(tx, inc, S.CLOSED, actor=actor)
+                for d in await tx.deliveries_for_incident(inc.id):
+                    if d.completed_at is None and d.purpose is not Purpose.STAND_DOWN:
+                        await ledger.finish(
+                            tx,
+                            d,
+                            DeliveryOutcome.CANCELLED,
+                            now=self.core.clock.now(),
+                            reason=CloseReason.INCIDENT_CLOSED,
+                        )
+                await tx.record(
+                    "incident.review_ready",
+                    incident=inc,
+                    actor=actor,
+                    data={"review": f"/api/v1/incidents/{inc.reference}/review"},
+                )
         return inc

@@ -21,17 +21,27 @@ class UnitStatusService:
         self.incidents = incidents
 
     async def set_unit_status(
-        self, resource_id: str, status: UnitStatus, *, actor: str, evidence: dict[str, Any] | None = None
+        self,
+        resource_id: str,
+        status: UnitStatus,
+        *,
+        actor: str,
+        evidence: dict[str, Any] | None = None,
+        urgent: bool = False,
     ) -> Resource:
-        async with self.core.store.write() as tx:
-            res = await tx.get_resource(resource_id)
-            inc = None
-            if res.current_incident:
-                inc = await tx.get_incident(res.current_incident, for_update=True)
-            await self.set_in(
-                tx, res, status, actor=actor, incident=inc, evidence=evidence or {}, stated=True
-            )
-            return res
+        """A status the unit or the desk states. `urgent`: it came from the field, so it is written
+        ahead of queued new work (gateway/store/locks.py)."""
+        async for attempt in self.core.store.retrying(urgent=urgent):
+            async with attempt as tx:
+                res = await tx.get_resource(resource_id)
+                inc = None
+                if res.current_incident:
+                    inc = await tx.get_incident(res.current_incident, for_update=True)
+                await self.set_in(
+                    tx, res, status, actor=actor, incident=inc, evidence=evidence or {}, stated=True
+                )
+                return res
+        raise AssertionError("a retried transaction ended without its result")
 
     async def set_in(
         self,

@@ -8,7 +8,9 @@ a transaction offers live in gateway/store/queries/, composed into `Tx` (gateway
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -17,9 +19,18 @@ from typing import Any, Self
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from adapters.backoff import retry_delay
 from gateway.bus import Bus
 from gateway.clock import Clock
+from gateway.domain.models import Resource
+from gateway.store.locks import WriterLock
+from gateway.store.transient import StoreBusy, is_transient
 from gateway.store.tx import Tx
+
+log = logging.getLogger(__name__)
+# Transient failures (deadlock, serialization, SQLITE_BUSY, a dropped connection) are retried
+# this many times in all, after 10, 20, 40 … ms (capped at 0.5 s, jittered).
+WRITE_TRIES = 8
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -41,9 +52,14 @@ class Store:
         self.clock = clock
         self._echo = echo
         self._engine: AsyncEngine | None = None
-        self._write_lock = asyncio.Lock()
+        self._write_lock = WriterLock()
         self.is_sqlite = url.startswith("sqlite")
         self.references: dict[int, str] = {}
+        self.retried = 0  # transient failures retried so far
+        self.on_retry: Callable[[], None] | None = None  # e.g. a metrics counter
+        self._rng = random.Random()
+        # Called with every resource row a committed transaction wrote (the resource directory).
+        self.resource_listeners: list[Callable[[Resource], None]] = []
 
     @property
     def engine(self) -> AsyncEngine:
@@ -78,9 +94,11 @@ class Store:
         await self.close()
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Tx]:
-        """A read-write transaction. SQLite allows one writer, so writers queue here, not in a busy loop."""
-        async with self._write_lock if self.is_sqlite else _nullcontext(), self.engine.begin() as conn:
+    async def write(self, *, urgent: bool = False) -> AsyncIterator[Tx]:
+        """A read-write transaction. SQLite allows one writer, so writers queue here, not in a busy
+        loop; `urgent` writers (what the field reports) go ahead of ordinary ones."""
+        lock = self._write_lock.hold(urgent=urgent) if self.is_sqlite else _nullcontext()
+        async with lock, self.engine.begin() as conn:
             tx = Tx(conn, self)
             yield tx
             await tx.flush()
@@ -89,10 +107,104 @@ class Store:
         for callback in tx.committed:
             callback()
 
+    def retrying(self, *, urgent: bool = False) -> Retrying:
+        """Transactions that are tried again on a transient store error::
+
+            async for attempt in store.retrying():
+                async with attempt as tx:
+                    ...  # the whole body runs again after a deadlock or a dropped connection
+
+        The body must read what it needs inside the transaction (a retry starts afresh). After
+        the last try the error leaves as `StoreBusy` (the API answers 503 with Retry-After)."""
+        return Retrying(self, urgent=urgent)
+
+    def retry_pause(self, tries: int) -> float:
+        return retry_delay(tries, base=0.01, factor=2.0, cap=0.5, jitter=0.5, rng=self._rng)
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         async with self.engine.connect() as conn:
             yield Tx(conn, self)
+
+
+class Attempt:
+    """One try of a retried transaction, already begun: `async with attempt as tx`."""
+
+    def __init__(self, cm: Any, tx: Tx) -> None:
+        self._cm = cm
+        self._tx = tx
+        self.error: BaseException | None = None  # the transient error that ended this try
+
+    async def __aenter__(self) -> Tx:
+        return self._tx
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        try:
+            suppress = await self._cm.__aexit__(et, e, tb)
+        except Exception as exc:  # the commit itself failed
+            if is_transient(exc):
+                self.error = exc
+                return True
+            raise
+        if e is not None and is_transient(e):
+            self.error = e
+            return True
+        return bool(suppress)
+
+
+class Retrying:
+    """The iterator behind `Store.retrying()`: each step begins a transaction (retrying the begin
+    itself), and the loop ends once a try has committed or raised a real error."""
+
+    def __init__(self, store: Store, *, urgent: bool) -> None:
+        self._store = store
+        self._urgent = urgent
+        self._tries = 0
+        self._last: Attempt | None = None
+        self._error: BaseException | None = None
+
+    def __aiter__(self) -> Retrying:
+        return self
+
+    async def __anext__(self) -> Attempt:
+        if self._last is not None:
+            if self._last.error is None:  # it committed (a real error has left the loop already)
+                raise StopAsyncIteration
+            self._error = self._last.error
+        while True:
+            if self._error is not None:
+                await self._pause()
+            self._tries += 1
+            cm = self._store.write(urgent=self._urgent)
+            try:
+                tx = await cm.__aenter__()
+            except Exception as exc:  # could not begin: connection refused, server restarting
+                if not is_transient(exc):
+                    raise
+                self._error = exc
+                continue
+            self._last = Attempt(cm, tx)
+            return self._last
+
+    async def _pause(self) -> None:
+        assert self._error is not None
+        self._store.retried += 1
+        if self._store.on_retry is not None:
+            self._store.on_retry()
+        pause = self._store.retry_pause(self._tries)
+        if self._tries >= WRITE_TRIES:
+            raise StoreBusy(_describe(self._error), tries=self._tries, retry_after=max(1.0, pause)) from (
+                self._error
+            )
+        log.warning("store: %s; trying again in %.0f ms", _describe(self._error), pause * 1000)
+        await asyncio.sleep(pause)
+
+
+def _describe(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return f"{type(orig or exc).__name__}: {str(orig or exc).splitlines()[0][:200]}"
 
 
 @asynccontextmanager

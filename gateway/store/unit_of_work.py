@@ -18,6 +18,7 @@ from gateway.bus import BusEvent
 from gateway.store import schema as t
 
 if TYPE_CHECKING:
+    from gateway.domain.models import Resource
     from gateway.store.store import Store
 
 # Statements built once: values travel as execute() parameters, so each call is a compiled-cache
@@ -43,6 +44,7 @@ class UnitOfWork:
             "deliveries": {},
         }
         self._audit: list[tuple[dict[str, Any], str | None]] = []
+        self._changed_resources: dict[str, Resource] = {}
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once this transaction has committed (not at all if it rolls back)."""
@@ -51,7 +53,8 @@ class UnitOfWork:
     async def flush(self) -> None:
         for table, rows_by_key in self._pending.items():
             if rows_by_key:
-                params = [{**values, "key_id": key} for key, values in rows_by_key.items()]
+                # Key order: every transaction takes row locks in one global order (no deadlocks).
+                params = [{**values, "key_id": key} for key, values in sorted(rows_by_key.items())]
                 rows_by_key.clear()
                 await self.conn.execute(_UPDATE[table], params)
         if self._audit:

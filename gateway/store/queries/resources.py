@@ -27,11 +27,26 @@ class ResourceQueries(UnitOfWork):
     async def insert_resource(self, resource: Resource) -> None:
         await self.flush()
         await self.conn.execute(t.resources.insert(), rows.resource_to_row(resource))
+        self._resource_changed(resource)
 
     async def update_resource(self, resource: Resource) -> None:
         values = rows.resource_to_row(resource)
         del values["id"]
         self._queue_update(t.resources, resource.id, values)
+        self._resource_changed(resource)
+
+    def _resource_changed(self, resource: Resource) -> None:
+        """Once committed, the row as written goes to the store's listeners (the directory)."""
+        if not self.store.resource_listeners:
+            return
+        if not self._changed_resources:
+            self.after_commit(self._announce_resources)
+        self._changed_resources[resource.id] = resource
+
+    def _announce_resources(self) -> None:
+        for resource in self._changed_resources.values():
+            for listener in self.store.resource_listeners:
+                listener(resource)
 
     async def resources_by_ids(self, ids: Collection[str]) -> dict[str, Resource]:
         if not ids:

@@ -1,0 +1,115 @@
+"""The resource directory: every unit in memory, indexed by capability and ranking tier, so a
+recommendation costs the handful of units it returns, not a read of every resource row.
+
+It is loaded at start and kept right by the store: every committed transaction that wrote a
+resource row hands the row here (`Store.resource_listeners`), so the paths that change a unit's
+status are the ones that update it. On PostgreSQL it is also refreshed from change notifications
+(`gateway/store/notify.py`), so units changed by another node are seen too.
+
+`recommend` gives exactly what `gateway.triage.recommend` gives over the same units (a property
+test holds it to that): full capability matches by tier (available, returning, busy), then by
+channel diversity and id; when too few units match every capability, it falls back to the full
+ranking, which also offers partial matches.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from collections.abc import Collection, Iterable, Sequence
+
+from gateway.domain.models import Resource
+from gateway.domain.states import Priority
+from gateway.triage import (
+    Recommendation,
+    channel_count,
+    recommend,
+    recommendation_for,
+    status_tier,
+    unique_capabilities,
+)
+
+# An entry in a ranked list: (tier, -channels, id), so list order is the ranking order.
+Entry = tuple[int, int, str]
+ANY = ""  # the list of every recommendable unit, whatever its capabilities
+
+
+class ResourceDirectory:
+    def __init__(self, resources: Iterable[Resource] = ()) -> None:
+        self._units: dict[str, Resource] = {}
+        self._entry: dict[str, tuple[Entry, frozenset[str]] | None] = {}
+        self._ranked: dict[str, list[Entry]] = {}
+        self.load(resources)
+
+    def load(self, resources: Iterable[Resource]) -> None:
+        self._units.clear()
+        self._entry.clear()
+        self._ranked.clear()
+        for r in resources:
+            self.put(r)
+
+    def __len__(self) -> int:
+        return len(self._units)
+
+    def get(self, resource_id: str) -> Resource | None:
+        return self._units.get(resource_id)
+
+    def all(self) -> list[Resource]:
+        return [self._units[k] for k in sorted(self._units)]
+
+    def put(self, resource: Resource) -> None:
+        """A unit as a committed transaction left it (a copy is kept)."""
+        snapshot = dataclasses.replace(
+            resource,
+            capabilities=list(resource.capabilities),
+            contact_plan=list(resource.contact_plan),
+            priorities=list(resource.priorities),
+        )
+        self._unindex(resource.id)
+        self._units[resource.id] = snapshot
+        tier = status_tier(snapshot.status)
+        if tier is None:
+            self._entry[resource.id] = None
+            return
+        entry: Entry = (tier, -channel_count(snapshot), snapshot.id)
+        keys = frozenset({ANY, *(c.strip().casefold() for c in snapshot.capabilities)})
+        self._entry[resource.id] = (entry, keys)
+        for key in keys:
+            bisect.insort(self._ranked.setdefault(key, []), entry)
+
+    def _unindex(self, resource_id: str) -> None:
+        old = self._entry.pop(resource_id, None)
+        if old is None:
+            return
+        entry, keys = old
+        for key in keys:
+            ranked = self._ranked[key]
+            i = bisect.bisect_left(ranked, entry)
+            if i < len(ranked) and ranked[i] == entry:
+                del ranked[i]
+
+    def recommend(
+        self, *, capabilities: Sequence[str], priority: Priority, count: int, exclude: Collection[str] = ()
+    ) -> list[Recommendation]:
+        if count < 0:
+            raise ValueError(f"count must be >= 0, got {count}")
+        if count == 0:
+            return []
+        required = unique_capabilities(capabilities)
+        wanted = [c.casefold() for c in required]
+        lists = [self._ranked.get(k, []) for k in wanted] or [self._ranked.get(ANY, [])]
+        shortest = min(lists, key=len)
+        picked: list[Resource] = []
+        for _tier, _channels, rid in shortest:
+            if rid in exclude:
+                continue
+            unit = self._units[rid]
+            entry = self._entry[rid]
+            assert entry is not None
+            if priority in unit.priorities and all(k in entry[1] for k in wanted):
+                picked.append(unit)
+                if len(picked) == count:
+                    return [recommendation_for(u, required) for u in picked]
+        # Too few full matches: the full ranking (partial matches come after the full ones).
+        units = self.all()
+        return recommend(units, capabilities=capabilities, priority=priority, count=count, exclude=exclude)

@@ -1,0 +1,59 @@
+"""The SQLite writer lock, with a fast lane.
+
+SQLite takes one writer at a time, so writers queue in-process rather than spin on SQLITE_BUSY.
+What the field reports (acks, receipts, unit status, send outcomes) must never wait behind a queue
+of new incidents: `acquire(urgent=True)` goes ahead of every ordinary waiter, in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+class WriterLock:
+    def __init__(self) -> None:
+        self._held = False
+        self._urgent: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._normal: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    @property
+    def waiting(self) -> tuple[int, int]:
+        """(urgent, ordinary) writers queued now."""
+        return len(self._urgent), len(self._normal)
+
+    @asynccontextmanager
+    async def hold(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        await self._acquire(urgent)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, urgent: bool) -> None:
+        if not self._held and not self._urgent and not self._normal:
+            self._held = True
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._normal).append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self._release()  # handed over just as we were cancelled: pass it on
+            else:
+                queue = self._urgent if urgent else self._normal
+                if fut in queue:
+                    queue.remove(fut)
+            raise
+
+    def _release(self) -> None:
+        for queue in (self._urgent, self._normal):
+            while queue:
+                fut = queue.popleft()
+                if not fut.done():
+                    fut.set_result(None)  # ownership passes straight to the next writer
+                    return
+        self._held = False
