@@ -183,8 +183,10 @@ async def rig(*, resources: int, store: str) -> AsyncIterator[Rig]:
         if "radio fleet" not in line:
             raise RuntimeError(f"radio fleet did not start: {line}")
         _drain(fleet.stdout)
+        profile = os.environ.get("CALLOUT_BENCH_PROFILE")  # a path: the daemon runs under cProfile
+        prefix = ["-m", "cProfile", "-o", profile] if profile else []
         daemon = _spawn(
-            [sys.executable, "-m", "gateway.cli", "run", "-c", str(cfg)],
+            [sys.executable, *prefix, "-m", "gateway.cli", "run", "-c", str(cfg)],
             env={**os.environ, "CALLOUT_API__PORT": "0"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

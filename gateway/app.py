@@ -22,6 +22,7 @@ from gateway.domain.models import Endpoint, Resource, Stakeholder
 from gateway.engine import DeliveryEngine
 from gateway.metrics import Metrics
 from gateway.services.acks import AckService
+from gateway.services.callout import CalloutService
 from gateway.services.core import Core
 from gateway.services.cti import CtiService
 from gateway.services.dispatch import DispatchService
@@ -107,6 +108,7 @@ class Gateway:
             self.incidents = IncidentService(self.core)
             self.units = UnitStatusService(self.core, self.incidents)
             self.dispatch = DispatchService(self.core, self.incidents, self.units)
+            self.callout = CalloutService(self.core, self.dispatch)
             self.acks = AckService(self.core, self.incidents, self.units)
             self.stand_down = StandDownService(self.core, self.incidents, self.units)
             self.field = FieldEvents(self.core, self.acks, self.units)
