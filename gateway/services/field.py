@@ -4,6 +4,8 @@ channel, mapped onto the same events (docs/architecture.md: one acknowledgement 
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from adapters.base import Channel, ChannelEvent, DeliveryReport, InboundText, RadioAck, UnitStatusReport
 from gateway.domain.personal import mask_number
@@ -25,25 +27,27 @@ class FieldEvents:
     async def pump(self, channel: Channel) -> None:
         """Consume one channel's inbound events until cancelled. A bad event never stops the pump.
 
-        Acks that name their message and arrive together (a talkgroup answering at once) are
-        applied in one transaction; everything else one event at a time, in order."""
+        Whatever is waiting is applied together: every delivery report in one transaction, then
+        every ack that names its message in one more (a radio's receipt and its ack usually arrive
+        as a pair, and a callout brings hundreds of pairs at once); everything else one event at a
+        time, in order. Reports go first, as they happened first."""
         async for batch in channel.event_batches():
-            i = 0
-            while i < len(batch):
-                acks, reports = _structured_acks(batch, i), _reports(batch, i)
-                try:
-                    if acks:
-                        await self._acks(channel.name, acks)
-                        i += len(acks)
-                        continue
-                    if reports:
-                        await self.core.engine.on_reports(channel.name, reports)
-                        i += len(reports)
-                        continue
-                    await self.handle(channel.name, batch[i])
-                except Exception:
-                    log.exception("channel %s: could not handle %s", channel.name, type(batch[i]).__name__)
-                i += 1
+            reports = [e for e in batch if isinstance(e, DeliveryReport)]
+            acks = [e for e in batch if isinstance(e, RadioAck) and _names_its_message(e)]
+            rest = [e for e in batch if not isinstance(e, DeliveryReport) and not _names_its_message(e)]
+            if reports:
+                applied = self.core.engine.on_reports(channel.name, reports)
+                await self._guarded(channel, "delivery reports", applied)
+            if acks:
+                await self._guarded(channel, "acks", self._acks(channel.name, acks))
+            for event in rest:
+                await self._guarded(channel, type(event).__name__, self.handle(channel.name, event))
+
+    async def _guarded(self, channel: Channel, what: str, work: Coroutine[Any, Any, object]) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("channel %s: could not handle %s", channel.name, what)
 
     async def _acks(self, channel: str, run: list[RadioAck]) -> None:
         acks = [
@@ -127,21 +131,6 @@ class FieldEvents:
         return "unmatched"
 
 
-def _structured_acks(batch: list[ChannelEvent], start: int) -> list[RadioAck]:
-    """The run of acks naming their message (by our numeric id) that begins at `start`."""
-    run: list[RadioAck] = []
-    for event in batch[start:]:
-        if not (isinstance(event, RadioAck) and event.message_id is not None and event.message_id.isdigit()):
-            break
-        run.append(event)
-    return run
-
-
-def _reports(batch: list[ChannelEvent], start: int) -> list[DeliveryReport]:
-    """The run of delivery reports that begins at `start`."""
-    run: list[DeliveryReport] = []
-    for event in batch[start:]:
-        if not isinstance(event, DeliveryReport):
-            break
-        run.append(event)
-    return run
+def _names_its_message(event: ChannelEvent) -> bool:
+    """A structured ack naming the message by our numeric attempt id."""
+    return isinstance(event, RadioAck) and event.message_id is not None and event.message_id.isdigit()
