@@ -33,6 +33,7 @@ from gateway.services.stand_down import StandDownService
 from gateway.services.unit_status import UnitStatusService
 from gateway.settings import Settings
 from gateway.store import Store
+from gateway.store.notify import ResourceNotifications
 
 log = logging.getLogger(__name__)
 HEALTH_VALUE = {HealthState.UP: 1.0, HealthState.DEGRADED: 0.5, HealthState.DOWN: 0.0}
@@ -199,6 +200,9 @@ class Gateway:
             tg.create_task(self.escalation.run(), name="escalation")
             for ch in self.channels.values():
                 tg.create_task(self._watch_health(ch), name=f"health.{ch.name}")
+            if not self.store.is_sqlite:  # units changed by other nodes reach this node's directory
+                notes = ResourceNotifications(self.store, self.core.directory.put)
+                tg.create_task(notes.run(), name="store.resource-notifications")
                 tg.create_task(self.field.pump(ch), name=f"inbound.{ch.name}")
             for src in self.cti_sources.values():
                 tg.create_task(self.cti.pump(src), name=f"cti.{src.name}")

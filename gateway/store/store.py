@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -58,6 +59,7 @@ class Store:
         self.retried = 0  # transient failures retried so far
         self.on_retry: Callable[[], None] | None = None  # e.g. a metrics counter
         self._rng = random.Random()
+        self.application_name = f"callout-{uuid.uuid4().hex[:12]}"
         # Called with every resource row a committed transaction wrote (the resource directory).
         self.resource_listeners: list[Callable[[Resource], None]] = []
 
@@ -72,7 +74,10 @@ class Store:
             db_path = self.url.split("///", 1)[-1]
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(self.url, echo=self._echo)
+        connect_args: dict[str, Any] = {}
+        if not self.is_sqlite:  # names this process's changes in the resource notifications
+            connect_args["server_settings"] = {"application_name": self.application_name}
+        engine = create_async_engine(self.url, echo=self._echo, connect_args=connect_args)
         if self.is_sqlite:
             _sqlite_pragmas(engine)
         self._engine = engine

@@ -152,3 +152,33 @@ async def test_bulk_callout_pages_every_unit_with_a_capability_in_one_request(ri
     again = await rig.gw.callout.callout(inc.reference, Selection("resources", ["U001", "MED-1"]), actor="t")
     assert again.selected == ["MED-1"]
     assert again.skipped == [{"resource": "U001", "reason": "already paged for this incident"}]
+
+
+async def test_a_unit_changed_by_another_node_reaches_this_nodes_directory(tmp_path):
+    """Two gateways on one PostgreSQL database: a status set through one is seen by the other's
+    directory (LISTEN/NOTIFY), so its next recommendation does not offer a unit out of service."""
+    from contextlib import AsyncExitStack
+
+    from gateway.app import Gateway
+    from gateway.clock import ManualClock
+    from tests.support.engine import make_settings, scripted_channels
+    from tests.support.pg import private_database
+
+    async with AsyncExitStack() as stack:
+        url = await stack.enter_async_context(private_database())
+        nodes = []
+        for _ in range(2):
+            gw = await stack.enter_async_context(
+                Gateway(make_settings(url), clock=ManualClock(), channels=scripted_channels())
+            )
+            await stack.enter_async_context(gw.running())
+            nodes.append(gw)
+        a, b = nodes
+        await asyncio.sleep(0.3)  # both listening
+        await b.units.set_unit_status("ENG-1", UnitStatus.OUT_OF_SERVICE, actor="node-b")
+        await until(
+            lambda: a.core.directory.get("ENG-1").status is UnitStatus.OUT_OF_SERVICE,
+            "node A's directory saw node B's change",
+        )
+        inc = await a.incidents.create(FIRE, source="desk", actor="test")
+        assert [r["resource_id"] for r in inc.recommendation] == ["ENG-2"]
