@@ -70,7 +70,11 @@ class Gateway:
         self.channels: dict[str, Channel] = {}
         self.cti_sources: dict[str, CtiSource] = {}
         self.store = Store(
-            settings.store.resolved_url(), bus=self.bus, clock=self.clock, echo=settings.store.echo
+            settings.store.resolved_url(),
+            bus=self.bus,
+            clock=self.clock,
+            echo=settings.store.echo,
+            sqlite_synchronous=settings.store.sqlite_synchronous,
         )
         self._stack = AsyncExitStack()
         self.ready = asyncio.Event()
@@ -200,10 +204,10 @@ class Gateway:
             tg.create_task(self.escalation.run(), name="escalation")
             for ch in self.channels.values():
                 tg.create_task(self._watch_health(ch), name=f"health.{ch.name}")
+                tg.create_task(self.field.pump(ch), name=f"inbound.{ch.name}")
             if not self.store.is_sqlite:  # units changed by other nodes reach this node's directory
                 notes = ResourceNotifications(self.store, self.core.directory.put)
                 tg.create_task(notes.run(), name="store.resource-notifications")
-                tg.create_task(self.field.pump(ch), name=f"inbound.{ch.name}")
             for src in self.cti_sources.values():
                 tg.create_task(self.cti.pump(src), name=f"cti.{src.name}")
             for name, job in (extra or {}).items():

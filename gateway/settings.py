@@ -28,6 +28,9 @@ class StoreSettings(Strict):
     url: str = ""
     data_dir: Path = Path("callout-data")
     echo: bool = False
+    # SQLite only: "full" syncs the WAL at every commit (a 2xx survives a power cut); "normal"
+    # is faster and survives a crash of the process, not of the machine.
+    sqlite_synchronous: Literal["full", "normal", "extra"] = "full"
 
     def resolved_url(self) -> str:
         if self.url:

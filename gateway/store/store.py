@@ -47,8 +47,11 @@ def _run_migrations(sync_conn: sa.Connection) -> None:
 
 
 class Store:
-    def __init__(self, url: str, *, bus: Bus, clock: Clock, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, bus: Bus, clock: Clock, echo: bool = False, sqlite_synchronous: str = "full"
+    ) -> None:
         self.url = url
+        self.sqlite_synchronous = sqlite_synchronous
         self.bus = bus
         self.clock = clock
         self._echo = echo
@@ -79,7 +82,7 @@ class Store:
             connect_args["server_settings"] = {"application_name": self.application_name}
         engine = create_async_engine(self.url, echo=self._echo, connect_args=connect_args)
         if self.is_sqlite:
-            _sqlite_pragmas(engine)
+            _sqlite_pragmas(engine, synchronous=self.sqlite_synchronous)
         self._engine = engine
         async with engine.begin() as conn:
             await conn.run_sync(_run_migrations)
@@ -217,12 +220,19 @@ async def _nullcontext() -> AsyncIterator[None]:
     yield
 
 
-def _sqlite_pragmas(engine: AsyncEngine) -> None:
+def _sqlite_pragmas(engine: AsyncEngine, *, synchronous: str) -> None:
+    """WAL, and `synchronous` FULL by default: the WAL is synced at every commit, so a 2xx means
+    the dispatch survives a power cut, not only a crash of the process (NORMAL, the faster
+    setting, may lose the last commits on power loss: https://sqlite.org/pragma.html#pragma_synchronous;
+    figures in docs/architecture.md, "Durability")."""
+    if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
+        raise ValueError(f"sqlite synchronous must be full, normal or extra, not {synchronous!r}")
+
     @sa.event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.close()
