@@ -1,8 +1,8 @@
 """The unit of work every transaction is built on.
 
 Updates of incidents, resources, attempts and deliveries and new audit rows are queued and written
-in batches (one executemany per table) when the transaction needs them: before any read or
-immediate write, and at commit. Reads therefore always see the transaction's own changes, while a
+in batches (one executemany per table) when the transaction needs them: before any read, and at
+commit (an insert goes straight out and does not wait for them). Reads therefore always see the transaction's own changes, while a
 batch of transitions that loaded its rows first costs a handful of round trips.
 """
 
@@ -87,7 +87,9 @@ class UnitOfWork:
         return await self.conn.execute(statement)
 
     async def _insert(self, table: sa.Table, values: dict[str, Any]) -> Any:
-        await self.flush()
+        # No flush first: a new row never depends on a queued update, and the audit rows queued so
+        # far refer only to rows inserted already. So a bulk callout's thousands of audit rows and
+        # unit updates go out in one batch each, at the next read or at commit.
         return (await self.conn.execute(_INSERT[table.name], values)).scalar_one()
 
     def _queue_update(self, table: sa.Table, key: Any, values: dict[str, Any]) -> None:
