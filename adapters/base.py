@@ -19,7 +19,7 @@ import asyncio
 import logging
 import random
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -306,10 +306,37 @@ class Channel(Component, ABC):
         super().__init__(name=name)
         self.capabilities = capabilities
         self._inbound: asyncio.Queue[ChannelEvent] = asyncio.Queue()
+        self._hold = False
+        self._on_handled: dict[int, tuple[ChannelEvent, Callable[[], None]]] = {}
 
-    def emit(self, event: ChannelEvent) -> None:
-        """Subclasses call this for every inbound event."""
+    def emit(self, event: ChannelEvent, *, on_handled: Callable[[], None] | None = None) -> None:
+        """Subclasses call this for every inbound event. `on_handled` is what confirms the event
+        to the peer (an MQTT PUBACK): it runs when the core calls `handled` for the event after
+        storing it, or at once when no consumer has asked to `hold_until_handled`."""
         self._inbound.put_nowait(event)
+        if on_handled is None:
+            return
+        if self._hold:
+            self._on_handled[id(event)] = (event, on_handled)
+        else:
+            on_handled()
+
+    def hold_until_handled(self) -> None:
+        """The consumer promises to call `handled` for every event it has stored: peer
+        confirmations wait until then, so a crash in between makes the peer send the event again."""
+        self._hold = True
+
+    def handled(self, events: Iterable[ChannelEvent]) -> None:
+        """The core stored these events (its transaction committed): confirm them to the peer.
+        An event the core could not store is left out and comes again (after a reconnect)."""
+        for event in events:
+            entry = self._on_handled.pop(id(event), None)
+            if entry is not None:
+                entry[1]()
+
+    def forget_unhandled(self) -> None:
+        """The link the unconfirmed events came on is gone; the peer will send them again."""
+        self._on_handled.clear()
 
     async def events(self) -> AsyncIterator[ChannelEvent]:
         while True:

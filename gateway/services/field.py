@@ -26,7 +26,10 @@ class FieldEvents:
         """Consume one channel's inbound events until cancelled. A bad event never stops the pump.
 
         Acks that name their message and arrive together (a talkgroup answering at once) are
-        applied in one transaction; everything else one event at a time, in order."""
+        applied in one transaction; everything else one event at a time, in order. Each event
+        applied is confirmed to the channel with `handled` (an MQTT uplink is PUBACKed only then);
+        one that could not be applied is not, so the peer sends it again."""
+        channel.hold_until_handled()
         async for batch in channel.event_batches():
             i = 0
             while i < len(batch):
@@ -34,13 +37,16 @@ class FieldEvents:
                 try:
                     if acks:
                         await self._acks(channel.name, acks)
+                        channel.handled(acks)
                         i += len(acks)
                         continue
                     if reports:
                         await self.core.engine.on_reports(channel.name, reports)
+                        channel.handled(reports)
                         i += len(reports)
                         continue
                     await self.handle(channel.name, batch[i])
+                    channel.handled(batch[i : i + 1])
                 except Exception:
                     log.exception("channel %s: could not handle %s", channel.name, type(batch[i]).__name__)
                 i += 1
