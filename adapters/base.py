@@ -5,7 +5,9 @@ A channel is an async context manager. `send` hands one message to the device or
 returns a receipt, or raises `ChannelError` saying whether the failure is temporary (retry on the
 same channel) or permanent (move to the next endpoint). Inbound traffic (delivery reports, replies,
 acks, unit status) arrives through the async iterator `events()` (or `event_batches()`), and
-health changes through `health_changes()`.
+health changes through `health_changes()`. A consumer that stores events calls
+`hold_until_handled()` once and `handled(events)` after each commit, so a channel confirms an
+event to its peer (an MQTT PUBACK) only once it is stored.
 
 The lifecycle skeleton (`Component`) owns an `AsyncExitStack` and a `TaskGroup`: subclasses
 implement `_open()` and `_close()` and run their background loops with `start_task(name, factory)`.
