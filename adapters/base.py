@@ -328,6 +328,11 @@ class Channel(Component, ABC):
         confirmations wait until then, so a crash in between makes the peer send the event again."""
         self._hold = True
 
+    @property
+    def holding(self) -> bool:
+        """True once a consumer asked to `hold_until_handled`."""
+        return self._hold
+
     def handled(self, events: Iterable[ChannelEvent]) -> None:
         """The core stored these events (its transaction committed): confirm them to the peer.
         An event the core could not store is left out and comes again (after a reconnect)."""

@@ -408,6 +408,9 @@ async def test_through_the_gateway_radio_ack_then_fallback_when_the_radio_is_off
         # (Not asserted: "attempt.delivered". The radio's receipt can reach the core before the
         # engine has recorded the send, and the core then drops it as unmatched.)
         assert inc.reference in fleet.radio("R1").received[0].text and sms.sent == []
+        # The field pump confirmed the receipt and the ack once stored: PUBACKed only then.
+        assert ch.holding  # the gateway's field pump confirms what it stored
+        await until(lambda: ch.stats.acked >= 2, "receipt and ack PUBACKed after the core stored them")
 
         # A dispatch to a talkgroup: the first member's ack counts, naming the group.
         inc3 = await gw.incidents.create(FIRE, source="desk", actor="test")
