@@ -8,9 +8,6 @@ counts, so a busy machine cannot fail the test, while a decoder that is really s
 
 from __future__ import annotations
 
-import contextlib
-import time
-
 import pytest
 
 from tests.fuzz.mutate import fuzz
@@ -27,17 +24,8 @@ def test_only_typed_errors_escape_and_no_input_is_slow(target):
     assert result.inputs == INPUTS
     findings = [f"{type(exc).__name__}: {exc} on {data[:80]!r}" for data, exc in result.untyped[:5]]
     assert not findings, f"{len(result.untyped)} untyped errors, e.g.\n" + "\n".join(findings)
-    really_slow = []
-    for data, _ in result.slow:
-        times = []
-        for _ in range(3):
-            started = time.perf_counter()
-            with contextlib.suppress(Exception):  # only the time matters; errors were judged above
-                target.run(data)
-            times.append(time.perf_counter() - started)
-        if min(times) > BUDGET:
-            really_slow.append((min(times), data[:80]))
-    assert not really_slow, f"inputs over {BUDGET * 1000:.0f} ms: {really_slow}"
+    slow = [(round(t * 1000), data[:80]) for data, t in result.really_slow]
+    assert not slow, f"inputs over {BUDGET * 1000:.0f} ms on every run: {slow}"
 
 
 def test_every_seed_is_valid_for_its_decoder():
