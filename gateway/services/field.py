@@ -8,6 +8,7 @@ import logging
 from adapters.base import Channel, ChannelEvent, DeliveryReport, InboundText, RadioAck, UnitStatusReport
 from gateway.domain.personal import mask_number
 from gateway.domain.states import UnitStatus
+from gateway.errors import CalloutError
 from gateway.replies import Reply, ReplyKind, parse_reply
 from gateway.services.acks import AckService, FieldAck
 from gateway.services.core import Core
@@ -27,8 +28,9 @@ class FieldEvents:
 
         Acks that name their message and arrive together (a talkgroup answering at once) are
         applied in one transaction; everything else one event at a time, in order. Each event
-        applied is confirmed to the channel with `handled` (an MQTT uplink is PUBACKed only then);
-        one that could not be applied is not, so the peer sends it again."""
+        applied, or refused by a domain rule, is confirmed to the channel with `handled` (an MQTT
+        uplink is PUBACKed only then); one that could not be stored is not, so the peer sends it
+        again."""
         channel.hold_until_handled()
         async for batch in channel.event_batches():
             i = 0
@@ -47,7 +49,12 @@ class FieldEvents:
                         continue
                     await self.handle(channel.name, batch[i])
                     channel.handled(batch[i : i + 1])
-                except Exception:
+                except (
+                    CalloutError
+                ) as exc:  # the core refused it (a domain rule): sending it again cannot help
+                    log.warning("channel %s: refused %s: %s", channel.name, type(batch[i]).__name__, exc)
+                    channel.handled(batch[i : i + 1])
+                except Exception:  # not stored (the store is away, a bug): the peer sends it again
                     log.exception("channel %s: could not handle %s", channel.name, type(batch[i]).__name__)
                 i += 1
 
