@@ -5,7 +5,9 @@ A channel is an async context manager. `send` hands one message to the device or
 returns a receipt, or raises `ChannelError` saying whether the failure is temporary (retry on the
 same channel) or permanent (move to the next endpoint). Inbound traffic (delivery reports, replies,
 acks, unit status) arrives through the async iterator `events()` (or `event_batches()`), and
-health changes through `health_changes()`.
+health changes through `health_changes()`. A consumer that stores events calls
+`hold_until_handled()` once and `handled(events)` after each commit, so a channel confirms an
+event to its peer (an MQTT PUBACK) only once it is stored.
 
 The lifecycle skeleton (`Component`) owns an `AsyncExitStack` and a `TaskGroup`: subclasses
 implement `_open()` and `_close()` and run their background loops with `start_task(name, factory)`.
@@ -19,7 +21,7 @@ import asyncio
 import logging
 import random
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -306,10 +308,42 @@ class Channel(Component, ABC):
         super().__init__(name=name)
         self.capabilities = capabilities
         self._inbound: asyncio.Queue[ChannelEvent] = asyncio.Queue()
+        self._hold = False
+        self._on_handled: dict[int, tuple[ChannelEvent, Callable[[], None]]] = {}
 
-    def emit(self, event: ChannelEvent) -> None:
-        """Subclasses call this for every inbound event."""
+    def emit(self, event: ChannelEvent, *, on_handled: Callable[[], None] | None = None) -> None:
+        """Subclasses call this for every inbound event. `on_handled` is what confirms the event
+        to the peer (an MQTT PUBACK): it runs when the core calls `handled` for the event after
+        storing it, or at once when no consumer has asked to `hold_until_handled`."""
         self._inbound.put_nowait(event)
+        if on_handled is None:
+            return
+        if self._hold:
+            self._on_handled[id(event)] = (event, on_handled)
+        else:
+            on_handled()
+
+    def hold_until_handled(self) -> None:
+        """The consumer promises to call `handled` for every event it has stored: peer
+        confirmations wait until then, so a crash in between makes the peer send the event again."""
+        self._hold = True
+
+    @property
+    def holding(self) -> bool:
+        """True once a consumer asked to `hold_until_handled`."""
+        return self._hold
+
+    def handled(self, events: Iterable[ChannelEvent]) -> None:
+        """The core stored these events (its transaction committed): confirm them to the peer.
+        An event the core could not store is left out and comes again (after a reconnect)."""
+        for event in events:
+            entry = self._on_handled.pop(id(event), None)
+            if entry is not None:
+                entry[1]()
+
+    def forget_unhandled(self) -> None:
+        """The link the unconfirmed events came on is gone; the peer will send them again."""
+        self._on_handled.clear()
 
     async def events(self) -> AsyncIterator[ChannelEvent]:
         while True:

@@ -7,7 +7,12 @@ POSTing `{"type": "reply", "address", "text"}` to `<callout>/api/v1/channels/<ch
 with the header `X-Callout-Secret`. Written from that contract; it imports nothing of adapters.
 
 Behaviours per address (fault injection): `walk` (ack, then en route, on scene, clear), `ack`,
-`silent` (accepts, never answers), `reject` (HTTP 404: no such device), `fail` (HTTP 503), `decline`.
+`silent` (accepts, never answers), `reject` (HTTP 404: no such device), `fail` (HTTP 503), `decline`,
+`hang` (takes the message, then never sends the HTTP response: a retry is what tests the key).
+
+Idempotency (draft-ietf-httpapi-idempotency-key-header): a POST whose `Idempotency-Key` the app
+has already taken is not acted on again; it is answered with the first answer and counted in
+`duplicates_dropped`.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ class FieldApp:
     delay: float = 1.5
     echo: bool = False
     received: list[Received] = field(default_factory=list)
+    duplicates_dropped: int = 0
+    _answers: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     async def __aenter__(self) -> Self:
         app = web.Application()
@@ -56,11 +63,13 @@ class FieldApp:
         self.port = self._runner.addresses[0][1]
         self._session = ClientSession()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = asyncio.Event()
         return self
 
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._closing.set()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -77,19 +86,29 @@ class FieldApp:
             body = await request.json()
         except json.JSONDecodeError:
             return web.json_response({"error": "body is not JSON"}, status=400)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and key in self._answers:
+            self.duplicates_dropped += 1
+            status, answer = self._answers[key]
+            return web.json_response(answer, status=status)
         behaviour = self.behaviours.get(address, self.default)
         status = {"reject": 404, "fail": 503}.get(behaviour, 200)
         self.received.append(Received(channel, address, body, status))
+        answer = {"id": f"app-{len(self.received)}"} if status == 200 else {"error": behaviour}
+        if key is not None and status == 200:  # a failure is not kept: the retry is a new try
+            self._answers[key] = (status, answer)
+        if behaviour == "hang":
+            await self._closing.wait()  # the client gives up long before; the app then closes
         if self.echo:
             print(f"[field-app] {channel}/{address} <- {body.get('text')!r} -> HTTP {status}", flush=True)
         if status != 200:
-            return web.json_response({"error": behaviour}, status=status)
+            return web.json_response(answer, status=status)
         if body.get("needs_ack") and behaviour in ("walk", "ack", "decline"):
             words = {"walk": WALK, "ack": WALK[:1], "decline": ("DECLINE",)}[behaviour]
             task = asyncio.create_task(self._answer(channel, address, words), name=f"field-app.{address}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return web.json_response({"id": f"app-{len(self.received)}"})
+        return web.json_response(answer)
 
     async def _answer(self, channel: str, address: str, words: tuple[str, ...]) -> None:
         for word in words:

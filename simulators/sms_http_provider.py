@@ -14,6 +14,10 @@ Faults: per destination (`behaviours`): `ok`, `reject` (400 invalid number), `bu
 Retry-After), `fail` (500), `slow` (answers after `slow_delay`), `undeliverable` (receipt
 "undelivered"), `silent` (no receipt); `fail_next(500, 429, …)` forces the next answers;
 `inject_inbound` sends a reply now; `auto_reply` answers every delivered message.
+
+Client references: a send whose non-empty `reference` the provider has already accepted is not
+sent again; it is answered with the first message's id and counted in `duplicates_dropped` (as
+providers that honour a client reference do), so a client's retry costs no second SMS.
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ class SmsProvider:
     echo: bool = False
     received: list[Received] = field(default_factory=list)
     callbacks: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (HTTP status, body)
+    duplicates_dropped: int = 0
+    _accepted: dict[str, str] = field(default_factory=dict, repr=False)  # reference -> message id
 
     async def __aenter__(self) -> Self:
         app = web.Application()
@@ -123,6 +129,9 @@ class SmsProvider:
         to, text, reference = body.get("to"), body.get("text"), str(body.get("reference", ""))
         if not isinstance(to, str) or not isinstance(text, str) or not text:
             return web.json_response({"error": "'to' and 'text' are required"}, status=400)
+        if reference and reference in self._accepted:
+            self.duplicates_dropped += 1
+            return web.json_response({"id": self._accepted[reference], "status": "queued"})
         behaviour = self.behaviours.get(to, self.default)
         status = self._forced.popleft() if self._forced else 200
         if status == 200:
@@ -141,6 +150,8 @@ class SmsProvider:
             error = {400: "invalid destination number", 429: "too many requests"}.get(status, "server error")
             return web.json_response({"error": error}, status=status, headers=headers)
         rec.id = f"sms-{next(self._ids):06d}"
+        if reference:
+            self._accepted[reference] = rec.id
         if self.echo:
             print(f"[sms-http] {to} <- {text!r} -> {rec.id}", flush=True)
         if self.callback and behaviour != "silent":

@@ -9,8 +9,8 @@ the page (250) and starts a new transaction on the same connection. QUIT answers
 
 Fault injection: an idle timeout (421 "Timeout, Goodbye" and close, §4.8), random 421s, replies
 injected per command (e.g. {"SEND": [421]}: the next SEND is answered 421 and the connection
-closed), 550 for listed pager IDs, 554 (technical failure) on SEND for listed IDs, 552 beyond
-`max_recipients`.
+closed; code 0: the connection is closed without a word, as by a server that crashes), 550 for
+listed pager IDs, 554 (technical failure) on SEND for listed IDs, 552 beyond `max_recipients`.
 
     async with SnppServer(echo=True) as srv:
         ...  # a client connects to srv.port; srv.pages lists (pager id, text) accepted
@@ -137,6 +137,8 @@ class SnppServer:
             injected = self.inject.get(key)
             if injected:
                 code = injected.pop(0)
+                if code == 0:
+                    raise _Closed  # the server goes away mid-transaction: no reply at all
                 await say(f"{code} {'Service not available, closing' if code // 100 == 4 else 'Injected'}")
                 continue
             if self.random_421 and self._rng.random() < self.random_421:

@@ -98,6 +98,8 @@ def unescape_field(data: bytes) -> str:
             out.append((nxt - 0x40) & 0x7F)
         else:
             out.append(b)
+    if not out.isascii():  # TAP fields are 7-bit ASCII (TAP 1.8 §3, §4.1)
+        raise TapFormatError(515, "a field byte is not 7-bit ASCII", bytes(data))
     return out.decode("ascii")
 
 

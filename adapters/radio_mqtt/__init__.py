@@ -27,7 +27,9 @@ A radio's status payload is either the bare word ``online``/``offline`` or a JSO
 ``{"status": "online", "gateway": "<gw>"}``. A radio that names a gateway counts as offline while
 that gateway's status is ``offline`` (one connection has only one last will, so a gateway that
 carries a thousand radios announces its own death, not each radio's). An empty retained payload
-clears what is known (MQTT 5 §3.3.1.3). Unknown presence counts as online.
+clears what is known (MQTT 5 §3.3.1.3). Unknown presence counts as online, except after a
+reconnect: a radio known before it is not sent to until its presence is read again
+(`adapters.radio_mqtt.presence`, option `presence_wait`).
 
 Addresses in contact plans
 --------------------------

@@ -4,6 +4,14 @@ One supervised child (`mqtt_radio.<name>.connection`, see `adapters.base.Compone
 subscribes, feeds every incoming PUBLISH to the codec and reconnects with back-off when the broker
 goes away; the channel's health follows the connection. `send` publishes at QoS 1 and returns once
 the broker has the message (PUBACK, MQTT 5 §3.4).
+
+Delivery truth (docs/protocols/mqtt-radio.md, "Presence and acknowledgements"): a radio reported
+offline is not sent to, and after a reconnect a radio whose presence was known is not sent to
+until its retained presence has been read again on the new connection (`presence_wait` bounds
+the wait; then a temporary failure lets the engine retry or move on). Uplinks are acknowledged
+to the broker (PUBACK) only once the core has stored them (`Channel.handled`), when the consumer
+asked for it with `Channel.hold_until_handled`; until then the broker keeps them in the session
+and sends them again after a reconnect (MQTT 5 §4.4).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from adapters.base import (
 from adapters.radio_mqtt import codec
 from adapters.radio_mqtt.codec import TopicKind, UplinkType
 from adapters.radio_mqtt.options import Options
+from adapters.radio_mqtt.presence import PresenceBook
 
 log = logging.getLogger(__name__)
 QOS = 1  # at least once (MQTT 5 §4.3.2); every handler is idempotent by id
@@ -51,6 +60,8 @@ class Stats:
     uplinks: int = 0
     duplicates: int = 0
     garbled: int = 0
+    acked: int = 0  # uplink events confirmed to the broker (once the core stored them)
+    held_back: int = 0  # sends refused because presence was not yet re-read after a reconnect
 
 
 class RadioMqttChannel(Channel):
@@ -86,8 +97,8 @@ class RadioMqttChannel(Channel):
         self._task: asyncio.Task[None] | None = None
         self._seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self._sent: OrderedDict[str, str] = OrderedDict()  # message id -> address it went to
-        self._presence: dict[str, codec.Presence] = {}
-        self._gateways: dict[str, bool] = {}
+        self.known = PresenceBook()
+        self._link = 0  # counts connections; a PUBACK is valid only on the one its PUBLISH came on
         self._publish_props: Properties | None = None
         if options.message_expiry:
             self._publish_props = _properties(PacketTypes.PUBLISH)
@@ -96,6 +107,7 @@ class RadioMqttChannel(Channel):
     # ---- lifecycle ----------------------------------------------------------------------------
     async def _open(self) -> None:
         self._client = self._make_client()
+        self.known.open()
         self._first_try = first_try = asyncio.Event()
         self._task = self.start_task("connection", self._run)
         # Wait for the first connection attempt: a broker that is down leaves the channel DOWN
@@ -152,6 +164,12 @@ class RadioMqttChannel(Channel):
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
         client.pending_calls_threshold = 1 << 30  # concurrent sends are normal here, not a warning
+        # Manual PUBACKs for uplinks (MQTT 5 §4.3.2): aiomqtt 2.5 does not expose paho's
+        # manual_ack, so it is set on the paho client it wraps (`_client`, aiomqtt's own name).
+        paho = getattr(client, "_client", None)
+        if paho is None or not hasattr(paho, "manual_ack_set"):
+            raise RuntimeError("aiomqtt without a paho client offering manual_ack: pin aiomqtt 2.5")
+        paho.manual_ack_set(True)
         return client
 
     def _delays(self) -> Iterator[float]:
@@ -175,6 +193,7 @@ class RadioMqttChannel(Channel):
             try:
                 async with client:
                     connected = True
+                    self._new_link()
                     await self._subscribe(client)
                     self._on_connected(where)
                     first_try.set()
@@ -202,6 +221,15 @@ class RadioMqttChannel(Channel):
         refused = [str(rc) for rc in granted if getattr(rc, "is_failure", False)]
         if refused:
             raise aiomqtt.MqttError(f"subscription refused: {', '.join(refused)}")  # SUBACK §3.9.3
+
+    def _new_link(self) -> None:
+        """Before the SUBSCRIBE (retained messages may follow the SUBACK in the same read):
+        what was known about presence belongs to the old connection, since a broker restarted
+        without persistence has forgotten it and radios may have gone while we were away. Each
+        radio's retained presence comes again after the SUBSCRIBE (MQTT 5 §3.3.1.3)."""
+        self._link += 1
+        self.known.reconnected()
+        self.forget_unhandled()  # PUBACKs of the old connection's packet ids would be wrong (§4.4)
 
     def _on_connected(self, where: str) -> None:
         self._lost = asyncio.get_running_loop().create_future()
@@ -232,7 +260,17 @@ class RadioMqttChannel(Channel):
         if not self._connected or client is None or lost is None or lost.done():
             raise self.fail(f"not connected: {self.health.reason}", temporary=True, endpoint=endpoint)
         if not target.group:
-            offline = self._offline_reason(target.id)
+            if target.id in self.known.stale and not await self.known.wait_fresh(
+                target.id, self.options.presence_wait
+            ):
+                self.stats.held_back += 1
+                raise self.fail(
+                    f"presence of radio {target.id} not yet read again since the reconnect",
+                    temporary=True,
+                    endpoint=endpoint,
+                    presence="unknown",
+                )
+            offline = self.known.offline_reason(target.id)
             if offline:
                 raise self.fail(offline, temporary=True, endpoint=endpoint, presence="offline")
         topic = self.topics.down(target)
@@ -270,28 +308,17 @@ class RadioMqttChannel(Channel):
         return SendReceipt(channel_ref=message.message_id, evidence={"topic": topic, "qos": QOS})
 
     def presence(self, radio: str) -> bool | None:
-        """True online, False offline, None unknown (treated as online by `send`)."""
-        p = self._presence.get(radio)
-        if p is None or p.online is None:
-            return None
-        if not p.online:
-            return False
-        return p.gateway is None or self._gateways.get(p.gateway) is not False
-
-    def _offline_reason(self, radio: str) -> str:
-        if self.presence(radio) is not False:
-            return ""
-        gw = self._presence[radio].gateway
-        if self._presence[radio].online is False:
-            return f"radio {radio} is offline"
-        return f"radio {radio} is offline: its gateway {gw} is offline"
+        """True online, False offline, None unknown (see `adapters.radio_mqtt.presence`)."""
+        return self.known.online(radio)
 
     # ---- inbound ------------------------------------------------------------------------------
     def _on_message(self, message: aiomqtt.Message) -> None:
         topic = message.topic.value
         payload = message.payload
+        ack = self._acker(message)
         try:
-            self._handle(topic, payload if isinstance(payload, bytes) else str(payload).encode())
+            if self._handle(topic, payload if isinstance(payload, bytes) else str(payload).encode(), ack):
+                return  # the core acknowledges it through `handled`
         except codec.GarbledUplink as exc:
             self.stats.garbled += 1
             if self.stats.garbled <= 10 or self.stats.garbled % 1000 == 0:
@@ -305,32 +332,46 @@ class RadioMqttChannel(Channel):
         except Exception:  # never let one message stop the connection task
             self.stats.garbled += 1
             log.exception("channel %s: could not handle a message on %s", self.name, topic)
+        ack()  # presence, duplicates and garbage: nothing for the core to store
 
-    def _handle(self, topic: str, payload: bytes) -> None:
+    def _acker(self, message: aiomqtt.Message) -> Callable[[], None]:
+        """The PUBACK for one incoming QoS 1 PUBLISH, valid only on the connection it came on."""
+        connection, mid, qos = self._link, message.mid, message.qos
+
+        def ack() -> None:
+            client = self._client
+            if qos == 0 or client is None or connection != self._link:
+                return  # QoS 0 needs none; a new connection gets the PUBLISH again (§4.4)
+            client._client.ack(mid, qos)  # see _make_client
+
+        return ack
+
+    def _handle(self, topic: str, payload: bytes, ack: Callable[[], None]) -> bool:
+        """Apply one PUBLISH; True when it became an event that the core acknowledges."""
         ref = self.topics.parse(topic)
         if ref.kind is TopicKind.PRESENCE:
-            presence = codec.decode_presence(payload, topic=topic)
-            if presence.online is None:
-                self._presence.pop(ref.id, None)
-            else:
-                self._presence[ref.id] = presence
-            return
+            self.known.radio_status(ref.id, codec.decode_presence(payload, topic=topic))
+            return False
         if ref.kind is TopicKind.GATEWAY:
-            gw = codec.decode_presence(payload, topic=topic)
-            if gw.online is None:
-                self._gateways.pop(ref.id, None)
-            else:
-                self._gateways[ref.id] = gw.online
-            return
+            self.known.gateway_status(ref.id, codec.decode_presence(payload, topic=topic))
+            return False
         uplink = codec.decode_uplink(payload, topic=topic)
         self.stats.uplinks += 1
         key = uplink.dedupe_key(ref.id)
-        if key is not None:
-            if key in self._seen:
-                self.stats.duplicates += 1
-                return
-            self._remember(self._seen, key, None)
-        self.emit(self._event(ref.id, uplink, topic))
+        if key is not None and key in self._seen:
+            self.stats.duplicates += 1
+            return False
+
+        def stored() -> None:
+            # Remembered only once stored: a redelivery of an uplink the core never stored
+            # must not be dropped as a duplicate.
+            if key is not None:
+                self._remember(self._seen, key, None)
+            self.stats.acked += 1
+            ack()
+
+        self.emit(self._event(ref.id, uplink, topic), on_handled=stored)
+        return True
 
     def _event(
         self, radio: str, uplink: codec.Uplink, topic: str

@@ -42,6 +42,9 @@ class Options(BaseModel):
     # MQTT 5 shared subscription group for uplinks (§4.8.2): several callout nodes share the
     # work, each uplink reaches one of them. Empty: every node gets every uplink.
     shared_group: str = Field("", pattern=r"^[A-Za-z0-9_.-]*$")
+    # Seconds a send to a radio waits, after a reconnect, for its retained presence to be read
+    # again before failing temporarily (docs/protocols/mqtt-radio.md, "Presence").
+    presence_wait: float = Field(1.0, ge=0)
     receipts: bool = True  # radios send "delivered" receipts (capability confirms_delivery)
     dedupe_window: int = Field(100_000, ge=100)  # uplink keys remembered to drop redeliveries
     max_length: int = Field(500, ge=8)

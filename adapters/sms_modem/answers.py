@@ -53,9 +53,11 @@ def _split_args(args: str) -> list[str]:
 
 
 def _int(value: str, what: str) -> int:
-    if not value.strip().isdigit() or len(value.strip()) > 9:
+    digits = value.strip()
+    # ASCII digits only: str.isdigit also accepts superscripts that int() refuses (V.250 §5.7).
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
         raise AtError(f"{what} is not a number: {value!r}")
-    return int(value)
+    return int(digits)
 
 
 def parse_cmgs(info: tuple[str, ...]) -> int:

@@ -116,8 +116,14 @@ def _final(line: str) -> Final | None:
     if m.group(2) is not None or m.group(3) is not None:
         kind = FinalKind.CME_ERROR if m.group(2) is not None else FinalKind.CMS_ERROR
         arg = (m.group(2) if m.group(2) is not None else m.group(3)).strip()
-        return Final(kind, int(arg) if arg.isdigit() and len(arg) < 6 else None, line)
+        return Final(kind, int(arg) if _digits(arg) and len(arg) < 6 else None, line)
     return Final(FinalKind(m.group(1)), None, line)
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: `str.isdigit` also accepts superscripts and other scripts' digits that
+    `int` refuses (a line is decoded as Latin-1, so b"\\xb9" is "¹"; V.250 §5.7 numbers are 0-9)."""
+    return text.isascii() and text.isdigit()
 
 
 def name_and_args(line: str) -> tuple[str, str]:
@@ -131,7 +137,7 @@ def name_and_args(line: str) -> tuple[str, str]:
 def _has_pdu_line(name: str, args: str) -> bool:
     """+CMT always has a second line (PDU or text); +CDS has one in PDU mode, where its only
     parameter is `<length>` (27.005 §3.4.1)."""
-    return name == "+CMT" or (name == "+CDS" and args.isdigit())
+    return name == "+CMT" or (name == "+CDS" and _digits(args))
 
 
 def _prefixes(command: str) -> frozenset[str]:

@@ -65,13 +65,18 @@ class WebhookChannel(Channel):
         if self._session is None:
             raise self.fail("channel not started", temporary=True)
         url = codec.request_url(self.options.url, message.address)
+        headers = {"Content-Type": "application/json"}
+        if self.options.idempotency_header:  # the same key on every retry of this attempt
+            headers[self.options.idempotency_header] = message.message_id
         try:
-            async with self._session.post(
-                url, data=codec.request_body(message), headers={"Content-Type": "application/json"}
-            ) as resp:
+            async with self._session.post(url, data=codec.request_body(message), headers=headers) as resp:
                 body = await resp.read()
                 status = resp.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except TimeoutError as exc:  # it may have arrived: a retry carries the same key
+            raise self.fail(
+                f"no answer within {self.options.timeout:g}s", temporary=True, endpoint=message.address
+            ) from exc
+        except aiohttp.ClientError as exc:
             self._failures += 1
             if self._failures >= self.options.down_after:
                 self.set_health(HealthState.DOWN, f"{self._failures} failed connections: {exc!r}")

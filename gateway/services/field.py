@@ -10,6 +10,7 @@ from typing import Any
 from adapters.base import Channel, ChannelEvent, DeliveryReport, InboundText, RadioAck, UnitStatusReport
 from gateway.domain.personal import mask_number
 from gateway.domain.states import UnitStatus
+from gateway.errors import CalloutError
 from gateway.replies import Reply, ReplyKind, parse_reply
 from gateway.services.acks import AckService, FieldAck
 from gateway.services.core import Core
@@ -30,24 +31,33 @@ class FieldEvents:
         Whatever is waiting is applied together: every delivery report in one transaction, then
         every ack that names its message in one more (a radio's receipt and its ack usually arrive
         as a pair, and a callout brings hundreds of pairs at once); everything else one event at a
-        time, in order. Reports go first, as they happened first."""
+        time, in order. Reports go first, as they happened first. What was applied, or refused by a
+        domain rule, is confirmed to the channel with `handled` once committed (an MQTT uplink is
+        PUBACKed only then); what could not be stored is not, so the peer sends it again."""
+        channel.hold_until_handled()
         async for batch in channel.event_batches():
             reports = [e for e in batch if isinstance(e, DeliveryReport)]
             acks = [e for e in batch if isinstance(e, RadioAck) and _names_its_message(e)]
             rest = [e for e in batch if not isinstance(e, DeliveryReport) and not _names_its_message(e)]
             if reports:
                 applied = self.core.engine.on_reports(channel.name, reports)
-                await self._guarded(channel, "delivery reports", applied)
+                await self._guarded(channel, "delivery reports", applied, list(reports))
             if acks:
-                await self._guarded(channel, "acks", self._acks(channel.name, acks))
+                await self._guarded(channel, "acks", self._acks(channel.name, acks), list(acks))
             for event in rest:
-                await self._guarded(channel, type(event).__name__, self.handle(channel.name, event))
+                await self._guarded(channel, type(event).__name__, self.handle(channel.name, event), [event])
 
-    async def _guarded(self, channel: Channel, what: str, work: Coroutine[Any, Any, object]) -> None:
+    async def _guarded(
+        self, channel: Channel, what: str, work: Coroutine[Any, Any, object], events: list[ChannelEvent]
+    ) -> None:
         try:
             await work
-        except Exception:
+        except CalloutError as exc:  # the core refused it (a domain rule): sending it again cannot help
+            log.warning("channel %s: refused %s: %s", channel.name, what, exc)
+        except Exception:  # not stored (the store is away, a bug): the peer sends it again
             log.exception("channel %s: could not handle %s", channel.name, what)
+            return
+        channel.handled(events)
 
     async def _acks(self, channel: str, run: list[RadioAck]) -> None:
         acks = [

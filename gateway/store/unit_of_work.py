@@ -2,8 +2,9 @@
 
 Updates of incidents, resources, attempts and deliveries and new audit rows are queued and written
 in batches (one executemany per table) when the transaction needs them: before any read, and at
-commit (an insert goes straight out and does not wait for them). Reads therefore always see the transaction's own changes, while a
-batch of transitions that loaded its rows first costs a handful of round trips.
+commit (an insert goes straight out and does not wait for them). Reads therefore always see the
+transaction's own changes, while a batch of transitions that loaded its rows first costs a
+handful of round trips.
 """
 
 from __future__ import annotations

@@ -147,3 +147,17 @@ async def test_a_refused_login_is_down():
     ):
         await until(lambda: ch.health.state is HealthState.DOWN, "down")
         assert "login refused: 550" in ch.health.reason
+
+
+async def test_a_server_that_closes_before_answering_send_never_counts_as_sent():
+    """The server goes away after the message but before its 250 to SEND (RFC 1861 §4.5.1):
+    nothing confirms the page, so the send fails temporarily (the engine retries it); the next
+    send goes on a new connection and is `sent` on its 250."""
+    async with SnppServer(inject={"SEND": [0]}) as srv, channel(srv) as ch:
+        with pytest.raises(ChannelError) as err:
+            await ch.send(msg("1001", "lost with the server"))
+        assert err.value.temporary is True and "after SEND" in err.value.reason
+        assert srv.pages == []
+        receipt = await ch.send(msg("1001", "the retry"))
+    assert receipt.evidence["snpp_connection"] == 2
+    assert [p.text for p in srv.pages] == ["the retry"]

@@ -325,3 +325,23 @@ async def test_an_invalid_pager_id_is_refused_without_a_call():
             await ch.send(msg("10 01"))
     assert err.value.temporary is False and err.value.evidence["code"] == "address"
     assert term.sessions == []
+
+
+async def test_a_line_that_drops_mid_batch_records_only_the_pages_the_terminal_took(link):
+    """A batch of pages in one session and the line drops after two: a send returns a receipt
+    only for a page the terminal answered 211 to (TAP 1.8 §3 step 9); each other one fails
+    temporarily (or goes in a new session), so nothing is recorded `sent` that did not arrive."""
+    async with (
+        TapTerminal(pty_link=link, baud=9600, faults=Faults(drop_after_pages=2)) as term,
+        pty_channel(term, probe_on_start=False) as ch,
+    ):
+        results = await asyncio.gather(
+            *(ch.send(msg(f"{3000 + i}", f"page {i}", i)) for i in range(5)), return_exceptions=True
+        )
+    taken = [p.pager_id for p in term.pages]
+    receipted = [f"{3000 + i}" for i, r in enumerate(results) if not isinstance(r, BaseException)]
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert all(isinstance(e, ChannelError) and e.temporary for e in failed)
+    assert failed, "the drop must fail at least the page in flight"
+    assert sorted(receipted) == sorted(taken)
+    assert taken[:2] == ["3000", "3001"]

@@ -408,6 +408,9 @@ async def test_through_the_gateway_radio_ack_then_fallback_when_the_radio_is_off
         # (Not asserted: "attempt.delivered". The radio's receipt can reach the core before the
         # engine has recorded the send, and the core then drops it as unmatched.)
         assert inc.reference in fleet.radio("R1").received[0].text and sms.sent == []
+        # The field pump confirmed the receipt and the ack once stored: PUBACKed only then.
+        assert ch.holding  # the gateway's field pump confirms what it stored
+        await until(lambda: ch.stats.acked >= 2, "receipt and ack PUBACKed after the core stored them")
 
         # A dispatch to a talkgroup: the first member's ack counts, naming the group.
         inc3 = await gw.incidents.create(FIRE, source="desk", actor="test")
@@ -506,7 +509,8 @@ async def test_fleet_over_two_connections_with_never_ack_and_drop_faults(broker)
         collected(ch) as got,
     ):
         await until(lambda: all(ch.presence(f"R{i}") for i in range(1, 5)), "four radios online")
-        assert ch._presence["R1"].gateway == "radio-fleet-0" and ch._presence["R2"].gateway == "radio-fleet-1"
+        gateways = {r: p.gateway for r, p in ch.known.radios.items()}
+        assert gateways["R1"] == "radio-fleet-0" and gateways["R2"] == "radio-fleet-1"
         for i in range(1, 5):
             await ch.send(msg(f"R{i}", str(i)))
         await until(lambda: len(of(DeliveryReport, got)) == 3 and len(of(RadioAck, got)) == 2, "answers")
@@ -514,3 +518,60 @@ async def test_fleet_over_two_connections_with_never_ack_and_drop_faults(broker)
         assert sorted(a.address for a in of(RadioAck, got)) == ["R1", "R2"]
         assert sorted(r.evidence["radio"] for r in of(DeliveryReport, got)) == ["R1", "R2", "R3"]
         assert fleet.stats.dropped == 1 and fleet.stats.downlinks == 4  # shared: each message once
+
+
+async def test_after_a_broker_restart_without_persistence_no_radio_is_sent_to_before_it_announces():
+    """The measured fault (issue 14): a broker without persistence restarts, callout reconnects
+    before the radios do, and the broker would take (PUBACK) downlinks no radio ever gets. Known
+    radios are stale after the reconnect: a send waits `presence_wait` for their presence, then
+    fails temporarily; nothing is published, so nothing is recorded `sent`."""
+    async with PrivateBroker(persistence=False) as bare, radio(bare, presence_wait=0.2) as ch:
+        async with RadioFleet(broker=bare.url, count=2, ack_delay=0.0, walk_delay=None):
+            await until(lambda: ch.presence("R1") is True, "R1 online")
+        await until(lambda: ch.presence("R1") is False, "the fleet's will says offline")
+        await bare.restart()  # the retained statuses are gone with it
+        await until(lambda: ch.health.state is HealthState.UP and ch.stats.connects == 2, "reconnected")
+        assert ch.presence("R1") is None and "R1" in ch.known.stale
+        published = ch.stats.published
+        with pytest.raises(ChannelError) as held:
+            await ch.send(msg("R1", "31"))
+        assert held.value.temporary and held.value.evidence == {"presence": "unknown"}
+        assert "since the reconnect" in held.value.reason
+        assert ch.stats.published == published and ch.stats.held_back == 1
+        # A radio never heard of is unknown, not stale: fleets without presence still work.
+        await ch.send(msg("R9", "32"))
+        # A send waiting for a stale radio goes out as soon as its presence is read again.
+        slow = radio(bare, presence_wait=10.0)
+        ch.options = slow.options
+        async with collected(ch) as got:
+            sending = asyncio.ensure_future(ch.send(msg("R2", "33")))
+            async with RadioFleet(broker=bare.url, count=2, ack_delay=0.0, walk_delay=None) as fleet:
+                receipt = await sending
+                assert receipt.channel_ref == "33"
+                await until(lambda: of(RadioAck, got), "ack for 33")
+                assert [m.id for m in fleet.radio("R2").received] == ["33"]
+
+
+async def test_uplinks_are_acknowledged_to_the_broker_only_once_the_core_stored_them(broker):
+    """With `hold_until_handled` (what the gateway's field pump asks for) an uplink the core has
+    not confirmed with `handled` is not PUBACKed: after a crash or a reconnect the broker sends it
+    again from the persistent session (MQTT 5 §4.4). Once handled, it never comes again."""
+    async with RadioFleet(broker=broker.url, count=2, walk_delay=None) as fleet:
+        async with radio(broker) as ch, collected(ch) as got:
+            ch.hold_until_handled()
+            fleet.send_status("R1", "en_route")
+            await until(lambda: of(UnitStatusReport, got), "status emitted")
+            assert ch.stats.acked == 0  # not stored: the broker still holds it for us
+        async with radio(broker) as ch, collected(ch) as again:
+            ch.hold_until_handled()
+            await until(lambda: of(UnitStatusReport, again), "the unconfirmed status came again")
+            ch.handled(again)
+            assert ch.stats.acked == 1
+            fleet.send_text("R2", "ETA 5 MIN")
+            await until(lambda: of(InboundText, again), "text")
+            ch.handled(of(InboundText, again))
+        async with radio(broker) as ch, collected(ch) as third:
+            fleet.send_status("R2", "on_scene")  # a fresh uplink: proves the channel is reading
+            await until(lambda: of(UnitStatusReport, third), "fresh status")
+            assert [(e.address, e.status) for e in of(UnitStatusReport, third)] == [("R2", "on_scene")]
+            assert not of(InboundText, third)

@@ -294,3 +294,21 @@ async def test_gateway_dispatch_receipt_and_fallback_on_a_permanent_error(tmp_pa
                 ("pager", DeliveryState.SENT),
             ]
             assert "ESME_RINVDSTADR" in attempts[0].evidence["error"]
+
+
+async def test_submits_unanswered_when_the_smsc_goes_away_are_not_sent():
+    """The SMSC drops the bind with submits in the window and does not come back: no
+    submit_sm_resp, so no send returns a receipt (SMPP 3.4 §4.4.2: the message id is the
+    evidence); each fails temporarily within send_timeout and the engine retries or moves on."""
+    sim = Smsc(submit_delay=30.0)
+    await sim.__aenter__()
+    try:
+        async with channel(sim, send_timeout=1.0) as ch:
+            sends = [asyncio.create_task(ch.send(msg(f"w{i}", mid=str(i)))) for i in range(3)]
+            await until(lambda: len(sim.submits) >= 3, "submits in the window")
+            await sim.__aexit__(None, None, None)
+            results = await asyncio.gather(*sends, return_exceptions=True)
+            assert all(isinstance(r, ChannelError) and r.temporary for r in results), results
+            await until(lambda: ch.health.state is not HealthState.UP, "the channel says the SMSC is away")
+    finally:
+        await sim.__aexit__(None, None, None)

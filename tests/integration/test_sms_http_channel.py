@@ -179,3 +179,19 @@ async def test_unreachable_provider_goes_down_then_comes_back_up():
         async with SmsProvider(port=port):
             await until(lambda: ch.health.state is HealthState.UP, "probe found the provider", timeout=3)
             assert (await ch.send(msg())).channel_ref == "sms-000001"
+
+
+async def test_a_retry_after_a_timeout_carries_the_attempt_id_and_the_provider_sends_once():
+    """The client reference is callout's attempt id: a send that timed out while the provider
+    went on to accept it is retried with the same reference, and a provider that honours client
+    references answers with the first message's id instead of sending a second SMS."""
+    provider = SmsProvider(behaviours={"+447700900013": "slow"}, slow_delay=0.4)
+    async with provider, channel(provider.url, timeout=0.1) as ch:
+        with pytest.raises(ChannelError) as err:
+            await ch.send(msg("+447700900013", mid="55"))
+        assert err.value.temporary is True  # nothing confirmed it: not `sent`
+        await until(lambda: len(provider.received) == 1, "the provider took it after all")
+        assert provider.received[0].reference == "55"
+        receipt = await ch.send(msg("+447700900013", mid="55"))  # the engine's retry
+        assert receipt.channel_ref == provider.received[0].id
+        assert len(provider.received) == 1 and provider.duplicates_dropped == 1

@@ -70,3 +70,29 @@ async def test_a_down_channel_comes_back_up_when_the_endpoint_answers_again():
                 await asyncio.sleep(0.05)
             assert ch.health.state is HealthState.UP
             assert "answers again" in ch.health.reason
+
+
+async def test_a_hung_endpoint_fails_temporarily_and_the_retry_carries_the_same_key():
+    """A webhook that takes the message and never answers: the send fails temporarily after the
+    channel's `timeout` (nothing confirms it, so it is not `sent`); the engine's retry carries the
+    same `Idempotency-Key`, and a receiver that honours it does not act twice."""
+    app = FieldApp(behaviours={"stuck": "hang"}, default="silent")
+    async with app, build("app", {"url": f"{app.url}/app/{{address}}", "timeout": 0.3}) as ch:
+        with pytest.raises(ChannelError) as hung:
+            await ch.send(msg("stuck", "41"))
+        assert hung.value.temporary is True and "no answer within 0.3s" in hung.value.reason
+        assert ch.health.state is HealthState.UP  # it answered TCP: a slow app is not a dead one
+        app.behaviours["stuck"] = "silent"  # the app recovers; the engine retries attempt 41
+        receipt = await ch.send(msg("stuck", "41"))
+        assert receipt.channel_ref == "app-1"  # the first answer, not a second message
+        assert len(app.received) == 1 and app.duplicates_dropped == 1
+        await ch.send(msg("stuck", "42"))  # another attempt is another message
+        assert len(app.received) == 2 and app.duplicates_dropped == 1
+
+
+async def test_the_idempotency_header_can_be_renamed_or_left_out():
+    app = FieldApp(default="silent")
+    async with app, build("app", {"url": f"{app.url}/app/{{address}}", "idempotency_header": ""}) as ch:
+        await ch.send(msg("ENG1", "5"))
+        await ch.send(msg("ENG1", "5"))
+        assert len(app.received) == 2 and app.duplicates_dropped == 0

@@ -24,6 +24,7 @@ from adapters.pager_tap.blocks import (
     encode_transaction,
     parse_response,
     to_seven_bit,
+    unescape_field,
 )
 from adapters.pager_tap.session import (
     Closed,
@@ -436,3 +437,11 @@ def test_a_session_fed_garbage_never_raises_and_always_has_a_state(chunks, ticks
             assert isinstance(ev, Ready | PageDone | Closed)
         assert s.state in State
         assert s.deadline is None or s.state is not State.CLOSED
+
+
+@pytest.mark.parametrize("field", [b"\xe9", b"caf\xe9", b"\x1aA\xff"])
+def test_a_field_byte_above_7_bits_is_a_format_error(field):
+    """Found by tests/fuzz: unescape_field raised UnicodeDecodeError; TAP fields are 7-bit."""
+    with pytest.raises(TapFormatError) as caught:
+        unescape_field(field)
+    assert caught.value.code == 515

@@ -376,3 +376,16 @@ def test_options_validate_and_size_the_channel():
 def test_final_of():
     assert codec.final_of("+CMS ERROR: 500") == Final(FinalKind.CMS_ERROR, 500, "+CMS ERROR: 500")
     assert codec.final_of("NO CARRIER") is not None and codec.final_of("+CMGS: 1") is None
+
+
+@pytest.mark.parametrize("code", ["\u00b938", "3\u00b2", "\u0663\u0668"])  # ¹38, 3², Arabic-Indic 38
+def test_error_code_in_non_ascii_digits_is_an_unknown_code_not_a_crash(code):
+    """Found by tests/fuzz: `str.isdigit` accepts superscripts, `int` refuses them; the session
+    raised ValueError and the modem link dropped. Now the code is unknown (None)."""
+    s = AtSession()
+    s.command("AT+CMGS=41", payload="00")
+    s.receive_data(f"\r\n+CMS ERROR: {code}\r\n".encode("latin-1", "replace"))
+    (response,) = [e for e in s.events_received() if isinstance(e, Response)]
+    assert response.final.kind is FinalKind.CMS_ERROR and response.final.code is None
+    with pytest.raises(AtError):
+        answers.parse_cmgs((f"+CMGS: {code}",))
