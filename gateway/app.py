@@ -20,6 +20,7 @@ from gateway.bus import Bus
 from gateway.clock import Clock, SystemClock
 from gateway.domain.models import Endpoint, Resource, Stakeholder
 from gateway.engine import DeliveryEngine
+from gateway.maintenance import MaintenanceCalendar, MaintenanceService, windows_from_config
 from gateway.metrics import Metrics
 from gateway.services.acks import AckService
 from gateway.services.core import Core
@@ -100,7 +101,15 @@ class Gateway:
                 clock=self.clock,
                 metrics=self.metrics,
                 stakeholders=_stakeholders(self.settings),
+                maintenance=MaintenanceCalendar(windows_from_config(self.settings.maintenance)),
             )
+            # Planned works count as down for the engine (gateway/maintenance.py).
+            gate = self.core.maintenance.gate(self.engine.is_up, self.clock.now)
+            self.engine.is_up = gate  # type: ignore[method-assign,assignment]
+            self.maintenance = MaintenanceService(
+                store=self.store, clock=self.clock, calendar=self.core.maintenance
+            )
+            await self.maintenance.load()
             self.core.index_resources(await self._seed_resources())
             self.incidents = IncidentService(self.core)
             self.units = UnitStatusService(self.core, self.incidents)

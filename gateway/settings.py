@@ -11,7 +11,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.domain.states import Classification, DeliveryMode, Priority
@@ -206,6 +214,25 @@ class StakeholderConfig(Strict):
     contact_plan: list[EndpointConfig] = Field(min_length=1)
 
 
+class MaintenanceConfig(Strict):
+    """A planned-works window (gateway/maintenance.py): a channel counts as down, a resource is
+    not recommended. Times carry their UTC offset (TOML offset date-times, RFC 3339)."""
+
+    channel: str = ""
+    resource: str = ""
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> MaintenanceConfig:
+        if bool(self.channel) == bool(self.resource):
+            raise ValueError("name exactly one of channel or resource")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
 class CtiSourceConfig(Strict):
     """A configured CTI source (`sip`, `ami`); `options` are validated by the kind's own model."""
 
@@ -237,6 +264,7 @@ class Settings(BaseSettings):
     channels: list[ChannelConfig] = Field(default_factory=list)
     resources: list[ResourceConfig] = Field(default_factory=list)
     stakeholders: list[StakeholderConfig] = Field(default_factory=list)
+    maintenance: list[MaintenanceConfig] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -278,6 +306,12 @@ class Settings(BaseSettings):
                     raise ValueError(
                         f"escalation.levels.{prio}.{i}.target: no stakeholder is in group {lv.target!r}"
                     )
+        resource_ids = {r.id for r in self.resources}
+        for i, mw in enumerate(self.maintenance):
+            if mw.channel and mw.channel not in known:
+                raise ValueError(f"maintenance.{i}.channel: unknown channel {mw.channel!r}")
+            if mw.resource and mw.resource not in resource_ids:
+                raise ValueError(f"maintenance.{i}.resource: unknown resource {mw.resource!r}")
         tokens = [t.token for t in self.api.tokens]
         if len(tokens) != len(set(tokens)):
             raise ValueError("api.tokens: the same token is given twice")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from gateway.clock import Clock
 from gateway.domain.models import Resource, Stakeholder
 from gateway.engine import DeliveryEngine
+from gateway.maintenance import MaintenanceCalendar
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.store import Store
@@ -21,6 +22,8 @@ class Core:
     clock: Clock
     metrics: Metrics
     stakeholders: list[Stakeholder] = field(default_factory=list)
+    # Planned works: channels that count as down, resources not to recommend (gateway/maintenance.py).
+    maintenance: MaintenanceCalendar = field(default_factory=MaintenanceCalendar)
     # (channel, address) -> resource id, for replies that arrive from the field.
     by_endpoint: dict[tuple[str, str], str] = field(default_factory=dict)
     # (channel, last digits of a phone number) -> resource ids, for numbers written differently.

@@ -144,7 +144,11 @@ class IncidentService:
         inc.priority = priority_for(inc.impact, inc.urgency, settings.matrix)
         target = settings.targets[inc.priority]
         recs = recommend(
-            await tx.list_resources(), capabilities=capabilities, priority=inc.priority, count=target.units
+            await tx.list_resources(),
+            capabilities=capabilities,
+            priority=inc.priority,
+            count=target.units,
+            exclude=self.core.maintenance.resources_out(self.core.clock.now()),
         )
         inc.recommendation = [asdict(r) for r in recs]
         now = self.core.clock.now()
