@@ -22,6 +22,7 @@ from gateway.domain.models import Endpoint, Resource, Stakeholder
 from gateway.engine import DeliveryEngine
 from gateway.maintenance import MaintenanceCalendar, MaintenanceService, windows_from_config
 from gateway.metrics import Metrics
+from gateway.schedules import schedules_from_config
 from gateway.services.acks import AckService
 from gateway.services.core import Core
 from gateway.services.cti import CtiService
@@ -102,6 +103,7 @@ class Gateway:
                 metrics=self.metrics,
                 stakeholders=_stakeholders(self.settings),
                 maintenance=MaintenanceCalendar(windows_from_config(self.settings.maintenance)),
+                schedules=schedules_from_config(self.settings.schedules),
             )
             # Planned works count as down for the engine (gateway/maintenance.py).
             gate = self.core.maintenance.gate(self.engine.is_up, self.clock.now)

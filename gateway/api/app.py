@@ -18,6 +18,7 @@ from gateway.api import (
     maintenance,
     me,
     resources,
+    schedules,
     triage,
 )
 from gateway.api.auth import TokenTable, auth_middleware
@@ -44,6 +45,7 @@ def build_app(gw: Gateway) -> web.Application:
         kpis,
         triage,
         maintenance,
+        schedules,
         console,
     ):
         app.router.add_routes(module.routes())
