@@ -111,6 +111,9 @@ class InboundText:
     address: str
     text: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    # The message this text answers, where the channel knows it (an email reply's token): an
+    # ACK then acknowledges that message rather than the resource's latest dispatch.
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from adapters.errors import ChannelUnavailable
 @dataclass(frozen=True, slots=True)
 class Kind:
     module: str  # module path; it must define `build(name, options, max_length) -> Channel`
-    family: str  # channels of different families fail independently (radio, sms, pager, voice, data)
+    family: str  # channels of different families fail independently (radio, sms, pager, voice, data, email)
     hint: str = ""  # what to install when the import fails
 
 
@@ -31,6 +31,7 @@ KINDS: dict[str, Kind] = {
     "sms_http": Kind("adapters.sms_http.channel", "sms"),
     "tap": Kind("adapters.pager_tap.channel", "pager"),
     "snpp": Kind("adapters.pager_snpp.channel", "pager"),
+    "email": Kind("adapters.email.channel", "email", hint="pip install aiosmtplib aiosmtpd"),
 }
 # CTI sources: their modules define `build(name, options) -> CtiSource`.
 CTI_KINDS: dict[str, Kind] = {

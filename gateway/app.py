@@ -20,7 +20,9 @@ from gateway.bus import Bus
 from gateway.clock import Clock, SystemClock
 from gateway.domain.models import Endpoint, Resource, Stakeholder
 from gateway.engine import DeliveryEngine
+from gateway.maintenance import MaintenanceCalendar, MaintenanceService, windows_from_config
 from gateway.metrics import Metrics
+from gateway.schedules import schedules_from_config
 from gateway.services.acks import AckService
 from gateway.services.callout import CalloutService
 from gateway.services.core import Core
@@ -106,7 +108,16 @@ class Gateway:
                 clock=self.clock,
                 metrics=self.metrics,
                 stakeholders=_stakeholders(self.settings),
+                maintenance=MaintenanceCalendar(windows_from_config(self.settings.maintenance)),
+                schedules=schedules_from_config(self.settings.schedules),
             )
+            # Planned works count as down for the engine (gateway/maintenance.py).
+            calendar, clock = self.core.maintenance, self.clock
+            self.engine.in_service = lambda name: calendar.window_for("channel", name, clock.now()) is None
+            self.maintenance = MaintenanceService(
+                store=self.store, clock=self.clock, calendar=self.core.maintenance
+            )
+            await self.maintenance.load()
             self.core.index_resources(await self._seed_resources())
             self.store.resource_listeners.append(self.core.directory.put)
             self.store.on_retry = self.metrics.store_retries.inc

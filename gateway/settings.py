@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.domain.states import Classification, DeliveryMode, Priority
+from gateway.schedules import SCHEDULE_CHANNEL
 
 Role = Literal["viewer", "dispatcher", "supervisor", "engineer"]
 
@@ -189,9 +200,55 @@ class ChannelConfig(BaseModel):
 
 
 class EndpointConfig(Strict):
-    channel: str
-    address: str = Field(min_length=1)
+    """An address on a channel, or `schedule = "<id>"`: whoever is on call on that schedule when
+    the delivery is created (gateway/schedules.py)."""
+
+    channel: str = ""
+    address: str = ""
+    schedule: str = ""
     max_length: int | None = Field(None, ge=8, description="a tighter limit than the channel's")
+
+    @model_validator(mode="after")
+    def _address_or_schedule(self) -> EndpointConfig:
+        if self.schedule:
+            if self.channel not in ("", SCHEDULE_CHANNEL) or self.address not in ("", self.schedule):
+                raise ValueError("name either a schedule or a channel and an address, not both")
+            self.channel, self.address = SCHEDULE_CHANNEL, self.schedule
+        elif not self.channel or not self.address:
+            raise ValueError("an endpoint needs a channel and an address (or a schedule)")
+        return self
+
+
+class OverrideConfig(Strict):
+    member: str = Field(description='the stakeholder who covers; "" for nobody (a planned gap)')
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class ScheduleConfig(Strict):
+    """An on-call rotation of stakeholders (gateway/schedules.py)."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = ""
+    members: list[str] = Field(min_length=1)
+    time_zone: str = "UTC"
+    rotation: Literal["daily", "weekly"] = "weekly"
+    handover: str = Field("08:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    handover_day: Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"] = "MO"
+    start: date
+    overrides: list[OverrideConfig] = Field(default_factory=list)
+    holidays: list[date] = Field(default_factory=list)
+    holiday_member: str = ""
+    p1: bool = Field(True, description="check-config warns about gaps in its cover")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (IANA names, e.g. Europe/London)") from exc
+        return value
 
 
 class ResourceConfig(Strict):
@@ -207,6 +264,25 @@ class StakeholderConfig(Strict):
     name: str = ""
     groups: list[str] = Field(min_length=1)
     contact_plan: list[EndpointConfig] = Field(min_length=1)
+
+
+class MaintenanceConfig(Strict):
+    """A planned-works window (gateway/maintenance.py): a channel counts as down, a resource is
+    not recommended. Times carry their UTC offset (TOML offset date-times, RFC 3339)."""
+
+    channel: str = ""
+    resource: str = ""
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> MaintenanceConfig:
+        if bool(self.channel) == bool(self.resource):
+            raise ValueError("name exactly one of channel or resource")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
 
 
 class CtiSourceConfig(Strict):
@@ -240,6 +316,8 @@ class Settings(BaseSettings):
     channels: list[ChannelConfig] = Field(default_factory=list)
     resources: list[ResourceConfig] = Field(default_factory=list)
     stakeholders: list[StakeholderConfig] = Field(default_factory=list)
+    maintenance: list[MaintenanceConfig] = Field(default_factory=list)
+    schedules: list[ScheduleConfig] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -260,6 +338,17 @@ class Settings(BaseSettings):
         if dupes:
             raise ValueError(f"channels: duplicate channel names {sorted(dupes)}")
         known = set(names)
+        if SCHEDULE_CHANNEL in known:
+            raise ValueError(
+                f"channels: {SCHEDULE_CHANNEL!r} is reserved for contact plans naming a schedule"
+            )
+        schedule_ids = {sc.id for sc in self.schedules}
+        people = {st.id for st in self.stakeholders}
+        for i, sc in enumerate(self.schedules):
+            named = {*sc.members, *(o.member for o in sc.overrides if o.member)}
+            named |= {sc.holiday_member} if sc.holiday_member else set()
+            for member in sorted(named - people):
+                raise ValueError(f"schedules.{i}.members: {member!r} is not a stakeholder id")
         plans: dict[str, list[tuple[str, list[EndpointConfig]]]] = {
             "resources": [(r.id, r.contact_plan) for r in self.resources],
             "stakeholders": [(s.id, s.contact_plan) for s in self.stakeholders],
@@ -270,7 +359,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"{section}: duplicate ids")
             for i, (_, plan) in enumerate(items):
                 for j, ep in enumerate(plan):
-                    if ep.channel not in known:
+                    if ep.channel == SCHEDULE_CHANNEL:
+                        if ep.address not in schedule_ids:
+                            raise ValueError(
+                                f"{section}.{i}.contact_plan.{j}.schedule: unknown schedule {ep.address!r}"
+                            )
+                    elif ep.channel not in known:
                         raise ValueError(
                             f"{section}.{i}.contact_plan.{j}.channel: unknown channel {ep.channel!r}"
                         )
@@ -281,6 +375,12 @@ class Settings(BaseSettings):
                     raise ValueError(
                         f"escalation.levels.{prio}.{i}.target: no stakeholder is in group {lv.target!r}"
                     )
+        resource_ids = {r.id for r in self.resources}
+        for i, mw in enumerate(self.maintenance):
+            if mw.channel and mw.channel not in known:
+                raise ValueError(f"maintenance.{i}.channel: unknown channel {mw.channel!r}")
+            if mw.resource and mw.resource not in resource_ids:
+                raise ValueError(f"maintenance.{i}.resource: unknown resource {mw.resource!r}")
         tokens = [t.token for t in self.api.tokens]
         if len(tokens) != len(set(tokens)):
             raise ValueError("api.tokens: the same token is given twice")

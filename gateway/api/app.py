@@ -16,8 +16,10 @@ from gateway.api import (
     health,
     incidents,
     kpis,
+    maintenance,
     me,
     resources,
+    schedules,
     triage,
 )
 from gateway.api.auth import TokenTable, auth_middleware
@@ -33,7 +35,21 @@ def build_app(gw: Gateway) -> web.Application:
     app[context.STATE] = context.ApiState(
         gw=gw, tokens=TokenTable(gw.settings.api.tokens), sockets=weakref.WeakSet()
     )
-    for module in (health, incidents, callout, resources, channels, events, cti, me, kpis, triage, console):
+    for module in (
+        health,
+        incidents,
+        callout,
+        resources,
+        channels,
+        events,
+        cti,
+        me,
+        kpis,
+        triage,
+        maintenance,
+        schedules,
+        console,
+    ):
         app.router.add_routes(module.routes())
     app.on_shutdown.append(events.close_all)
     return app

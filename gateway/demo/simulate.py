@@ -25,6 +25,7 @@ SIMULATORS: dict[str, tuple[str, str]] = {
     "ami": ("simulators.ami_server", "Asterisk Manager Interface server playing call events"),
     "tap-terminal": ("simulators.tap_terminal", "TAP 1.8 paging terminal on a pseudo-terminal and TCP"),
     "snpp": ("simulators.snpp_server", "SNPP (RFC 1861) paging server"),
+    "mail": ("simulators.mail_server", "mail domain: SMTP in, replies and bounces (DSN) out, faults"),
 }
 
 

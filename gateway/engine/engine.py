@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from adapters.backoff import reconnect_delays
@@ -73,6 +73,7 @@ class DeliveryEngine:
         # (channel, channel_ref) -> (expires at, delivered, reason, evidence)
         self._parked: dict[tuple[str, str], tuple[float, bool, str, dict[str, Any]]] = {}
         self.idle = asyncio.Event()
+        self.in_service: Callable[[str], bool] = lambda _channel: True
         self.outcomes = OutcomeRecorder(
             store=store,
             clock=clock,
@@ -101,8 +102,10 @@ class DeliveryEngine:
         return self._in_flight == 0
 
     def is_up(self, channel: str) -> bool:
+        """The channel can be sent on: not reported down, and not held by `in_service` (planned
+        works: gateway/maintenance.py), which counts as down without a health alarm."""
         ch = self.channels.get(channel)
-        return ch is not None and ch.health.state is not HealthState.DOWN
+        return ch is not None and ch.health.state is not HealthState.DOWN and self.in_service(channel)
 
     async def advance(self, tx: Tx, d: Delivery, attempts: list[Attempt] | None = None) -> None:
         """Take a delivery's next step inside the caller's transaction (services use this).

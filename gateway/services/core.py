@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 
 from gateway.clock import Clock
 from gateway.directory import ResourceDirectory
-from gateway.domain.models import Resource, Stakeholder
+from gateway.domain.models import Endpoint, Resource, Stakeholder
 from gateway.engine import DeliveryEngine
+from gateway.maintenance import MaintenanceCalendar
 from gateway.metrics import Metrics
+from gateway.schedules import Schedule, resolve_plan
 from gateway.settings import Settings
 from gateway.store import Store
 
@@ -24,6 +26,16 @@ class Core:
     stakeholders: list[Stakeholder] = field(default_factory=list)
     # Every unit in memory, indexed for recommendations (kept right by the store's commits).
     directory: ResourceDirectory = field(default_factory=ResourceDirectory)
+    # Planned works: channels that count as down, resources not to recommend (gateway/maintenance.py).
+    maintenance: MaintenanceCalendar = field(default_factory=MaintenanceCalendar)
+    # On-call schedules by id (gateway/schedules.py); contact plans may name one.
+    schedules: dict[str, Schedule] = field(default_factory=dict)
+
+    def resolve_plan(self, plan: list[Endpoint]) -> tuple[list[Endpoint], dict[str, str | None]]:
+        """The plan with each schedule replaced by the contact plan of whoever is on call now."""
+        people = {s.id: s.contact_plan for s in self.stakeholders}
+        return resolve_plan(plan, self.schedules, people, self.clock.now())
+
     # (channel, address) -> resource id, for replies that arrive from the field.
     by_endpoint: dict[tuple[str, str], str] = field(default_factory=dict)
     # (channel, last digits of a phone number) -> resource ids, for numbers written differently.

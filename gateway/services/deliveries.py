@@ -33,6 +33,7 @@ async def new_delivery(
     core: Core, tx: Tx, inc: Incident, dispatch_id: int, *, to: Recipient, terms: Terms
 ) -> Delivery:
     now = core.clock.now()
+    plan, on_call = core.resolve_plan(list(to.plan))  # schedules resolve at send time
     d = await tx.insert_delivery(
         Delivery(
             id=0,
@@ -45,7 +46,7 @@ async def new_delivery(
             priority=inc.priority or Priority.P4,
             mode=terms.mode,
             needs_ack=terms.needs_ack,
-            plan=list(to.plan),
+            plan=plan,
             state=DeliveryState.PENDING,
             created_at=now,
             updated_at=now,
@@ -65,7 +66,8 @@ async def new_delivery(
             "purpose": terms.purpose.value,
             "mode": terms.mode.value,
             "needs_ack": terms.needs_ack,
-            "plan": [f"{e.channel}:{e.address}" for e in to.plan],
+            "plan": [f"{e.channel}:{e.address}" for e in plan],
+            **({"on_call": on_call} if on_call else {}),
         },
     )
     await core.engine.advance(tx, d, [])  # a new delivery has no attempts yet

@@ -83,7 +83,7 @@ class EscalationService:
                 capabilities=caps,
                 priority=inc.priority,
                 count=level.count,
-                exclude=busy,
+                exclude=busy | self.core.maintenance.resources_out(self.core.clock.now()),
             )
             detail["recommendation"] = [asdict(r) for r in recs]
             if recs:

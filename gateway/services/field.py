@@ -102,12 +102,13 @@ class FieldEvents:
                             data={"resource": resource, "channel": channel, "text": event.text[:160]},
                         )
                 return "unrecognised"
-            return await self.acks.apply_reply(
-                resource,
-                reply,
-                via=(channel, event.address),
-                evidence={"channel": channel, "text": event.text[:160], **event.evidence},
-            )
+            evidence = {"channel": channel, "text": event.text[:160], **event.evidence}
+            via = (channel, event.address)
+            named = event.message_id if event.message_id and event.message_id.isdigit() else None
+            plain_ack = reply.kind is ReplyKind.ACK and reply.reference is None and reply.short_ref is None
+            if named and plain_ack and await self.acks.ack_attempt(int(named), via=via, evidence=evidence):
+                return "ack"  # the reply named its message (an email token)
+            return await self.acks.apply_reply(resource, reply, via=via, evidence=evidence)
         if isinstance(event, UnitStatusReport):
             try:
                 status = UnitStatus(event.status)

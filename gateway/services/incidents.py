@@ -198,7 +198,10 @@ class IncidentService:
         )
         priority = priority_for(impact, urgency, settings.matrix)
         recs = self.core.directory.recommend(
-            capabilities=capabilities, priority=priority, count=settings.targets[priority].units
+            capabilities=capabilities,
+            priority=priority,
+            count=settings.targets[priority].units,
+            exclude=self.core.maintenance.resources_out(self.core.clock.now()),  # planned works
         )
         return Triaged(classification, priority, capabilities, [asdict(r) for r in recs])
 

@@ -22,6 +22,7 @@ CASES = {
     "sms-http": (["--port", "0"], "sms-http provider on http://127.0.0.1:"),
     "tap-terminal": (["--no-pty", "--tcp-port", "0"], "tap-terminal: TAP 1.8 on tcp 127.0.0.1:"),
     "snpp": (["--port", "0"], "snpp: RFC 1861 server on 127.0.0.1:"),
+    "mail": (["--port", "0", "--return-port", "0"], "mail: SMTP on 127.0.0.1:"),
 }
 
 

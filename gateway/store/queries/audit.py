@@ -78,3 +78,9 @@ class AuditQueries(UnitOfWork):
             .limit(limit)
         )
         return [dict(r._mapping) for r in res]
+
+    async def audit_of_kinds(self, kinds: Collection[str]) -> list[dict[str, Any]]:
+        """Every audit event of these kinds, oldest first (e.g. maintenance windows at start)."""
+        query = sa.select(t.audit).where(t.audit.c.kind.in_(list(kinds))).order_by(t.audit.c.id)
+        res = await self._run(query)
+        return [dict(r._mapping) for r in res]
