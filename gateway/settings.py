@@ -42,10 +42,27 @@ class StoreSettings(Strict):
         return v
 
 
+TOKEN_HASH_PATTERN = r"^scrypt:[0-9]{1,8}:[0-9]{1,3}:[0-9]{1,3}:[0-9a-f]{16}:[0-9a-f]{64}$"  # noqa: S105 (a pattern, not a secret)
+
+
 class ApiToken(Strict):
+    """One API token: its hash from `callout token new` (`token_hash`), or, with a warning from
+    check-config, the token itself in plaintext (`token`)."""
+
     name: str = Field(min_length=1)
     role: Role
-    token: str = Field(min_length=16)
+    token: str | None = Field(None, min_length=16)
+    token_hash: str | None = Field(None, pattern=TOKEN_HASH_PATTERN)
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> ApiToken:
+        if (self.token is None) == (self.token_hash is None):
+            raise ValueError("give exactly one of token_hash (from `callout token new`) or token")
+        if self.token_hash is not None:
+            n = int(self.token_hash.split(":")[1])
+            if n < 2 or n & (n - 1):
+                raise ValueError("token_hash: the scrypt cost n must be a power of two")
+        return self
 
 
 class ApiSettings(Strict):
@@ -54,6 +71,9 @@ class ApiSettings(Strict):
     tokens: list[ApiToken] = Field(default_factory=list)
     # Events kept per WebSocket client before a slow client is disconnected.
     ws_queue: int = Field(1000, ge=10)
+    # Failed authentications (API tokens, inbound channel secrets, CTI signatures) one client
+    # address may make in a minute; more are answered 429 with Retry-After.
+    auth_failures_per_minute: int = Field(10, ge=1)
 
 
 class LoggingSettings(Strict):
@@ -278,7 +298,7 @@ class Settings(BaseSettings):
                     raise ValueError(
                         f"escalation.levels.{prio}.{i}.target: no stakeholder is in group {lv.target!r}"
                     )
-        tokens = [t.token for t in self.api.tokens]
+        tokens = [t.token or t.token_hash for t in self.api.tokens]
         if len(tokens) != len(set(tokens)):
             raise ValueError("api.tokens: the same token is given twice")
         return self

@@ -8,20 +8,33 @@ from aiohttp import web
 
 from gateway import console
 from gateway.api import channels, context, cti, events, health, incidents, kpis, me, resources, triage
-from gateway.api.auth import TokenTable, auth_middleware
+from gateway.api.auth import auth_middleware
 from gateway.api.errors import errors_middleware
+from gateway.api.throttle import FailureThrottle
+from gateway.api.tokens import TokenTable
 from gateway.app import Gateway
 
 MAX_BODY = 256 * 1024
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer: no MIME sniffing; API answers (which carry personal data) are never cached.
+    The console's own files keep their `no-cache` revalidation (gateway/console/__init__.py)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Cache-Control", "no-store")
 
 
 def build_app(gw: Gateway) -> web.Application:
     # Errors outermost, so authentication failures are JSON like everything else.
     app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY)
     app[context.STATE] = context.ApiState(
-        gw=gw, tokens=TokenTable(gw.settings.api.tokens), sockets=weakref.WeakSet()
+        gw=gw,
+        tokens=TokenTable(gw.settings.api.tokens),
+        throttle=FailureThrottle(gw.settings.api.auth_failures_per_minute),
+        sockets=weakref.WeakSet(),
     )
     for module in (health, incidents, resources, channels, events, cti, me, kpis, triage, console):
         app.router.add_routes(module.routes())
+    app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(events.close_all)
     return app
