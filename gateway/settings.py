@@ -243,6 +243,29 @@ class CtiSettings(Strict):
     sources: list[CtiSourceConfig] = Field(default_factory=list)
 
 
+class RetentionDays(Strict):
+    """Days personal data is kept after an incident closes (by its classification; an incident
+    never classified counts as `incident`), and after a call record (a call that made no
+    incident: offered, abandoned) was made. Then the daily purge pseudonymises it."""
+
+    incident: int = Field(730, ge=1)
+    service_request: int = Field(365, ge=1)
+    enquiry: int = Field(90, ge=1)
+    call: int = Field(90, ge=1)
+
+
+class PrivacySettings(Strict):
+    """Personal data (docs/privacy.md): how long it is kept and how reads of it are audited."""
+
+    retention_days: RetentionDays = Field(default_factory=RetentionDays)
+    purge_interval: float = Field(86400.0, gt=0, description="seconds between purges (daily)")
+    # A dispatcher's or supervisor's reads of one incident's whole caller number are audited at
+    # most once per this many seconds (a queue refreshing every few seconds is one read, not many).
+    view_audit_interval: float = Field(300.0, ge=0)
+    # Incidents whose personal data must be kept whatever its age (erasure refused, purge skips).
+    legal_hold: list[str] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CALLOUT_", env_nested_delimiter="__", extra="forbid")
 
@@ -254,6 +277,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     cti: CtiSettings = Field(default_factory=CtiSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     channels: list[ChannelConfig] = Field(default_factory=list)
     resources: list[ResourceConfig] = Field(default_factory=list)
     stakeholders: list[StakeholderConfig] = Field(default_factory=list)

@@ -10,6 +10,7 @@ from gateway import console
 from gateway.api import channels, context, cti, events, health, incidents, kpis, me, resources, triage
 from gateway.api.auth import auth_middleware
 from gateway.api.errors import errors_middleware
+from gateway.api.personal_view import ViewAudit
 from gateway.api.throttle import FailureThrottle
 from gateway.api.tokens import TokenTable
 from gateway.app import Gateway
@@ -31,6 +32,7 @@ def build_app(gw: Gateway) -> web.Application:
         gw=gw,
         tokens=TokenTable(gw.settings.api.tokens),
         throttle=FailureThrottle(gw.settings.api.auth_failures_per_minute),
+        views=ViewAudit(gw.settings.privacy.view_audit_interval),
         sockets=weakref.WeakSet(),
     )
     for module in (health, incidents, resources, channels, events, cti, me, kpis, triage, console):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from gateway.api.personal_view import ViewAudit
     from gateway.api.throttle import FailureThrottle
     from gateway.api.tokens import TokenTable
     from gateway.app import Gateway
@@ -21,6 +22,7 @@ class ApiState:
     gw: Gateway
     tokens: TokenTable
     throttle: FailureThrottle
+    views: ViewAudit
     sockets: weakref.WeakSet[web.WebSocketResponse]
 
 
