@@ -35,6 +35,9 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     new = tok.add_parser("new", help="make a token: prints it once, and the line for the settings file")
     new.add_argument("--name", required=True, help="who or what holds it (a desk, a wallboard)")
     new.add_argument("--role", required=True, choices=["viewer", "dispatcher", "supervisor", "engineer"])
+    from gateway.privacy_cli import add_parsers as add_privacy
+
+    add_privacy(sub)
     sim = sub.add_parser("simulate", help="run one device simulator standalone")
     if "simulate" in (argv or []):  # simulators are imported only when one is asked for
         from gateway.demo.simulate import add_parsers
@@ -65,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.command == "token":
             return _new_token(args.name, args.role)
+        if args.command == "privacy":
+            from gateway.privacy_cli import run as privacy
+
+            return privacy(args)
         if args.command == "simulate":
             from gateway.demo.simulate import run as simulate
 

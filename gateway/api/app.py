@@ -7,7 +7,19 @@ import weakref
 from aiohttp import web
 
 from gateway import console
-from gateway.api import channels, context, cti, events, health, incidents, kpis, me, resources, triage
+from gateway.api import (
+    channels,
+    context,
+    cti,
+    events,
+    health,
+    incidents,
+    kpis,
+    me,
+    privacy,
+    resources,
+    triage,
+)
 from gateway.api.auth import auth_middleware
 from gateway.api.errors import errors_middleware
 from gateway.api.personal_view import ViewAudit
@@ -35,7 +47,7 @@ def build_app(gw: Gateway) -> web.Application:
         views=ViewAudit(gw.settings.privacy.view_audit_interval),
         sockets=weakref.WeakSet(),
     )
-    for module in (health, incidents, resources, channels, events, cti, me, kpis, triage, console):
+    for module in (health, incidents, resources, channels, events, cti, me, kpis, triage, privacy, console):
         app.router.add_routes(module.routes())
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(events.close_all)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.domain.models import Incident
+from gateway.domain.models import PERSONAL_FIELDS, Incident
 from gateway.domain.personal import mask_number
 from gateway.domain.states import IncidentState, Priority, check_incident_transition
 from gateway.errors import ValidationFailed
@@ -93,6 +93,8 @@ class IncidentService:
                 setattr(inc, k, v)
             inc.updated_at = self.core.clock.now()
             await tx.update_incident(inc)
+            if PERSONAL_FIELDS & set(changed):
+                await tx.set_personal(inc)
             if changed:
                 await tx.record(
                     "incident.updated",
