@@ -16,6 +16,7 @@ from gateway.api import (
     incidents,
     kpis,
     me,
+    openapi,
     privacy,
     resources,
     triage,
@@ -47,7 +48,8 @@ def build_app(gw: Gateway) -> web.Application:
         views=ViewAudit(gw.settings.privacy.view_audit_interval),
         sockets=weakref.WeakSet(),
     )
-    for module in (health, incidents, resources, channels, events, cti, me, kpis, triage, privacy, console):
+    modules = (health, incidents, resources, channels, events, cti, me, kpis, triage, privacy, openapi)
+    for module in (*modules, console):
         app.router.add_routes(module.routes())
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(events.close_all)
