@@ -27,14 +27,16 @@ _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 
 
-def nesting_depth(raw: bytes) -> int:
+def nesting_depth(raw: bytes, *, stop_above: int | None = None) -> int:
     """How deep arrays and objects nest in a JSON text, counted without recursion (strings,
-    which may hold brackets, are skipped)."""
+    which may hold brackets, are skipped). With `stop_above`, stops counting once deeper."""
     depth = deepest = 0
-    for bracket in _BRACKETS.findall(_STRINGS.sub(b'""', raw)):
-        if bracket in (b"[", b"{"):
+    for bracket in _BRACKETS.finditer(_STRINGS.sub(b'""', raw)):
+        if bracket.group() in (b"[", b"{"):
             depth += 1
             deepest = max(deepest, depth)
+            if stop_above is not None and deepest > stop_above:
+                break
         else:
             depth -= 1
     return deepest
@@ -42,7 +44,9 @@ def nesting_depth(raw: bytes) -> int:
 
 def too_deep(raw: bytes) -> bool:
     """True when `raw` nests deeper than MAX_DEPTH; a body with few brackets is passed at once."""
-    return raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and nesting_depth(raw) > MAX_DEPTH
+    return (
+        raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and nesting_depth(raw, stop_above=MAX_DEPTH) > MAX_DEPTH
+    )
 
 
 def _no_constants(name: str) -> Any:
