@@ -31,6 +31,7 @@ from gateway.services.dispatch import DispatchService
 from gateway.services.escalation import EscalationService
 from gateway.services.field import FieldEvents
 from gateway.services.incidents import IncidentService
+from gateway.services.privacy import PrivacyService
 from gateway.services.stand_down import StandDownService
 from gateway.services.unit_status import UnitStatusService
 from gateway.settings import Settings
@@ -130,6 +131,7 @@ class Gateway:
             self.field = FieldEvents(self.core, self.acks, self.units)
             self.escalation = EscalationService(self.core, self.dispatch)
             self.cti = CtiService(self.core, self.incidents)
+            self.privacy = PrivacyService(self.settings, self.store, self.clock)
             for ch in channels.values():
                 await self._enter_channel(ch)
             self.channels = channels
@@ -213,6 +215,7 @@ class Gateway:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.engine.run(), name="engine")
             tg.create_task(self.escalation.run(), name="escalation")
+            tg.create_task(self.privacy.run(), name="privacy.purge")
             for ch in self.channels.values():
                 tg.create_task(self._watch_health(ch), name=f"health.{ch.name}")
                 tg.create_task(self.field.pump(ch), name=f"inbound.{ch.name}")

@@ -1,4 +1,4 @@
-"""The `callout` command: run, check-config, demo, simulate."""
+"""The `callout` command: run, check-config, demo, simulate, token, privacy."""
 
 from __future__ import annotations
 
@@ -31,6 +31,13 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         help="MQTT broker for the radio fleet (default: demo settings; "
         "a private mosquitto when none answers)",
     )
+    tok = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    new = tok.add_parser("new", help="make a token: prints it once, and the line for the settings file")
+    new.add_argument("--name", required=True, help="who or what holds it (a desk, a wallboard)")
+    new.add_argument("--role", required=True, choices=["viewer", "dispatcher", "supervisor", "engineer"])
+    from gateway.privacy_cli import add_parsers as add_privacy
+
+    add_privacy(sub)
     sim = sub.add_parser("simulate", help="run one device simulator standalone")
     if "simulate" in (argv or []):  # simulators are imported only when one is asked for
         from gateway.demo.simulate import add_parsers
@@ -59,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
                     broker=args.broker,
                 )
             )
+        if args.command == "token":
+            return _new_token(args.name, args.role)
+        if args.command == "privacy":
+            from gateway.privacy_cli import run as privacy
+
+            return privacy(args)
         if args.command == "simulate":
             from gateway.demo.simulate import run as simulate
 
@@ -86,6 +99,18 @@ def _check(path: Path, *, strict: bool) -> int:
         f"{len(settings.stakeholders)} stakeholders)"
     )
     return 1 if (strict and found) else 0
+
+
+def _new_token(name: str, role: str) -> int:
+    import json
+
+    from gateway.api.tokens import new_token
+
+    token, hashed = new_token()
+    print(f"token (shown once; give it to {name}): {token}")
+    print("add to [api] tokens in the settings file:")
+    print(f"  {{ name = {json.dumps(name)}, role = {json.dumps(role)}, token_hash = {json.dumps(hashed)} }},")
+    return 0
 
 
 def _run(path: Path) -> int:

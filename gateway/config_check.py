@@ -53,6 +53,12 @@ def warnings(settings: Settings) -> list[str]:
     out.extend(schedule_gaps(settings, now=time.time()))
     if not settings.api.tokens:
         out.append("api.tokens: no tokens; the API will refuse every request that needs one")
+    for i, tok in enumerate(settings.api.tokens):
+        if tok.token is not None:
+            out.append(
+                f"api.tokens.{i} ({tok.name}): the token is in plaintext; replace it with the "
+                f"token_hash line printed by `callout token new --name {tok.name} --role {tok.role}`"
+            )
     if Priority.P1 not in settings.escalation.levels:
         out.append("escalation.levels: no levels for P1; an unacknowledged P1 will not escalate")
     return out

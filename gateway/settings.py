@@ -56,10 +56,27 @@ class StoreSettings(Strict):
         return v
 
 
+TOKEN_HASH_PATTERN = r"^scrypt:[0-9]{1,8}:[0-9]{1,3}:[0-9]{1,3}:[0-9a-f]{16}:[0-9a-f]{64}$"  # noqa: S105 (a pattern, not a secret)
+
+
 class ApiToken(Strict):
+    """One API token: its hash from `callout token new` (`token_hash`), or, with a warning from
+    check-config, the token itself in plaintext (`token`)."""
+
     name: str = Field(min_length=1)
     role: Role
-    token: str = Field(min_length=16)
+    token: str | None = Field(None, min_length=16)
+    token_hash: str | None = Field(None, pattern=TOKEN_HASH_PATTERN)
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> ApiToken:
+        if (self.token is None) == (self.token_hash is None):
+            raise ValueError("give exactly one of token_hash (from `callout token new`) or token")
+        if self.token_hash is not None:
+            n = int(self.token_hash.split(":")[1])
+            if n < 2 or n & (n - 1):
+                raise ValueError("token_hash: the scrypt cost n must be a power of two")
+        return self
 
 
 class ApiSettings(Strict):
@@ -68,6 +85,9 @@ class ApiSettings(Strict):
     tokens: list[ApiToken] = Field(default_factory=list)
     # Events kept per WebSocket client before a slow client is disconnected.
     ws_queue: int = Field(1000, ge=10)
+    # Failed authentications (API tokens, inbound channel secrets, CTI signatures) one client
+    # address may make in a minute; more are answered 429 with Retry-After.
+    auth_failures_per_minute: int = Field(10, ge=1)
 
 
 class LoggingSettings(Strict):
@@ -302,6 +322,29 @@ class CtiSettings(Strict):
     sources: list[CtiSourceConfig] = Field(default_factory=list)
 
 
+class RetentionDays(Strict):
+    """Days personal data is kept after an incident closes (by its classification; an incident
+    never classified counts as `incident`), and after a call record (a call that made no
+    incident: offered, abandoned) was made. Then the daily purge pseudonymises it."""
+
+    incident: int = Field(730, ge=1)
+    service_request: int = Field(365, ge=1)
+    enquiry: int = Field(90, ge=1)
+    call: int = Field(90, ge=1)
+
+
+class PrivacySettings(Strict):
+    """Personal data (docs/privacy.md): how long it is kept and how reads of it are audited."""
+
+    retention_days: RetentionDays = Field(default_factory=RetentionDays)
+    purge_interval: float = Field(86400.0, gt=0, description="seconds between purges (daily)")
+    # A dispatcher's or supervisor's reads of one incident's whole caller number are audited at
+    # most once per this many seconds (a queue refreshing every few seconds is one read, not many).
+    view_audit_interval: float = Field(300.0, ge=0)
+    # Incidents whose personal data must be kept whatever its age (erasure refused, purge skips).
+    legal_hold: list[str] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CALLOUT_", env_nested_delimiter="__", extra="forbid")
 
@@ -313,6 +356,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     cti: CtiSettings = Field(default_factory=CtiSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     channels: list[ChannelConfig] = Field(default_factory=list)
     resources: list[ResourceConfig] = Field(default_factory=list)
     stakeholders: list[StakeholderConfig] = Field(default_factory=list)
@@ -381,7 +425,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"maintenance.{i}.channel: unknown channel {mw.channel!r}")
             if mw.resource and mw.resource not in resource_ids:
                 raise ValueError(f"maintenance.{i}.resource: unknown resource {mw.resource!r}")
-        tokens = [t.token for t in self.api.tokens]
+        tokens = [t.token or t.token_hash for t in self.api.tokens]
         if len(tokens) != len(set(tokens)):
             raise ValueError("api.tokens: the same token is given twice")
         return self

@@ -44,7 +44,8 @@ Level = Annotated[int, Field(ge=1, le=9)]  # the configured matrix's bounds are 
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # allow_inf_nan: no NaN or infinity in any number (they also never get past load_json).
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class EmptyBody(Body):

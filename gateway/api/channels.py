@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 
 from aiohttp import web
 
 from adapters.base import ChannelEvent, DeliveryReport, InboundText, RadioAck, UnitStatusReport
 from gateway.api import context, serialize
-from gateway.api.auth import Permission, require
+from gateway.api.auth import Permission, client_address, require
 from gateway.api.bodies import INBOUND, Body, InboundAck, InboundReply, InboundReport, InboundStatus
-from gateway.api.errors import ForbiddenError, MalformedBodyError
-from gateway.api.inputs import parse
+from gateway.api.errors import ForbiddenError, MalformedBodyError, WrongSecretError
+from gateway.api.inputs import MAX_DEPTH, load_json, parse, too_deep
 from gateway.errors import CalloutError, NotFound, ValidationFailed
 from gateway.settings import Settings
 
@@ -50,10 +49,7 @@ def _event(body: Body, via: dict[str, Any]) -> ChannelEvent:
 
 async def _read_event(request: web.Request, via: dict[str, Any]) -> ChannelEvent:
     raw = await request.read()
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedBodyError(f"the body is not valid JSON: {exc}") from None
+    data = load_json(raw)
     if not isinstance(data, dict):
         raise ValidationFailed({"body": "must be a JSON object"})
     kind = data.get("type")
@@ -69,13 +65,12 @@ async def inbound(request: web.Request) -> web.Response:
         raise NotFound("channel", name)
     secret = inbound_secret(gw.settings, name)
     given = request.headers.get(SECRET_HEADER, "")
-    if not secret or not hmac.compare_digest(secret.encode(), given.encode()):
-        why = (
+    if not secret:
+        raise ForbiddenError(f"channel {name!r} has no inbound secret configured")
+    if not hmac.compare_digest(secret.encode(), given.encode()):
+        raise WrongSecretError(
             f"channel {name!r} takes inbound calls only with its shared secret in {SECRET_HEADER}"
-            if secret
-            else f"channel {name!r} has no inbound secret configured"
         )
-        raise ForbiddenError(why)
     event = await _read_event(request, {"via": "http"})
     result = await gw.field.handle(name, event)
     return web.json_response({"result": result})
@@ -91,10 +86,15 @@ async def callback(request: web.Request) -> web.Response:
     if channel is None or not callable(accept):
         raise NotFound("channel taking callbacks", name)
     body = await request.read()
+    if too_deep(body):  # a recursion bomb never reaches the provider's parser
+        raise MalformedBodyError(f"the body nests arrays and objects deeper than {MAX_DEPTH} levels")
     try:
         count = accept(request.headers, body)
     except CalloutError as exc:
         status = getattr(exc, "http_status", 400)
+        if status in (401, 403):  # the provider's signature did not verify: a failed credential
+            api = context.state(request)
+            api.throttle.failed(client_address(request), gw.clock.now())
         return web.json_response({"error": "callback_rejected", "message": str(exc)}, status=status)
     return web.json_response({"events": count})
 

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from gateway.api.auth import TokenTable
+    from gateway.api.personal_view import ViewAudit
+    from gateway.api.throttle import FailureThrottle
+    from gateway.api.tokens import TokenTable
     from gateway.app import Gateway
 
 
@@ -19,6 +21,8 @@ class ApiState:
 
     gw: Gateway
     tokens: TokenTable
+    throttle: FailureThrottle
+    views: ViewAudit
     sockets: weakref.WeakSet[web.WebSocketResponse]
 
 

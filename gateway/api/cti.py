@@ -2,7 +2,9 @@
 
 Webhook authentication (no bearer token; the platform holds a shared secret, `cti.webhook_secret`):
 `X-Callout-Timestamp: <POSIX seconds>` and `X-Callout-Signature: sha256=<hex>` where the hex is
-HMAC-SHA256(secret, timestamp + "." + raw body). A timestamp more than `cti.replay_window` seconds
+HMAC-SHA256(secret, timestamp + "." + raw body). The timestamp must be a whole number of seconds
+(digits only: `nan`, `inf` and fractions are refused, since `abs(now - nan) > window` is false and
+would let a signed request through forever). A timestamp more than `cti.replay_window` seconds
 from now is refused, and so is an event id seen before within that window (replay protection).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from typing import Annotated, Literal
 
 from aiohttp import web
@@ -25,11 +28,14 @@ from gateway.errors import Conflict, NotFound
 
 TIMESTAMP_HEADER = "X-Callout-Timestamp"
 SIGNATURE_HEADER = "X-Callout-Signature"
+_POSIX_SECONDS = re.compile(r"^[0-9]{1,12}$")
+MAX_POSIX_SECONDS = 2**33  # the year 2242: far enough for any real clock, finite for every check
 
 
 class BadSignatureError(ApiError):
     status = 401
     error = "bad_signature"
+    auth_failure = True
 
 
 class CallEventBody(Body):
@@ -40,7 +46,8 @@ class CallEventBody(Body):
     caller_name: Name | None = None
     called: Annotated[str, Field(max_length=64)] | None = None
     desk: Short | None = None
-    at: float | None = None  # POSIX seconds; default: when callout received it
+    # POSIX seconds (finite: NaN and infinities are refused); default: when callout received it
+    at: Annotated[float, Field(ge=0, le=MAX_POSIX_SECONDS)] | None = None
     answered: bool = True  # for "ended": False when nobody picked up
     reason: Annotated[str, Field(max_length=200)] = ""
 
@@ -51,10 +58,9 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def _verify(secret: str, timestamp: str, given: str, body: bytes, *, now: float, window: float) -> None:
-    try:
-        ts = float(timestamp)
-    except ValueError:
-        raise BadSignatureError(f"{TIMESTAMP_HEADER} must be POSIX seconds") from None
+    if not _POSIX_SECONDS.match(timestamp):
+        raise BadSignatureError(f"{TIMESTAMP_HEADER} must be POSIX seconds, a whole number")
+    ts = int(timestamp)
     if abs(now - ts) > window:
         raise BadSignatureError(f"{TIMESTAMP_HEADER} is more than {window:g}s from now (stale or replayed)")
     if not hmac.compare_digest(signature(secret, timestamp, body).encode(), given.encode()):

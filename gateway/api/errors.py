@@ -28,6 +28,7 @@ class ApiError(CalloutError):
 
     status = 400
     error = "bad_request"
+    auth_failure = False  # a wrong credential: counted against the client's address (throttle.py)
 
     def __init__(
         self,
@@ -57,11 +58,18 @@ class UnauthorizedError(ApiError):
     def __init__(self, message: str, *, invalid: bool) -> None:
         challenge = 'Bearer realm="callout"' + (', error="invalid_token"' if invalid else "")
         super().__init__(message, headers={"WWW-Authenticate": challenge})
+        self.auth_failure = invalid
 
 
 class ForbiddenError(ApiError):
     status = 403
     error = "forbidden"
+
+
+class WrongSecretError(ForbiddenError):
+    """A channel's inbound shared secret was missing or wrong."""
+
+    auth_failure = True
 
 
 def json_error(status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> web.Response:

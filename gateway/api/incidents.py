@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api import context, serialize
-from gateway.api.auth import Permission, require
+from gateway.api.auth import Identity, Permission, require
 from gateway.api.bodies import (
     AcknowledgeBody,
     CloseBody,
@@ -19,6 +19,7 @@ from gateway.api.bodies import (
     normalise_number,
 )
 from gateway.api.inputs import query_choice, query_int, query_list, read_body
+from gateway.api.personal_view import incidents_json
 from gateway.app import Gateway
 from gateway.domain.models import Delivery, Incident
 from gateway.domain.states import OPEN_INCIDENT_STATES, IncidentState, Priority
@@ -28,8 +29,9 @@ from gateway.services.review import build_review, review_markdown
 P = Permission
 
 
-def incident_json(gw: Gateway, inc: Incident) -> dict[str, Any]:
-    return serialize.incident(inc, response_target=gw.incidents.response_target(inc.priority))
+async def one_json(request: web.Request, who: Identity, inc: Incident) -> dict[str, Any]:
+    """The incident as `who` may see it (personal data masked, or whole and the read audited)."""
+    return (await incidents_json(request, who, [inc]))[0]
 
 
 async def _deliveries_json(gw: Gateway, deliveries: list[Delivery]) -> list[dict[str, Any]]:
@@ -39,9 +41,10 @@ async def _deliveries_json(gw: Gateway, deliveries: list[Delivery]) -> list[dict
     return [serialize.delivery(d, attempts) for d in fresh]
 
 
-async def _current(gw: Gateway, ref: str) -> dict[str, Any]:
-    async with gw.store.read() as tx:
-        return incident_json(gw, await tx.get_incident(ref))
+async def _current(request: web.Request, who: Identity, ref: str) -> dict[str, Any]:
+    async with context.gateway(request).store.read() as tx:
+        inc = await tx.get_incident(ref)
+    return await one_json(request, who, inc)
 
 
 async def create(request: web.Request) -> web.Response:
@@ -50,12 +53,14 @@ async def create(request: web.Request) -> web.Response:
     gw = context.gateway(request)
     inc = await gw.incidents.create(body.fields(), source=body.source, actor=who.actor)
     return web.json_response(
-        incident_json(gw, inc), status=201, headers={"Location": f"/api/v1/incidents/{inc.reference}"}
+        await one_json(request, who, inc),
+        status=201,
+        headers={"Location": f"/api/v1/incidents/{inc.reference}"},
     )
 
 
 async def list_incidents(request: web.Request) -> web.Response:
-    require(request, P.READ)
+    who = require(request, P.READ)
     states = query_list(request, "state", [s.value for s in IncidentState] + ["all"])
     if "all" in states:
         states = []
@@ -70,11 +75,11 @@ async def list_incidents(request: web.Request) -> web.Response:
         found = await tx.list_incidents(
             states=states, priorities=priorities, categories=categories, limit=limit, offset=offset
         )
-    return web.json_response([incident_json(gw, inc) for inc in found])
+    return web.json_response(await incidents_json(request, who, found))
 
 
 async def detail(request: web.Request) -> web.Response:
-    require(request, P.READ)
+    who = require(request, P.READ)
     gw = context.gateway(request)
     async with gw.store.read() as tx:
         inc = await tx.get_incident(request.match_info["ref"])
@@ -83,7 +88,7 @@ async def detail(request: web.Request) -> web.Response:
         audit = await tx.audit_for_incident(inc.id)
     return web.json_response(
         {
-            **incident_json(gw, inc),
+            **(await one_json(request, who, inc)),
             "timeline": [serialize.audit_entry(row) for row in audit],
             "deliveries": [serialize.delivery(d, attempts) for d in deliveries],
         }
@@ -97,7 +102,7 @@ async def update(request: web.Request) -> web.Response:
         require(request, P.INCIDENT_SUPERVISE)
     gw = context.gateway(request)
     inc = await gw.incidents.update(request.match_info["ref"], changes, actor=who.actor)
-    return web.json_response(incident_json(gw, inc))
+    return web.json_response(await one_json(request, who, inc))
 
 
 async def triage(request: web.Request) -> web.Response:
@@ -105,7 +110,7 @@ async def triage(request: web.Request) -> web.Response:
     await read_body(request, EmptyBody, empty_ok=True)
     gw = context.gateway(request)
     inc = await gw.incidents.triage(request.match_info["ref"], actor=who.actor)
-    return web.json_response(incident_json(gw, inc))
+    return web.json_response(await one_json(request, who, inc))
 
 
 async def dispatch(request: web.Request) -> web.Response:
@@ -115,7 +120,7 @@ async def dispatch(request: web.Request) -> web.Response:
     ref = request.match_info["ref"]
     deliveries = await gw.dispatch.dispatch(ref, body.resource_ids(), actor=who.actor)
     return web.json_response(
-        {"incident": await _current(gw, ref), "deliveries": await _deliveries_json(gw, deliveries)},
+        {"incident": await _current(request, who, ref), "deliveries": await _deliveries_json(gw, deliveries)},
         status=201,
     )
 
@@ -127,7 +132,7 @@ async def acknowledge(request: web.Request) -> web.Response:
     ref = request.match_info["ref"]
     deliveries = await gw.acks.acknowledge(ref, body.resource, actor=who.actor)
     return web.json_response(
-        {"incident": await _current(gw, ref), "deliveries": await _deliveries_json(gw, deliveries)}
+        {"incident": await _current(request, who, ref), "deliveries": await _deliveries_json(gw, deliveries)}
     )
 
 
@@ -136,7 +141,7 @@ async def resolve(request: web.Request) -> web.Response:
     body = await read_body(request, NoteBody, empty_ok=True)
     gw = context.gateway(request)
     inc = await gw.stand_down.resolve(request.match_info["ref"], actor=who.actor, note=body.note)
-    return web.json_response(incident_json(gw, inc))
+    return web.json_response(await one_json(request, who, inc))
 
 
 async def cancel(request: web.Request) -> web.Response:
@@ -144,7 +149,7 @@ async def cancel(request: web.Request) -> web.Response:
     body = await read_body(request, NoteBody, empty_ok=True)
     gw = context.gateway(request)
     inc = await gw.stand_down.cancel(request.match_info["ref"], actor=who.actor, note=body.note)
-    return web.json_response(incident_json(gw, inc))
+    return web.json_response(await one_json(request, who, inc))
 
 
 async def close(request: web.Request) -> web.Response:
@@ -152,7 +157,7 @@ async def close(request: web.Request) -> web.Response:
     body = await read_body(request, CloseBody, empty_ok=True)
     gw = context.gateway(request)
     inc = await gw.stand_down.close(request.match_info["ref"], actor=who.actor, lessons=body.lessons)
-    return web.json_response(incident_json(gw, inc))
+    return web.json_response(await one_json(request, who, inc))
 
 
 async def review(request: web.Request) -> web.Response:
@@ -167,7 +172,8 @@ async def review(request: web.Request) -> web.Response:
 
 
 async def by_caller(request: web.Request) -> web.Response:
-    require(request, P.READ)
+    """Looking incidents up by a whole number needs `personal.read` (viewers and engineers: 403)."""
+    who = require(request, P.PERSONAL_READ)
     try:
         number = normalise_number(request.match_info["number"])
     except ValueError as exc:
@@ -176,7 +182,7 @@ async def by_caller(request: web.Request) -> web.Response:
     gw = context.gateway(request)
     async with gw.store.read() as tx:
         found = await tx.incidents_by_caller(number, limit=limit)
-    return web.json_response([incident_json(gw, inc) for inc in found])
+    return web.json_response(await incidents_json(request, who, found))
 
 
 def routes() -> list[web.RouteDef]:

@@ -2,13 +2,18 @@
 
 Bodies are pydantic models in strict JSON mode with unknown fields forbidden; their errors become
 `ValidationFailed` naming each field, so the client sees the same 422 shape as a domain rule.
+Before a model sees a body, `load_json` refuses (400) what no model should have to parse: JSON
+nested deeper than `MAX_DEPTH` (a recursion bomb), and the non-standard constants `NaN`,
+`Infinity` and `-Infinity` (RFC 8259 §6 has no such numbers; see docs/privacy.md, input limits).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -17,6 +22,54 @@ from gateway.api.errors import MalformedBodyError
 from gateway.errors import ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
+MAX_DEPTH = 32
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+def nesting_depth(raw: bytes, *, stop_above: int | None = None) -> int:
+    """How deep arrays and objects nest in a JSON text, counted without recursion (strings,
+    which may hold brackets, are skipped). With `stop_above`, stops counting once deeper."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.finditer(_STRINGS.sub(b'""', raw)):
+        if bracket.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+            if stop_above is not None and deepest > stop_above:
+                break
+        else:
+            depth -= 1
+    return deepest
+
+
+def too_deep(raw: bytes) -> bool:
+    """True when `raw` nests deeper than MAX_DEPTH; a body with few brackets is passed at once."""
+    return (
+        raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and nesting_depth(raw, stop_above=MAX_DEPTH) > MAX_DEPTH
+    )
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999 parses as infinity
+        raise ValueError(f"{text} is too large for a number")
+    return value
+
+
+def load_json(raw: bytes | str) -> Any:
+    """Parse a JSON body, refusing (400) malformed JSON, nesting deeper than MAX_DEPTH and NaN or
+    infinities. Never raises anything but MalformedBodyError."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    if too_deep(data):
+        raise MalformedBodyError(f"the body nests arrays and objects deeper than {MAX_DEPTH} levels")
+    try:
+        return json.loads(data, parse_constant=_no_constants, parse_float=_finite)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedBodyError(f"the body is not valid JSON: {exc}") from None
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
@@ -47,14 +100,13 @@ async def read_body(request: web.Request, model: type[M], *, empty_ok: bool = Fa
         if not empty_ok:
             raise MalformedBodyError("a JSON object is required")
         raw = b"{}"
-    try:  # parsed once here only to tell malformed JSON (400) from a wrong shape (422)
-        json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedBodyError(f"the body is not valid JSON: {exc}") from None
     return parse(model, raw)
 
 
 def parse(model: type[M], raw: bytes | str) -> M:
+    """Validate a JSON body against a model: 400 for what `load_json` refuses, 422 for a body of
+    the wrong shape."""
+    load_json(raw)  # parsed once here only to tell malformed JSON (400) from a wrong shape (422)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.auth import Permission, require
+from gateway.api.auth import Permission, can, require
 
 
 async def me(request: web.Request) -> web.Response:
     who = require(request, Permission.READ)
-    allowed = sorted(p.value for p in Permission if who.can(p))
+    allowed = sorted(p.value for p in Permission if can(who, p))
     return web.json_response({"name": who.name, "role": who.role, "permissions": allowed})
 
 

@@ -157,7 +157,9 @@ export function createIncidentPane(ctx) {
           detail.caller_name ? ` · ${detail.caller_name}` : "",
           detail.call_id ? h("span", { class: "muted" }, ` · call ${detail.call_id}`) : ""),
         h("h4", {}, "Recent incidents from this number"),
-        history === null
+        !ctx.can("personal.read")
+          ? h("p", { class: "muted", id: "caller-masked" }, "The number is masked for your role; dispatchers and supervisors see it whole.")
+          : history === null
           ? h("p", { class: "muted" }, "Loading…")
           : items.length
             ? h("ul", { class: "history" }, items.map((i) => h("li", {},
@@ -316,6 +318,12 @@ export function createIncidentPane(ctx) {
   async function loadHistory() {
     const number = detail && detail.caller_number;
     if (!number || historyFor === number) return;
+    // Viewers and engineers get the number masked and may not look callers up (docs/privacy.md).
+    if (!ctx.can("personal.read")) {
+      historyFor = number;
+      history = [];
+      return renderCaller();
+    }
     historyFor = number;
     history = null;
     renderCaller();

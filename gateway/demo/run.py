@@ -80,7 +80,7 @@ def _check_port(host: str, port: int) -> None:
 
 
 def _welcome(gw: Gateway, api: ApiServer, rig: Rig, incidents: int, interval: float) -> None:
-    tokens = " · ".join(f"{t.role} {t.token}" for t in gw.settings.api.tokens)
+    tokens = " · ".join(f"{t.role} {t.token}" for t in gw.settings.api.tokens if t.token)
     lines = [
         f"callout demo: API on {api.url}/api/v1, desk console on {api.url}/",
         f"  tokens: {tokens}",

@@ -37,9 +37,11 @@ class Incident:
     state: IncidentState
     created_at: float
     updated_at: float
-    # Personal data (redacted in logs and exports): caller_number, caller_name.
+    # Personal data (redacted in logs and exports): caller_number, caller_name. The store keeps
+    # them apart, in the subjects table row `subject_id` (docs/privacy.md).
     caller_number: str | None = None
     caller_name: str | None = None
+    subject_id: int | None = None
     call_id: str | None = None
     called_number: str | None = None
     desk: str | None = None

@@ -31,6 +31,11 @@ def redact_text(text: str) -> str:
     return _PHONE.sub(lambda m: mask_number(m.group(0)) or "", text)
 
 
+def mask_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """A record with its personal fields masked (the view of a role without `personal.read`)."""
+    return redact_fields(data)
+
+
 def redact_fields(data: dict[str, Any]) -> dict[str, Any]:
     out = dict(data)
     if "caller_number" in out:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.domain.models import Incident
+from gateway.domain.models import PERSONAL_FIELDS, Incident
 from gateway.domain.personal import mask_number
 from gateway.domain.states import Classification, IncidentState, Priority, check_incident_transition
 from gateway.errors import ValidationFailed
@@ -111,6 +111,8 @@ class IncidentService:
                     setattr(inc, k, v)
                 inc.updated_at = self.core.clock.now()
                 await tx.update_incident(inc)
+                if PERSONAL_FIELDS & set(changed):
+                    await tx.set_personal(inc)
                 if changed:
                     await tx.record(
                         "incident.updated",
@@ -123,7 +125,6 @@ class IncidentService:
                 if ready and (inc.state is S.NEW or (retriage and inc.state is S.TRIAGED)):
                     await self.triage_in(tx, inc, actor=actor)
                 return inc
-        raise AssertionError("a retried transaction ended without its result")
         raise AssertionError("a retried transaction ended without its result")
 
     def _check_fields(self, fields: dict[str, Any]) -> None:

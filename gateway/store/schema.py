@@ -16,6 +16,20 @@ sequences = sa.Table(
     sa.Column("value", sa.BigInteger, nullable=False),
 )
 
+# Personal data kept apart (docs/privacy.md): one row per record that names a person (today: the
+# caller of an incident). Incidents refer to it by subject_id; erasure and the retention purge
+# overwrite it here, so the append-only audit trail never needs to change.
+subjects = sa.Table(
+    "subjects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("number", sa.String(64), index=True),
+    sa.Column("name", sa.String(200)),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("erased_at", sa.Float),  # set by erasure or the retention purge; the data is gone
+    sa.Column("erased_why", sa.String(16)),  # "erasure" or "retention"
+)
+
 incidents = sa.Table(
     "incidents",
     metadata,
@@ -25,8 +39,7 @@ incidents = sa.Table(
     sa.Column("state", sa.String(16), nullable=False, index=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
-    sa.Column("caller_number", sa.String(64), index=True),
-    sa.Column("caller_name", sa.String(200)),
+    sa.Column("subject_id", sa.Integer, sa.ForeignKey("subjects.id"), index=True),
     sa.Column("call_id", sa.String(200), index=True),
     sa.Column("called_number", sa.String(64)),
     sa.Column("desk", sa.String(64)),

@@ -168,4 +168,6 @@ async def test_timeline_masks_personal_data_whoever_wrote_it(api: Api) -> None:
     note = next(e for e in detail.body["timeline"] if e["kind"] == "cti.repeat_call")
     assert note["data"]["caller_number"] == "+447*******21"
     assert note["data"]["caller_name"] == "A** L*******"
-    assert detail.body["caller_name"] == "Ada Lovelace"
+    assert detail.body["caller_name"] == "A** L*******"  # a viewer sees personal data masked
+    whole = await api.call("GET", f"/api/v1/incidents/{inc['reference']}", role="dispatcher")
+    assert whole.body["caller_name"] == "Ada Lovelace"

@@ -152,7 +152,7 @@ async def test_logs_hold_neither_caller_numbers_nor_tokens(
 ) -> None:
     caplog.set_level(logging.INFO)
     await api.create()
-    r = await api.call("GET", "/api/v1/callers/%2B447700900121/incidents", role="viewer")
+    r = await api.call("GET", "/api/v1/callers/%2B447700900121/incidents", role="dispatcher")
     assert r.status == 200
     assert [i["caller_number"] for i in r.body] == [CALLER]
     async with api.session.ws_connect(f"{api.server.url}/api/v1/events?token={TOKENS['viewer']}"):

@@ -39,13 +39,13 @@ async def test_caller_history_matches_the_number_however_it_is_written(api: Api)
     first = (await api.create(caller_number="+44 7700-900121"))["reference"]
     second = (await api.create(caller_number=CALLER))["reference"]
     await api.create(caller_number="+447700900999")
-    r = await api.call("GET", f"/api/v1/callers/{quote('+44 7700 900121')}/incidents", role="viewer")
+    r = await api.call("GET", f"/api/v1/callers/{quote('+44 7700 900121')}/incidents", role="dispatcher")
     assert r.status == 200
     assert [i["reference"] for i in r.body] == [second, first]
     assert {i["caller_number"] for i in r.body} == {CALLER}
-    r = await api.call("GET", f"/api/v1/callers/{quote(CALLER)}/incidents?limit=1", role="viewer")
+    r = await api.call("GET", f"/api/v1/callers/{quote(CALLER)}/incidents?limit=1", role="supervisor")
     assert [i["reference"] for i in r.body] == [second]
-    r = await api.call("GET", "/api/v1/callers/not-a-number/incidents", role="viewer")
+    r = await api.call("GET", "/api/v1/callers/not-a-number/incidents", role="dispatcher")
     assert r.status == 422
     assert "number" in r.body["fields"]
 

@@ -46,8 +46,15 @@ def test_every_module_import_is_a_shipped_file() -> None:
 async def test_me_names_the_token_and_its_permissions(desk: Desk) -> None:
     expected = {
         "viewer": ["read"],
-        "dispatcher": ["incident.write", "read", "unit.status"],
-        "supervisor": ["incident.supervise", "incident.write", "read", "unit.status"],
+        "dispatcher": ["incident.write", "personal.read", "read", "unit.status"],
+        "supervisor": [
+            "incident.supervise",
+            "incident.write",
+            "personal.read",
+            "privacy.admin",
+            "read",
+            "unit.status",
+        ],
         "engineer": ["read", "unit.status"],
     }
     for role, permissions in expected.items():

@@ -1,4 +1,9 @@
-"""Incidents: references, lookups by caller, call and serial, and the queue."""
+"""Incidents: references, lookups by caller, call and serial, and the queue.
+
+The caller's number and name live apart, in `subjects` (docs/privacy.md): every incident is read
+joined with its subject row, so an `Incident` carries them as before, and written without them;
+`set_personal` is the one write of personal data (on create and when the desk edits the caller).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,26 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gateway.domain.models import Incident
+from gateway.domain.models import PERSONAL_FIELDS, Incident
 from gateway.errors import NotFound
 from gateway.store import rows
 from gateway.store import schema as t
 from gateway.store.unit_of_work import UnitOfWork
 
 OPEN_INCIDENTS = ("new", "triaged", "dispatched", "acknowledged", "on_scene")
+# An incident row joined with its personal data, labelled as the Incident's fields.
+INCIDENT_VIEW = sa.select(
+    t.incidents,
+    t.subjects.c.number.label("caller_number"),
+    t.subjects.c.name.label("caller_name"),
+).select_from(t.incidents.outerjoin(t.subjects, t.incidents.c.subject_id == t.subjects.c.id))
+
+
+def _stored(incident: Incident) -> dict[str, Any]:
+    row = rows.incident_to_row(incident)
+    for name in PERSONAL_FIELDS:
+        del row[name]
+    return row
 
 
 class IncidentQueries(UnitOfWork):
@@ -37,23 +55,44 @@ class IncidentQueries(UnitOfWork):
         return int(res.scalar_one())
 
     async def insert_incident(self, incident: Incident) -> Incident:
-        incident.id = await self._insert(t.incidents, rows.incident_to_row(incident))
+        await self.set_personal(incident, write_incident=False)
+        incident.id = await self._insert(t.incidents, _stored(incident))
         return incident
 
     async def update_incident(self, incident: Incident) -> None:
-        self._queue_update(t.incidents, incident.id, rows.incident_to_row(incident))
+        """Queue the incident's update; its personal data changes only through `set_personal`."""
+        self._queue_update(t.incidents, incident.id, _stored(incident))
+
+    async def set_personal(self, incident: Incident, *, write_incident: bool = True) -> None:
+        """Write the incident's caller number and name to its subject row (made when needed)."""
+        number, name = incident.caller_number, incident.caller_name
+        if incident.subject_id is not None:
+            await self._run(
+                sa.update(t.subjects)
+                .where(t.subjects.c.id == incident.subject_id)
+                .values(number=number, name=name)
+            )
+            return
+        if number is None and name is None:
+            return
+        await self.flush()
+        values = {"number": number, "name": name, "created_at": incident.created_at}
+        res = await self.conn.execute(t.subjects.insert().returning(t.subjects.c.id), values)
+        incident.subject_id = int(res.scalar_one())
+        if write_incident:
+            self._queue_update(t.incidents, incident.id, _stored(incident))
 
     async def incidents_by_ids(self, ids: Collection[int]) -> dict[int, Incident]:
         if not ids:
             return {}
-        res = await self._run(sa.select(t.incidents).where(t.incidents.c.id.in_(sorted(ids))))
+        res = await self._run(INCIDENT_VIEW.where(t.incidents.c.id.in_(sorted(ids))))
         return {i.id: i for i in (rows.incident_from_row(r._mapping) for r in res)}
 
     async def get_incident(self, key: int | str, *, for_update: bool = False) -> Incident:
         col = t.incidents.c.reference if isinstance(key, str) else t.incidents.c.id
-        q = sa.select(t.incidents).where(col == key)
+        q = INCIDENT_VIEW.where(col == key)
         if for_update and self.conn.dialect.name == "postgresql":
-            q = q.with_for_update()
+            q = q.with_for_update(of=t.incidents)
         row = (await self._run(q)).first()
         if row is None:
             raise NotFound("incident", key)
@@ -68,7 +107,7 @@ class IncidentQueries(UnitOfWork):
         limit: int = 100,
         offset: int = 0,
     ) -> list[Incident]:
-        q = sa.select(t.incidents)
+        q = INCIDENT_VIEW
         if states:
             q = q.where(t.incidents.c.state.in_(states))
         if priorities:
@@ -84,10 +123,8 @@ class IncidentQueries(UnitOfWork):
         """The incident whose reference ends in this serial (`ACK 42` -> INC-2026-000042), among
         those in `states`, first in the queue's order (untriaged, then priority, then age)."""
         i = t.incidents.c
-        q = (
-            sa.select(t.incidents)
-            .where(i.reference.like(f"INC-%-{serial:06d}"), i.state.in_(states))
-            .order_by(i.priority.is_not(None), i.priority, i.created_at)
+        q = INCIDENT_VIEW.where(i.reference.like(f"INC-%-{serial:06d}"), i.state.in_(states)).order_by(
+            i.priority.is_not(None), i.priority, i.created_at
         )
         for r in await self._run(q):
             inc = rows.incident_from_row(r._mapping)
@@ -97,9 +134,8 @@ class IncidentQueries(UnitOfWork):
 
     async def open_incident_for_caller(self, number: str, since: float) -> Incident | None:
         res = await self._run(
-            sa.select(t.incidents)
-            .where(
-                t.incidents.c.caller_number == number,
+            INCIDENT_VIEW.where(
+                t.subjects.c.number == number,
                 t.incidents.c.created_at >= since,
                 t.incidents.c.state.in_(OPEN_INCIDENTS),
             )
@@ -110,19 +146,18 @@ class IncidentQueries(UnitOfWork):
         return rows.incident_from_row(row._mapping) if row else None
 
     async def incident_by_call_id(self, call_id: str) -> Incident | None:
-        q = sa.select(t.incidents).where(t.incidents.c.call_id == call_id).order_by(t.incidents.c.id).limit(1)
+        q = INCIDENT_VIEW.where(t.incidents.c.call_id == call_id).order_by(t.incidents.c.id).limit(1)
         row = (await self._run(q)).first()
         return rows.incident_from_row(row._mapping) if row else None
 
     async def incidents_by_caller(self, number: str, limit: int = 5) -> list[Incident]:
         res = await self._run(
-            sa.select(t.incidents)
-            .where(t.incidents.c.caller_number == number)
+            INCIDENT_VIEW.where(t.subjects.c.number == number)
             .order_by(t.incidents.c.created_at.desc())
             .limit(limit)
         )
         return [rows.incident_from_row(r._mapping) for r in res]
 
     async def incidents_awaiting_ack(self) -> list[Incident]:
-        res = await self._run(sa.select(t.incidents).where(t.incidents.c.state == "dispatched"))
+        res = await self._run(INCIDENT_VIEW.where(t.incidents.c.state == "dispatched"))
         return [rows.incident_from_row(r._mapping) for r in res]
