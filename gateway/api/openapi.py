@@ -14,7 +14,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from gateway.api import bodies, privacy, views
+from gateway.api.callout import CalloutBody
 from gateway.api.cti import CallEventBody
+from gateway.api.maintenance import WindowBody
 
 JSON = "application/json"
 ERRORS = {
@@ -191,6 +193,43 @@ OPS = [
     Op("get", "/healthz", "healthz", "Liveness", V.Anything, auth="none"),
     Op("get", "/readyz", "readyz", "Readiness (503 when the store does not answer)", V.Anything, auth="none"),
     Op("get", "/metrics", "metrics", "Prometheus metrics", auth="none", content="text/plain"),
+    Op(
+        "post",
+        f"{REF}/callout",
+        "incident-callout",
+        "Bulk callout: page a capability, a list, a talkgroup or a stakeholder group at once",
+        V.Anything,
+        body=CalloutBody,
+        status=201,
+    ),
+    Op("get", "/api/v1/maintenance", "maintenance-list", "Maintenance windows (planned works)", V.Anything),
+    Op(
+        "post",
+        "/api/v1/maintenance",
+        "maintenance-create",
+        "Open a maintenance window (supervisor)",
+        V.Anything,
+        body=WindowBody,
+        status=201,
+    ),
+    Op("delete", "/api/v1/maintenance/{id}", "maintenance-end", "End a maintenance window", V.Anything),
+    Op("get", "/api/v1/schedules", "schedule-list", "On-call schedules: who is on now and next", V.Anything),
+    Op(
+        "get",
+        "/api/v1/schedules/{id}/on-call",
+        "schedule-on-call",
+        "Who is on call at a time",
+        V.Anything,
+        query={"at": {"type": "string", "description": "ISO 8601 time; default now"}},
+    ),
+    Op(
+        "get",
+        "/api/v1/schedules/{id}.ics",
+        "schedule-ics",
+        "The schedule as iCalendar",
+        V.Anything,
+        content="text/calendar",
+    ),
 ]
 # Routes the document leaves out, with the reason: the WebSocket is not an HTTP exchange.
 UNDOCUMENTED = {
