@@ -7,6 +7,7 @@ answer and who may call it; tests/api/test_openapi.py checks that it covers ever
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,7 +203,7 @@ OPS = [
         body=CalloutBody,
         status=201,
     ),
-    Op("get", "/api/v1/maintenance", "maintenance-list", "Maintenance windows (planned works)", V.Anything),
+    Op("get", "/api/v1/maintenance", "maintenance-list", "Planned works", item=V.Anything),
     Op(
         "post",
         "/api/v1/maintenance",
@@ -213,7 +214,7 @@ OPS = [
         status=201,
     ),
     Op("delete", "/api/v1/maintenance/{id}", "maintenance-end", "End a maintenance window", V.Anything),
-    Op("get", "/api/v1/schedules", "schedule-list", "On-call schedules: who is on now and next", V.Anything),
+    Op("get", "/api/v1/schedules", "schedule-list", "Who is on call now and next", item=V.Anything),
     Op(
         "get",
         "/api/v1/schedules/{id}/on-call",
@@ -256,9 +257,8 @@ class _Schemas:
 
 def _operation(op: Op, schemas: _Schemas) -> dict[str, Any]:
     params = [
-        {"name": p.strip("{}"), "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
-        for p in op.path.split("/")
-        if p.startswith("{")
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        for name in re.findall(r"\{([^}:]+)[^}]*\}", op.path)
     ]
     params += [{"name": k, "in": "query", "required": False, "schema": v} for k, v in op.query.items()]
     if op.content == JSON:
