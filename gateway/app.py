@@ -28,6 +28,7 @@ from gateway.services.dispatch import DispatchService
 from gateway.services.escalation import EscalationService
 from gateway.services.field import FieldEvents
 from gateway.services.incidents import IncidentService
+from gateway.services.practice import PracticeService
 from gateway.services.stand_down import StandDownService
 from gateway.services.unit_status import UnitStatusService
 from gateway.settings import Settings
@@ -110,6 +111,7 @@ class Gateway:
             self.field = FieldEvents(self.core, self.acks, self.units)
             self.escalation = EscalationService(self.core, self.dispatch)
             self.cti = CtiService(self.core, self.incidents)
+            self.practice = PracticeService(self.core, self.incidents)
             for ch in channels.values():
                 await self._enter_channel(ch)
             self.channels = channels

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from gateway.domain.models import Resource
 from gateway.domain.states import Classification, Priority, UnitStatus
-from gateway.settings import ClassificationRule
+from gateway.settings import CategoryPractice, ClassificationRule
 
 # Never recommended: the unit cannot be reached or cannot respond.
 _EXCLUDED_STATUSES = frozenset({UnitStatus.UNAVAILABLE, UnitStatus.OUT_OF_SERVICE})
@@ -33,6 +33,55 @@ def classify(
         if rule.category.strip().casefold() == wanted:
             return rule.classification, list(rule.capabilities)
     return default, []
+
+
+def practice_for(category: str | None, practices: Sequence[CategoryPractice]) -> CategoryPractice | None:
+    """The `[[triage.categories]]` entry for a category (ignoring case and padding), if any."""
+    if not category:
+        return None
+    wanted = category.strip().casefold()
+    return next((p for p in practices if p.category.strip().casefold() == wanted), None)
+
+
+def missing_answers(practice: CategoryPractice | None, answers: dict[str, str]) -> list[str]:
+    """The required questions not answered yet (blank answers count as none)."""
+    if practice is None:
+        return []
+    return [q for q in practice.required if not answers.get(q, "").strip()]
+
+
+@dataclass(frozen=True)
+class Raised:
+    impact: int
+    urgency: int
+    reasons: tuple[str, ...]
+
+
+def raise_by_answers(
+    impact: int, urgency: int, practice: CategoryPractice | None, answers: dict[str, str]
+) -> Raised:
+    """Apply the category's answer rules: each matching rule may only raise (lower the number of)
+    impact or urgency, never lower them; the reasons of the rules that changed something are
+    returned for the rationale, in rule order. Answers match ignoring case and padding."""
+    reasons: list[str] = []
+    if practice is not None:
+        for rule in practice.rules:
+            given = answers.get(rule.question, "").strip().casefold()
+            if not given or given not in {a.strip().casefold() for a in rule.answers}:
+                continue
+            new_impact = min(impact, rule.impact) if rule.impact is not None else impact
+            new_urgency = min(urgency, rule.urgency) if rule.urgency is not None else urgency
+            if (new_impact, new_urgency) != (impact, urgency):
+                what = []
+                if new_impact != impact:
+                    what.append(f"impact {impact}→{new_impact}")
+                if new_urgency != urgency:
+                    what.append(f"urgency {urgency}→{new_urgency}")
+                reasons.append(
+                    f"{rule.reason} ({rule.question} = {answers[rule.question].strip()}: {', '.join(what)})"
+                )
+                impact, urgency = new_impact, new_urgency
+    return Raised(impact, urgency, tuple(reasons))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,19 @@ import weakref
 from aiohttp import web
 
 from gateway import console
-from gateway.api import channels, context, cti, events, health, incidents, kpis, me, resources, triage
+from gateway.api import (
+    channels,
+    context,
+    cti,
+    events,
+    health,
+    incidents,
+    kpis,
+    me,
+    practice,
+    resources,
+    triage,
+)
 from gateway.api.auth import TokenTable, auth_middleware
 from gateway.api.errors import errors_middleware
 from gateway.app import Gateway
@@ -21,7 +33,7 @@ def build_app(gw: Gateway) -> web.Application:
     app[context.STATE] = context.ApiState(
         gw=gw, tokens=TokenTable(gw.settings.api.tokens), sockets=weakref.WeakSet()
     )
-    for module in (health, incidents, resources, channels, events, cti, me, kpis, triage, console):
+    for module in (health, incidents, resources, channels, events, cti, me, kpis, triage, practice, console):
         app.router.add_routes(module.routes())
     app.on_shutdown.append(events.close_all)
     return app

@@ -4,6 +4,7 @@
 import { ApiError, enc } from "./api.js";
 import { responseClock } from "./clocks.js";
 import { buildForm } from "./form.js";
+import { createPractice } from "./practice.js";
 import { deliveriesCard } from "./timeline.js";
 import {
   debounce,
@@ -37,6 +38,12 @@ export function createIncidentPane(ctx) {
   let chosenFor = null;
   const parts = {};
 
+  const practice = createPractice(ctx, {
+    container: () => parts.practice,
+    canWrite: () => canWrite() && Boolean(detail) && !ENDED.has(detail.state),
+    say: (text, kind) => say(text, kind),
+    reload: () => reload(),
+  });
   const reloadSoon = debounce(() => reload().catch(() => {}), 150);
 
   function canWrite() {
@@ -48,10 +55,13 @@ export function createIncidentPane(ctx) {
     formReadOnly = readOnly;
     form = buildForm(detail, {
       readOnly,
-      onChange: () => renderTriage(),
+      onChange: () => {
+        renderTriage();
+        practice.render(detail, form.values().category);
+      },
       onSubmit: () => save(),
     });
-    for (const key of ["pop", "header", "actions", "status", "caller", "triage", "dispatch", "deliveries", "audit"]) {
+    for (const key of ["pop", "header", "actions", "status", "caller", "practice", "triage", "dispatch", "deliveries", "audit"]) {
       parts[key] = h("div", { class: `part part-${key}` });
     }
     parts.status.setAttribute("role", "status");
@@ -73,7 +83,7 @@ export function createIncidentPane(ctx) {
       parts.actions,
       parts.status,
       h("div", { class: "incident-cols" },
-        h("div", { class: "col" }, parts.caller, formSection, parts.triage),
+        h("div", { class: "col" }, parts.caller, parts.practice, formSection, parts.triage),
         h("div", { class: "col col-field" }, parts.dispatch, parts.deliveries, parts.audit)),
     );
   }
@@ -85,6 +95,7 @@ export function createIncidentPane(ctx) {
     renderHeader();
     renderActions();
     renderCaller();
+    practice.render(detail, form ? form.values().category : null);
     renderTriage();
     renderDispatch();
     renderDeliveries();
@@ -357,8 +368,10 @@ export function createIncidentPane(ctx) {
       history = null;
     }
     build(false);
+    practice.forget();
     renderAll();
     loadHistory();
+    practice.load(ref).then(() => detail && detail.reference === ref && form && practice.render(detail, form.values().category));
     ctx.selected = ref;
     ctx.queue.render();
     if (focus === "form" && canWrite()) form.focusFirst();
@@ -372,6 +385,7 @@ export function createIncidentPane(ctx) {
     popped = null;
     ctx.selected = null;
     ctx.queue.render();
+    practice.forget();
     build(true);
     renderAll();
     form.focusFirst();

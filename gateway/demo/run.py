@@ -59,7 +59,10 @@ async def run_demo(
     if fresh:
         removed = start_fresh(settings)
         where = Path(settings.store.data_dir) / "callout.db"
-        print(f"Starting fresh: {'removed ' + str(where) if removed else 'no earlier store at ' + str(where)}.", flush=True)
+        print(
+            f"Starting fresh: {'removed ' + str(where) if removed else 'no earlier store at ' + str(where)}.",
+            flush=True,
+        )
     _check_port(settings.api.host, port)
     ready, stop = asyncio.Event(), asyncio.Event()
     held: dict[str, Any] = {"code": 0}
