@@ -55,5 +55,3 @@ class IllegalTransition(CalloutError):
         self.target = target
         # str() of a StrEnum is its value: "dispatched", never "<IncidentState.DISPATCHED: ...>".
         super().__init__(f"{entity} {key} is {current}; it cannot move to {target}")
-
-

@@ -7,6 +7,7 @@ file, the key and the reason, then exit 2.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -117,6 +118,22 @@ class CategoryPractice(Strict):
             if odd:
                 raise ValueError(f"category {self.category!r}: {r.question} has no choice {odd[0]!r}")
         return self
+
+
+class Hazard(Strict):
+    """`[[hazards]]`: a hazard recorded at an address or an area (gateway/policies/hazards.py)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    kind: str = Field(min_length=1, max_length=40, description="asbestos, dangerous dog, ...")
+    places: list[str] = Field(min_length=1, description="addresses or areas it applies to")
+    note: str = ""
+
+    @field_validator("places")
+    @classmethod
+    def _has_words(cls, v: list[str]) -> list[str]:
+        if any(not re.findall(r"[0-9A-Za-z]", p) for p in v):
+            raise ValueError("every place needs at least one letter or digit")
+        return v
 
 
 class PriorityTarget(Strict):
@@ -301,6 +318,7 @@ class Settings(BaseSettings):
     channels: list[ChannelConfig] = Field(default_factory=list)
     resources: list[ResourceConfig] = Field(default_factory=list)
     stakeholders: list[StakeholderConfig] = Field(default_factory=list)
+    hazards: list[Hazard] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(

@@ -12,6 +12,7 @@ from gateway.api import (
     context,
     cti,
     events,
+    hazards,
     health,
     incidents,
     kpis,
@@ -33,7 +34,21 @@ def build_app(gw: Gateway) -> web.Application:
     app[context.STATE] = context.ApiState(
         gw=gw, tokens=TokenTable(gw.settings.api.tokens), sockets=weakref.WeakSet()
     )
-    for module in (health, incidents, resources, channels, events, cti, me, kpis, triage, practice, console):
+    routed = (
+        health,
+        incidents,
+        resources,
+        channels,
+        events,
+        cti,
+        me,
+        kpis,
+        triage,
+        practice,
+        hazards,
+        console,
+    )
+    for module in routed:
         app.router.add_routes(module.routes())
     app.on_shutdown.append(events.close_all)
     return app

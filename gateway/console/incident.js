@@ -4,6 +4,7 @@
 import { ApiError, enc } from "./api.js";
 import { responseClock } from "./clocks.js";
 import { buildForm } from "./form.js";
+import { createHazards } from "./hazards.js";
 import { createPractice } from "./practice.js";
 import { deliveriesCard } from "./timeline.js";
 import {
@@ -44,6 +45,7 @@ export function createIncidentPane(ctx) {
     say: (text, kind) => say(text, kind),
     reload: () => reload(),
   });
+  const hazards = createHazards(ctx, () => parts.hazards);
   const reloadSoon = debounce(() => reload().catch(() => {}), 150);
 
   function canWrite() {
@@ -58,12 +60,14 @@ export function createIncidentPane(ctx) {
       onChange: () => {
         renderTriage();
         practice.render(detail, form.values().category);
+        hazards.lookSoon(form.values().location);
       },
       onSubmit: () => save(),
     });
-    for (const key of ["pop", "header", "actions", "status", "caller", "practice", "triage", "dispatch", "deliveries", "audit"]) {
+    for (const key of ["pop", "header", "actions", "status", "caller", "hazards", "practice", "triage", "dispatch", "deliveries", "audit"]) {
       parts[key] = h("div", { class: `part part-${key}` });
     }
+    hazards.forget(); // a new, empty part: ask again
     parts.status.setAttribute("role", "status");
     parts.status.setAttribute("aria-live", "polite");
     const formSection = h(
@@ -83,7 +87,7 @@ export function createIncidentPane(ctx) {
       parts.actions,
       parts.status,
       h("div", { class: "incident-cols" },
-        h("div", { class: "col" }, parts.caller, parts.practice, formSection, parts.triage),
+        h("div", { class: "col" }, parts.caller, parts.hazards, parts.practice, formSection, parts.triage),
         h("div", { class: "col col-field" }, parts.dispatch, parts.deliveries, parts.audit)),
     );
   }
@@ -96,6 +100,7 @@ export function createIncidentPane(ctx) {
     renderActions();
     renderCaller();
     practice.render(detail, form ? form.values().category : null);
+    hazards.look(form ? form.values().location : detail && detail.location);
     renderTriage();
     renderDispatch();
     renderDeliveries();
