@@ -170,6 +170,9 @@ class TriageSettings(Strict):
     )
     targets: dict[Priority, PriorityTarget] = Field(default_factory=_default_targets)
     categories: list[CategoryPractice] = Field(default_factory=list)
+    # Seconds either side in which a new incident of the same category at the same place is
+    # hinted as a possible duplicate of an open one.
+    duplicate_window: float = Field(1800.0, gt=0)
 
     @model_validator(mode="after")
     def _one_practice_per_category(self) -> TriageSettings:

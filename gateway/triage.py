@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from gateway.domain.models import Resource
+from gateway.domain.models import Incident, Resource
 from gateway.domain.states import Classification, Priority, UnitStatus
+from gateway.policies.hazards import words
 from gateway.settings import CategoryPractice, ClassificationRule
 
 # Never recommended: the unit cannot be reached or cannot respond.
@@ -48,6 +49,36 @@ def missing_answers(practice: CategoryPractice | None, answers: dict[str, str]) 
     if practice is None:
         return []
     return [q for q in practice.required if not answers.get(q, "").strip()]
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    reference: str
+    reason: str
+
+
+def possible_duplicates(inc: Incident, others: Sequence[Incident], window: float) -> list[Duplicate]:
+    """Open incidents that may report the same event as `inc`: the same category (ignoring case),
+    created within `window` seconds of it, at a location whose words (gateway/policies/hazards.py
+    `words`) one contains all of the other's, or share at least half. Closest in time first."""
+    if not inc.category or not inc.location:
+        return []
+    mine, cat = set(words(inc.location)), inc.category.strip().casefold()
+    found: list[tuple[float, Duplicate]] = []
+    for o in others:
+        if o.reference == inc.reference or not o.category or not o.location:
+            continue
+        gap = abs(o.created_at - inc.created_at)
+        if o.category.strip().casefold() != cat or gap > window:
+            continue
+        theirs = set(words(o.location))
+        shared = mine & theirs
+        if not shared or not (mine <= theirs or theirs <= mine or len(shared) * 2 >= len(mine | theirs)):
+            continue
+        when = "earlier" if o.created_at <= inc.created_at else "later"
+        reason = f"same category {o.category.strip()}, at {o.location}, {round(gap / 60)} min {when}"
+        found.append((gap, Duplicate(o.reference, reason)))
+    return [d for _, d in sorted(found, key=lambda x: x[0])]
 
 
 @dataclass(frozen=True)

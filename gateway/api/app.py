@@ -17,6 +17,7 @@ from gateway.api import (
     incidents,
     kpis,
     me,
+    merge,
     practice,
     resources,
     triage,
@@ -46,6 +47,7 @@ def build_app(gw: Gateway) -> web.Application:
         triage,
         practice,
         hazards,
+        merge,
         console,
     )
     for module in routed:

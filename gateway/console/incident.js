@@ -4,6 +4,7 @@
 import { ApiError, enc } from "./api.js";
 import { responseClock } from "./clocks.js";
 import { buildForm } from "./form.js";
+import { createDuplicates } from "./duplicates.js";
 import { createHazards } from "./hazards.js";
 import { createPractice } from "./practice.js";
 import { deliveriesCard } from "./timeline.js";
@@ -46,6 +47,7 @@ export function createIncidentPane(ctx) {
     reload: () => reload(),
   });
   const hazards = createHazards(ctx, () => parts.hazards);
+  const duplicates = createDuplicates(ctx, () => parts.dupes);
   const reloadSoon = debounce(() => reload().catch(() => {}), 150);
 
   function canWrite() {
@@ -64,7 +66,7 @@ export function createIncidentPane(ctx) {
       },
       onSubmit: () => save(),
     });
-    for (const key of ["pop", "header", "actions", "status", "caller", "hazards", "practice", "triage", "dispatch", "deliveries", "audit"]) {
+    for (const key of ["pop", "header", "actions", "status", "caller", "dupes", "hazards", "practice", "triage", "dispatch", "deliveries", "audit"]) {
       parts[key] = h("div", { class: `part part-${key}` });
     }
     hazards.forget(); // a new, empty part: ask again
@@ -87,7 +89,7 @@ export function createIncidentPane(ctx) {
       parts.actions,
       parts.status,
       h("div", { class: "incident-cols" },
-        h("div", { class: "col" }, parts.caller, parts.hazards, parts.practice, formSection, parts.triage),
+        h("div", { class: "col" }, parts.caller, parts.dupes, parts.hazards, parts.practice, formSection, parts.triage),
         h("div", { class: "col col-field" }, parts.dispatch, parts.deliveries, parts.audit)),
     );
   }
@@ -101,6 +103,7 @@ export function createIncidentPane(ctx) {
     renderCaller();
     practice.render(detail, form ? form.values().category : null);
     hazards.look(form ? form.values().location : detail && detail.location);
+    duplicates.look(detail);
     renderTriage();
     renderDispatch();
     renderDeliveries();

@@ -46,6 +46,21 @@ async def test_hazards_are_shown_sent_and_reviewed(desk: Desk, browser: Any) -> 
     await card.filter(has_text="Known hazards at this address (2)").wait_for()
     await shot(page, "25-hazards")
 
+    # A second caller reports the same fire: the desk is told it may be a duplicate of the first.
+    again = await desk.create(
+        nature="smoke over Mill Lane", location="Mill Lane 4", category="Fire", impact=2, urgency=1
+    )
+    other = await desk.create(
+        nature="bin fire", location="1 High Street", category="fire", impact=3, urgency=3
+    )
+    await page.locator("#queue button", has_text=again["reference"]).click()
+    hint = page.locator(".dupes")
+    await hint.get_by_role("button", name=ref).wait_for()
+    assert other["reference"] not in (await hint.text_content() or "")
+    await shot(page, "26-duplicate-hint")
+    _, dupes = await desk.call("GET", f"/api/v1/incidents/{again['reference']}/duplicates")
+    assert [d["reference"] for d in dupes["duplicates"]] == [ref]
+
     status, _ = await desk.call("POST", f"/api/v1/incidents/{ref}/dispatch", json={"resources": ["ENG-1"]})
     assert status == 201
     for _ in range(100):
