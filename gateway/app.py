@@ -31,6 +31,7 @@ from gateway.services.dispatch import DispatchService
 from gateway.services.escalation import EscalationService
 from gateway.services.field import FieldEvents
 from gateway.services.incidents import IncidentService
+from gateway.services.practice import PracticeService
 from gateway.services.privacy import PrivacyService
 from gateway.services.stand_down import StandDownService
 from gateway.services.unit_status import UnitStatusService
@@ -132,6 +133,7 @@ class Gateway:
             self.escalation = EscalationService(self.core, self.dispatch)
             self.cti = CtiService(self.core, self.incidents)
             self.privacy = PrivacyService(self.settings, self.store, self.clock)
+            self.practice = PracticeService(self.core, self.incidents)
             for ch in channels.values():
                 await self._enter_channel(ch)
             self.channels = channels

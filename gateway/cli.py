@@ -23,6 +23,11 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the daemon on embedded defaults with simulated field devices")
     demo.add_argument("--port", type=int, default=8080, help="API port (0: any free port)")
     demo.add_argument("--data-dir", type=Path, default=None, help="where the demo keeps its SQLite file")
+    demo.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start from an empty store: remove the demo's SQLite file from earlier runs first",
+    )
     demo.add_argument("--incidents", type=int, default=0, help="stop after this many sample incidents")
     demo.add_argument("--interval", type=float, default=8.0, help="seconds between sample incidents")
     demo.add_argument(
@@ -63,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                     data_dir=args.data_dir,
                     incidents=args.incidents,
                     interval=args.interval,
+                    fresh=args.fresh,
                     broker=args.broker,
                 )
             )

@@ -53,6 +53,5 @@ class IllegalTransition(CalloutError):
         self.key = key
         self.current = current
         self.target = target
-        super().__init__(f"{entity} {key}: cannot go from {current!r} to {target!r}")
-
-
+        # str() of a StrEnum is its value: "dispatched", never "<IncidentState.DISPATCHED: ...>".
+        super().__init__(f"{entity} {key} is {current}; it cannot move to {target}")

@@ -7,6 +7,7 @@ file, the key and the reason, then exit 2.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -103,6 +104,72 @@ class ClassificationRule(Strict):
     capabilities: list[str] = Field(default_factory=list)
 
 
+class Question(Strict):
+    """A scripted question the call-taker asks for a category; `choices` empty: free text."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    text: str = Field(min_length=1)
+    choices: list[str] = Field(default_factory=list)
+
+
+class AnswerRule(Strict):
+    """An answer that raises impact or urgency (1 is high): `if question's answer is one of
+    answers, impact becomes at most impact`. `reason` is written into the triage rationale."""
+
+    question: str
+    answers: list[str] = Field(min_length=1)
+    impact: int | None = Field(None, ge=1)
+    urgency: int | None = Field(None, ge=1)
+    reason: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _raises_something(self) -> AnswerRule:
+        if self.impact is None and self.urgency is None:
+            raise ValueError("an answer rule must raise impact or urgency")
+        return self
+
+
+class CategoryPractice(Strict):
+    """`[[triage.categories]]`: what the call-taker does for one category beyond the five fields."""
+
+    category: str = Field(min_length=1)
+    required: list[str] = Field(default_factory=list, description="question ids answered before triage")
+    questions: list[Question] = Field(default_factory=list)
+    advice: list[str] = Field(default_factory=list, description="safety advice read to the caller")
+    rules: list[AnswerRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known_questions(self) -> CategoryPractice:
+        ids = [q.id for q in self.questions]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate question ids in category {self.category!r}")
+        for name in [*self.required, *(r.question for r in self.rules)]:
+            if name not in ids:
+                raise ValueError(f"category {self.category!r}: no question {name!r}")
+        for r in self.rules:
+            q = next(q for q in self.questions if q.id == r.question)
+            odd = [a for a in r.answers if q.choices and a not in q.choices]
+            if odd:
+                raise ValueError(f"category {self.category!r}: {r.question} has no choice {odd[0]!r}")
+        return self
+
+
+class Hazard(Strict):
+    """`[[hazards]]`: a hazard recorded at an address or an area (gateway/policies/hazards.py)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    kind: str = Field(min_length=1, max_length=40, description="asbestos, dangerous dog, ...")
+    places: list[str] = Field(min_length=1, description="addresses or areas it applies to")
+    note: str = ""
+
+    @field_validator("places")
+    @classmethod
+    def _has_words(cls, v: list[str]) -> list[str]:
+        if any(not re.findall(r"[0-9A-Za-z]", p) for p in v):
+            raise ValueError("every place needs at least one letter or digit")
+        return v
+
+
 class PriorityTarget(Strict):
     """Per-priority delivery policy and the response-time target."""
 
@@ -136,6 +203,23 @@ class TriageSettings(Strict):
         ]
     )
     targets: dict[Priority, PriorityTarget] = Field(default_factory=_default_targets)
+    categories: list[CategoryPractice] = Field(default_factory=list)
+    # Seconds either side in which a new incident of the same category at the same place is
+    # hinted as a possible duplicate of an open one.
+    duplicate_window: float = Field(1800.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_practice_per_category(self) -> TriageSettings:
+        names = [c.category.strip().casefold() for c in self.categories]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"categories: more than one entry for {', '.join(dupes)}")
+        rows, cols = len(self.matrix), len(self.matrix[0]) if self.matrix else 0
+        for c in self.categories:
+            for r in c.rules:
+                if (r.impact or 1) > rows or (r.urgency or 1) > cols:
+                    raise ValueError(f"category {c.category!r}: a rule raises beyond the matrix")
+        return self
 
     @field_validator("matrix")
     @classmethod
@@ -362,6 +446,7 @@ class Settings(BaseSettings):
     stakeholders: list[StakeholderConfig] = Field(default_factory=list)
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
     schedules: list[ScheduleConfig] = Field(default_factory=list)
+    hazards: list[Hazard] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(

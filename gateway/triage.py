@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from gateway.domain.models import Resource
+from gateway.domain.models import Incident, Resource
 from gateway.domain.states import Classification, Priority, UnitStatus
-from gateway.settings import ClassificationRule
+from gateway.policies.hazards import words
+from gateway.settings import CategoryPractice, ClassificationRule
 
 # Never recommended: the unit cannot be reached or cannot respond.
 _EXCLUDED_STATUSES = frozenset({UnitStatus.UNAVAILABLE, UnitStatus.OUT_OF_SERVICE})
@@ -33,6 +34,85 @@ def classify(
         if rule.category.strip().casefold() == wanted:
             return rule.classification, list(rule.capabilities)
     return default, []
+
+
+def practice_for(category: str | None, practices: Sequence[CategoryPractice]) -> CategoryPractice | None:
+    """The `[[triage.categories]]` entry for a category (ignoring case and padding), if any."""
+    if not category:
+        return None
+    wanted = category.strip().casefold()
+    return next((p for p in practices if p.category.strip().casefold() == wanted), None)
+
+
+def missing_answers(practice: CategoryPractice | None, answers: dict[str, str]) -> list[str]:
+    """The required questions not answered yet (blank answers count as none)."""
+    if practice is None:
+        return []
+    return [q for q in practice.required if not answers.get(q, "").strip()]
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    reference: str
+    reason: str
+
+
+def possible_duplicates(inc: Incident, others: Sequence[Incident], window: float) -> list[Duplicate]:
+    """Open incidents that may report the same event as `inc`: the same category (ignoring case),
+    created within `window` seconds of it, at a location whose words (gateway/policies/hazards.py
+    `words`) one contains all of the other's, or share at least half. Closest in time first."""
+    if not inc.category or not inc.location:
+        return []
+    mine, cat = set(words(inc.location)), inc.category.strip().casefold()
+    found: list[tuple[float, Duplicate]] = []
+    for o in others:
+        if o.reference == inc.reference or not o.category or not o.location:
+            continue
+        gap = abs(o.created_at - inc.created_at)
+        if o.category.strip().casefold() != cat or gap > window:
+            continue
+        theirs = set(words(o.location))
+        shared = mine & theirs
+        if not shared or not (mine <= theirs or theirs <= mine or len(shared) * 2 >= len(mine | theirs)):
+            continue
+        when = "earlier" if o.created_at <= inc.created_at else "later"
+        reason = f"same category {o.category.strip()}, at {o.location}, {round(gap / 60)} min {when}"
+        found.append((gap, Duplicate(o.reference, reason)))
+    return [d for _, d in sorted(found, key=lambda x: x[0])]
+
+
+@dataclass(frozen=True)
+class Raised:
+    impact: int
+    urgency: int
+    reasons: tuple[str, ...]
+
+
+def raise_by_answers(
+    impact: int, urgency: int, practice: CategoryPractice | None, answers: dict[str, str]
+) -> Raised:
+    """Apply the category's answer rules: each matching rule may only raise (lower the number of)
+    impact or urgency, never lower them; the reasons of the rules that changed something are
+    returned for the rationale, in rule order. Answers match ignoring case and padding."""
+    reasons: list[str] = []
+    if practice is not None:
+        for rule in practice.rules:
+            given = answers.get(rule.question, "").strip().casefold()
+            if not given or given not in {a.strip().casefold() for a in rule.answers}:
+                continue
+            new_impact = min(impact, rule.impact) if rule.impact is not None else impact
+            new_urgency = min(urgency, rule.urgency) if rule.urgency is not None else urgency
+            if (new_impact, new_urgency) != (impact, urgency):
+                what = []
+                if new_impact != impact:
+                    what.append(f"impact {impact}→{new_impact}")
+                if new_urgency != urgency:
+                    what.append(f"urgency {urgency}→{new_urgency}")
+                reasons.append(
+                    f"{rule.reason} ({rule.question} = {answers[rule.question].strip()}: {', '.join(what)})"
+                )
+                impact, urgency = new_impact, new_urgency
+    return Raised(impact, urgency, tuple(reasons))
 
 
 @dataclass(frozen=True)

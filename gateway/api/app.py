@@ -13,12 +13,15 @@ from gateway.api import (
     context,
     cti,
     events,
+    hazards,
     health,
     incidents,
     kpis,
     maintenance,
     me,
+    merge,
     openapi,
+    practice,
     privacy,
     resources,
     schedules,
@@ -52,7 +55,7 @@ def build_app(gw: Gateway) -> web.Application:
         sockets=weakref.WeakSet(),
     )
     modules = (health, incidents, callout, resources, channels, events, cti, me, kpis, triage)
-    for module in (*modules, maintenance, schedules, privacy, openapi, console):
+    for module in (*modules, practice, hazards, merge, maintenance, schedules, privacy, openapi, console):
         app.router.add_routes(module.routes())
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(events.close_all)

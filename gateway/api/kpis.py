@@ -124,6 +124,24 @@ def per_channel(rows: Sequence[Any]) -> dict[str, Any]:
     return out
 
 
+def handling(rows: Sequence[Any]) -> dict[str, Any]:
+    """Average handling time (answered to ended) overall and per desk, in seconds."""
+    per: dict[str, list[float]] = {}
+    every: list[float] = []
+    for r in rows:
+        took = max(0.0, r.call_ended_at - r.call_answered_at)
+        every.append(took)
+        per.setdefault(r.desk or "unknown", []).append(took)
+
+    def summary(values: list[float]) -> dict[str, Any]:
+        return {
+            "calls": len(values),
+            "average_seconds": round(sum(values) / len(values), 1) if values else None,
+        }
+
+    return {"overall": summary(every), "desks": {d: summary(v) for d, v in sorted(per.items())}}
+
+
 async def kpis(request: web.Request) -> web.Response:
     require(request, Permission.READ)
     hours = query_int(request, "hours", default=24, low=1, high=MAX_HOURS)
@@ -133,6 +151,7 @@ async def kpis(request: web.Request) -> web.Response:
     async with gw.store.read() as tx:
         incidents = await tx.incident_times_since(since)
         attempts = await tx.attempt_outcomes_since(since)
+        calls = await tx.handling_times_since(since)
     targets = gw.settings.triage.targets
     return web.json_response(
         {
@@ -141,6 +160,7 @@ async def kpis(request: web.Request) -> web.Response:
             "targets": {p.value: _targets(targets[p]) for p in Priority},
             "priorities": per_priority(incidents, targets),
             "channels": per_channel(attempts),
+            "handling": handling(calls),
         }
     )
 

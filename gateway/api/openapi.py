@@ -18,6 +18,7 @@ from gateway.api import bodies, privacy, views
 from gateway.api.callout import CalloutBody
 from gateway.api.cti import CallEventBody
 from gateway.api.maintenance import WindowBody
+from gateway.api.practice import AnswersBody
 
 JSON = "application/json"
 ERRORS = {
@@ -231,6 +232,25 @@ OPS = [
         V.Anything,
         content="text/calendar",
     ),
+    Op("get", f"{REF}/answers", "incident-answers", "Answers to scripted questions", V.Anything),
+    Op(
+        "post",
+        f"{REF}/answers",
+        "incident-answer",
+        "Store answers; rules may raise impact or urgency",
+        V.Anything,
+        body=AnswersBody,
+    ),
+    Op(
+        "get",
+        "/api/v1/hazards",
+        "hazards",
+        "The hazards register, or the hazards at a location",
+        V.Anything,
+        query={"location": {"type": "string", "maxLength": 500}},
+    ),
+    Op("get", f"{REF}/hazards", "incident-hazards", "Hazards at the incident's location", V.Anything),
+    Op("get", f"{REF}/duplicates", "incident-duplicates", "Possible duplicates", V.Anything),
 ]
 # Routes the document leaves out, with the reason: the WebSocket is not an HTTP exchange.
 UNDOCUMENTED = {

@@ -27,6 +27,7 @@ async def triage_rules(request: web.Request) -> web.Response:
                 for r in t.rules
             ],
             "default_classification": t.default_classification.value,
+            "categories": [c.model_dump() for c in t.categories],
             "targets": {
                 p.value: {
                     "response_target_seconds": target.response_target,

@@ -29,6 +29,24 @@ export function createAlarm({ onChange } = {}) {
     }
   }
 
+  /** One rising three-note ring for an incoming call (only when sound is on). */
+  function ring() {
+    if (!audio || !enabled) return;
+    const now = audio.currentTime;
+    for (const [i, freq] of [523, 659, 784].entries()) {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = freq;
+      const at = now + i * 0.15;
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.12, at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.3);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(at);
+      osc.stop(at + 0.35);
+    }
+  }
+
   function ringing() {
     return active.filter((ref) => !silenced.has(ref));
   }
@@ -67,5 +85,6 @@ export function createAlarm({ onChange } = {}) {
       return active.length;
     },
     ringing,
+    ring,
   };
 }

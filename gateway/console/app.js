@@ -2,8 +2,9 @@
 // keyboard. Everything the page knows comes from the public API and its WebSocket.
 
 import { createAlarm } from "./alarm.js";
-import { Api } from "./api.js";
+import { Api, ApiError } from "./api.js";
 import { createBoard } from "./board.js";
+import { createCalls } from "./calls.js";
 import { tickClocks } from "./clocks.js";
 import { createIncidentPane } from "./incident.js";
 import { createKpis } from "./kpis.js";
@@ -27,7 +28,6 @@ const ctx = {
   targets: null,
   triage: null,
   selected: null,
-  lastCall: null,
   view: "queue",
   tickClocks,
   can(permission) {
@@ -140,23 +140,10 @@ function showView(name, { focus = false } = {}) {
 
 // ---- live events ---------------------------------------------------------------------------
 
-let lastPop = { ref: null, at: 0 };
-
-async function screenPop(ref, info) {
-  if (!ref || (lastPop.ref === ref && Date.now() - lastPop.at < 10000)) return;
-  lastPop = { ref, at: Date.now() };
-  ctx.lastCall = ref;
+// A call never takes the screen: it is announced (calls.js) and taken with O.
+function screenPop(ref, info) {
   modules.queue.refreshSoon();
-  if (modules.incident.isDirty()) {
-    banner(`Incoming call: ${ref}. Press O to open it (your unsaved form stays open until then).`, { kind: "call" });
-    return;
-  }
-  showView("queue");
-  try {
-    await modules.incident.open(ref, { pop: info, focus: "form" });
-  } catch (err) {
-    banner(`Incoming call ${ref} could not be opened: ${err.message}`, { kind: "error" });
-  }
+  modules.calls.announce(ref, info);
 }
 
 const refreshUnits = debounce(async () => {
@@ -181,10 +168,13 @@ const refreshChannels = debounce(async () => {
 function onEvent(event) {
   const kind = event.kind || "";
   if (kind.startsWith("incident.") || kind.startsWith("call.")) modules.queue.refreshSoon();
-  if (event.incident) modules.incident.onEvent(event);
+  if (event.incident) {
+    modules.incident.onEvent(event);
+    modules.calls.onEvent(event);
+  }
   if (kind.startsWith("unit.")) refreshUnits();
   if (kind === "channel.health") refreshChannels();
-  if (kind === "incident.review_ready" && ctx.view === "review") modules.review.refresh();
+  if (kind === "incident.review_ready" && ctx.view === "review") modules.review.refreshList();
   if (event.replay) return; // old news: the resync after a reconnect shows the current state
   if (kind === "call.screen_pop") screenPop(event.incident, { at: event.at, result: event.data.result });
   if (kind === "incident.created" && event.data.source === "call") screenPop(event.incident, { at: event.at, result: "created" });
@@ -257,7 +247,7 @@ function onKey(e) {
     ArrowUp: inQueue ? () => modules.queue.move(-1) : null,
     "/": () => { showView("queue"); $("#filter-category").focus(); },
     n: () => { showView("queue"); inc.startNew(); },
-    o: () => ctx.lastCall && ctx.openIncident(ctx.lastCall, { focus: "form" }),
+    o: () => modules.calls.take(),
     e: () => { showView("queue"); inc.focusForm(); },
     d: () => ctx.view === "queue" && inc.dispatch(),
     a: () => ctx.view === "queue" && inc.acknowledge(),
@@ -284,6 +274,7 @@ async function startDesk(token) {
   document.body.classList.add(`role-${ctx.me.role}`);
   document.body.classList.toggle("can-write", ctx.can("incident.write"));
   $("#who").textContent = `${ctx.me.name} · ${ctx.me.role}`;
+  $("#who").title = $("#who").textContent;
   $("#new-incident").hidden = !ctx.can("incident.write");
 
   ctx.alarm = createAlarm({
@@ -301,9 +292,19 @@ async function startDesk(token) {
     review: createReview(ctx),
   };
   ctx.queue = modules.queue;
-  ctx.openIncident = (ref, opts) => {
+  ctx.showView = showView;
+  modules.calls = createCalls(ctx);
+  ctx.calls = modules.calls;
+  ctx.openIncident = async (ref, opts) => {
     showView("queue");
-    return modules.incident.open(ref, opts).catch((err) => banner(`Could not open ${ref}: ${err.message}`, { kind: "error" }));
+    try {
+      const opened = await modules.incident.open(ref, opts);
+      if (opened) modules.calls.settle(ref);
+      return opened;
+    } catch (err) {
+      banner(`Could not open ${ref}: ${err instanceof ApiError ? err.describe() : err.message}`, { kind: "error", hideAfter: 15000 });
+      return false;
+    }
   };
   ctx.openReview = (ref) => {
     showView("review");

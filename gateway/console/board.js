@@ -9,6 +9,7 @@ const HEALTH = { up: "Up", degraded: "Degraded", down: "Down" };
 export function createBoard(ctx) {
   const view = document.getElementById("view-board");
   const strip = document.getElementById("channel-strip");
+  const summary = document.getElementById("channel-summary");
   let message = "";
 
   async function refreshUnits() {
@@ -49,12 +50,29 @@ export function createBoard(ctx) {
     );
   }
 
+  /** The header's summary: "8 up · 1 down", coloured by the worst state, with the detail inside. */
+  function renderSummary() {
+    const channels = ctx.channels || [];
+    const counts = { up: 0, degraded: 0, down: 0 };
+    for (const c of channels) counts[c.health.state] = (counts[c.health.state] || 0) + 1;
+    const parts = ["up", "degraded", "down"].filter((k) => counts[k]).map((k) => `${counts[k]} ${k}`);
+    const worst = counts.down ? "down" : counts.degraded ? "degraded" : "up";
+    summary.className = `chip health-${worst}`;
+    swap(summary, h("span", { class: "dot", "aria-hidden": "true" }),
+      channels.length ? [h("span", { class: "summary-label" }, "Channels: "), parts.join(" · ")] : "No channels");
+    summary.setAttribute("aria-label", `Channel health: ${parts.join(", ") || "no channels"}`);
+  }
+
   function renderStrip() {
+    renderSummary();
     swap(
       strip,
       (ctx.channels || []).map((c) =>
         h("span", { class: `chip health-${c.health.state}`, title: c.health.reason || "" },
-          h("span", { class: "dot", "aria-hidden": "true" }), `${c.name} ${HEALTH[c.health.state] || c.health.state}`)),
+          h("span", { class: "dot", "aria-hidden": "true" }), `${c.name} ${HEALTH[c.health.state] || c.health.state}`,
+          c.health.reason && c.health.state !== "up" ? h("span", { class: "muted" }, ` — ${c.health.reason}`) : null)),
+      h("button", { type: "button", class: "link", onclick: () => { strip.closest("details").open = false; ctx.showView("board", { focus: true }); } },
+        "All units and channels (2)"),
     );
   }
 

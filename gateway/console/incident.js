@@ -4,6 +4,9 @@
 import { ApiError, enc } from "./api.js";
 import { responseClock } from "./clocks.js";
 import { buildForm } from "./form.js";
+import { createDuplicates } from "./duplicates.js";
+import { createHazards } from "./hazards.js";
+import { createPractice } from "./practice.js";
 import { deliveriesCard } from "./timeline.js";
 import {
   debounce,
@@ -37,6 +40,14 @@ export function createIncidentPane(ctx) {
   let chosenFor = null;
   const parts = {};
 
+  const practice = createPractice(ctx, {
+    container: () => parts.practice,
+    canWrite: () => canWrite() && Boolean(detail) && !ENDED.has(detail.state),
+    say: (text, kind) => say(text, kind),
+    reload: () => reload(),
+  });
+  const hazards = createHazards(ctx, () => parts.hazards);
+  const duplicates = createDuplicates(ctx, () => parts.dupes);
   const reloadSoon = debounce(() => reload().catch(() => {}), 150);
 
   function canWrite() {
@@ -48,12 +59,17 @@ export function createIncidentPane(ctx) {
     formReadOnly = readOnly;
     form = buildForm(detail, {
       readOnly,
-      onChange: () => renderTriage(),
+      onChange: () => {
+        renderTriage();
+        practice.render(detail, form.values().category);
+        hazards.lookSoon(form.values().location);
+      },
       onSubmit: () => save(),
     });
-    for (const key of ["pop", "header", "actions", "status", "caller", "triage", "dispatch", "deliveries", "audit"]) {
+    for (const key of ["pop", "header", "actions", "status", "caller", "dupes", "hazards", "practice", "triage", "dispatch", "deliveries", "audit"]) {
       parts[key] = h("div", { class: `part part-${key}` });
     }
+    hazards.forget(); // a new, empty part: ask again
     parts.status.setAttribute("role", "status");
     parts.status.setAttribute("aria-live", "polite");
     const formSection = h(
@@ -73,7 +89,7 @@ export function createIncidentPane(ctx) {
       parts.actions,
       parts.status,
       h("div", { class: "incident-cols" },
-        h("div", { class: "col" }, parts.caller, formSection, parts.triage),
+        h("div", { class: "col" }, parts.caller, parts.dupes, parts.hazards, parts.practice, formSection, parts.triage),
         h("div", { class: "col col-field" }, parts.dispatch, parts.deliveries, parts.audit)),
     );
   }
@@ -85,6 +101,9 @@ export function createIncidentPane(ctx) {
     renderHeader();
     renderActions();
     renderCaller();
+    practice.render(detail, form ? form.values().category : null);
+    hazards.look(form ? form.values().location : detail && detail.location);
+    duplicates.look(detail);
     renderTriage();
     renderDispatch();
     renderDeliveries();
@@ -131,16 +150,17 @@ export function createIncidentPane(ctx) {
   function renderActions() {
     if (!detail) return swap(parts.actions);
     const s = detail.state;
+    const ref = detail.reference;
     const buttons = [];
     const awaiting = detail.deliveries.some((d) => d.purpose === "dispatch" && !d.acknowledged_at && !["cancelled", "declined"].includes(d.outcome));
     if (canWrite() && ["dispatched", "acknowledged", "on_scene"].includes(s) && awaiting) {
-      const label = s === "dispatched" ? "Acknowledge at desk" : "Acknowledge the rest at desk";
-      buttons.push(actionButton(label, "ack", () => acknowledge(), { shortcut: "A" }));
+      const text = s === "dispatched" ? `Acknowledge ${ref} at desk` : `Acknowledge the rest of ${ref} at desk`;
+      buttons.push(actionButton(text, "ack", () => acknowledge(ref), { shortcut: "A" }));
     }
-    if (canWrite() && RESOLVABLE.has(s)) buttons.push(actionButton("Resolve", "resolve", () => resolve(), { shortcut: "R" }));
-    if (ctx.can("incident.supervise") && CANCELLABLE.has(s)) buttons.push(actionButton("Cancel incident", "cancel", () => cancel(), { kind: "quiet" }));
-    if (ctx.can("incident.supervise") && ["resolved", "cancelled"].includes(s)) buttons.push(actionButton("Close", "close", () => close(), { shortcut: "C" }));
-    if (s === "closed") buttons.push(actionButton("Open review", "review", () => ctx.openReview(detail.reference), { kind: "primary", shortcut: "V" }));
+    if (canWrite() && RESOLVABLE.has(s)) buttons.push(actionButton(`Resolve ${ref}`, "resolve", () => resolve(ref), { shortcut: "R" }));
+    if (ctx.can("incident.supervise") && CANCELLABLE.has(s)) buttons.push(actionButton(`Cancel ${ref}`, "cancel", () => cancel(ref), { kind: "quiet" }));
+    if (ctx.can("incident.supervise") && ["resolved", "cancelled"].includes(s)) buttons.push(actionButton(`Close ${ref}`, "close", () => close(ref), { shortcut: "C" }));
+    if (s === "closed") buttons.push(actionButton(`Open review of ${ref}`, "review", () => ctx.openReview(ref), { kind: "primary", shortcut: "V" }));
     if (!canWrite()) buttons.push(h("span", { class: "muted small" }, `Signed in as ${ctx.me.role}: read only.`));
     swap(parts.actions, buttons.length ? h("div", { class: "actions", role: "group", "aria-label": "Incident actions" }, buttons) : null);
   }
@@ -278,10 +298,11 @@ export function createIncidentPane(ctx) {
   function renderDispatchButton() {
     if (!parts.dispatchButton) return;
     const n = chosen.size;
+    const ref = detail ? detail.reference : "";
     swap(
       parts.dispatchButton,
-      h("button", { type: "button", class: "primary", id: "dispatch-button", "data-key": "dispatch", disabled: n === 0, "aria-keyshortcuts": "d", onclick: () => dispatch() },
-        n ? `Dispatch ${n} unit${n === 1 ? "" : "s"} ` : "Choose units to dispatch ", h("kbd", {}, "D")),
+      h("button", { type: "button", class: "primary", id: "dispatch-button", "data-key": "dispatch", disabled: n === 0, "aria-keyshortcuts": "d", onclick: () => dispatch(ref) },
+        n ? `Dispatch ${n} unit${n === 1 ? "" : "s"} to ${ref} ` : "Choose units to dispatch ", h("kbd", {}, "D")),
       n ? h("span", { class: "muted" }, [...chosen].join(", ")) : null,
     );
   }
@@ -363,8 +384,10 @@ export function createIncidentPane(ctx) {
       history = null;
     }
     build(false);
+    practice.forget();
     renderAll();
     loadHistory();
+    practice.load(ref).then(() => detail && detail.reference === ref && form && practice.render(detail, form.values().category));
     ctx.selected = ref;
     ctx.queue.render();
     if (focus === "form" && canWrite()) form.focusFirst();
@@ -378,6 +401,7 @@ export function createIncidentPane(ctx) {
     popped = null;
     ctx.selected = null;
     ctx.queue.render();
+    practice.forget();
     build(true);
     renderAll();
     form.focusFirst();
@@ -418,48 +442,53 @@ export function createIncidentPane(ctx) {
     }
   }
 
-  async function act(doing, fn) {
+  /** The reference an action is for: the one its button or key was pressed on, never a later one. */
+  function shown(ref) {
+    return Boolean(detail && ref && detail.reference === ref);
+  }
+
+  async function act(doing, ref, fn) {
     try {
       await fn();
-      await reload();
+      if (shown(ref)) await reload();
       ctx.queue.refresh();
     } catch (err) {
-      say(`${doing} failed: ${err instanceof ApiError ? err.describe() : err.message}`, "error");
+      if (shown(ref)) say(`Could not ${doing} ${ref}: ${err instanceof ApiError ? err.describe() : err.message}`, "error");
     }
   }
 
-  async function dispatch() {
-    if (!detail || !canWrite() || !chosen.size) return;
+  async function dispatch(ref = detail && detail.reference) {
+    if (!shown(ref) || !canWrite() || !chosen.size) return;
     const resources = [...chosen];
-    await act("Dispatch", async () => {
-      await ctx.api.post(`/api/v1/incidents/${enc(detail.reference)}/dispatch`, { resources });
+    await act("dispatch", ref, async () => {
+      await ctx.api.post(`/api/v1/incidents/${enc(ref)}/dispatch`, { resources });
       chosen.clear();
-      say(`Dispatched ${resources.join(", ")}. Watch each unit's timeline: sent is not acknowledged.`);
+      say(`Dispatched ${resources.join(", ")} to ${ref}. Watch each unit's timeline: sent is not acknowledged.`);
     });
   }
 
-  async function acknowledge() {
-    if (!detail || !canWrite()) return;
-    const ok = await ctx.confirm({ title: "Acknowledge at the desk?", text: "Use this when the unit acknowledged by voice or phone. It stops the fallback to other channels.", ok: "Acknowledge" });
-    if (ok) await act("Acknowledge", async () => { await ctx.api.post(`/api/v1/incidents/${enc(detail.reference)}/acknowledge`, {}); say("Acknowledged at the desk."); });
+  async function acknowledge(ref = detail && detail.reference) {
+    if (!shown(ref) || !canWrite()) return;
+    const ok = await ctx.confirm({ title: `Acknowledge ${ref} at the desk?`, text: "Use this when the unit acknowledged by voice or phone. It stops the fallback to other channels.", ok: `Acknowledge ${ref}` });
+    if (ok) await act("acknowledge", ref, async () => { await ctx.api.post(`/api/v1/incidents/${enc(ref)}/acknowledge`, {}); say(`${ref} acknowledged at the desk.`); });
   }
 
-  async function resolve() {
-    if (!detail || !canWrite() || !RESOLVABLE.has(detail.state)) return;
-    const note = await ctx.confirm({ title: `Resolve ${detail.reference}?`, text: "Everyone who was reached is sent a stand-down.", ok: "Resolve", note: "Note (optional)" });
-    if (note !== false) await act("Resolve", async () => { await ctx.api.post(`/api/v1/incidents/${enc(detail.reference)}/resolve`, { note: note || "" }); say("Resolved. Stand-down messages are going out."); });
+  async function resolve(ref = detail && detail.reference) {
+    if (!shown(ref) || !canWrite() || !RESOLVABLE.has(detail.state)) return;
+    const note = await ctx.confirm({ title: `Resolve ${ref}?`, text: `Everyone who was reached for ${ref} is sent a stand-down.`, ok: `Resolve ${ref}`, note: "Note (optional)" });
+    if (note !== false) await act("resolve", ref, async () => { await ctx.api.post(`/api/v1/incidents/${enc(ref)}/resolve`, { note: note || "" }); say(`${ref} resolved. Stand-down messages are going out.`); });
   }
 
-  async function cancel() {
-    if (!detail || !ctx.can("incident.supervise")) return;
-    const note = await ctx.confirm({ title: `Cancel ${detail.reference}?`, text: "Everyone who was reached is sent a stand-down.", ok: "Cancel incident", note: "Reason (optional)" });
-    if (note !== false) await act("Cancel", async () => { await ctx.api.post(`/api/v1/incidents/${enc(detail.reference)}/cancel`, { note: note || "" }); say("Cancelled."); });
+  async function cancel(ref = detail && detail.reference) {
+    if (!shown(ref) || !ctx.can("incident.supervise")) return;
+    const note = await ctx.confirm({ title: `Cancel ${ref}?`, text: `Everyone who was reached for ${ref} is sent a stand-down.`, ok: `Cancel ${ref}`, note: "Reason (optional)" });
+    if (note !== false) await act("cancel", ref, async () => { await ctx.api.post(`/api/v1/incidents/${enc(ref)}/cancel`, { note: note || "" }); say(`${ref} cancelled.`); });
   }
 
-  async function close() {
-    if (!detail || !ctx.can("incident.supervise") || !["resolved", "cancelled"].includes(detail.state)) return;
-    const lessons = await ctx.confirm({ title: `Close ${detail.reference}?`, text: "Closing makes the post-incident review.", ok: "Close", note: "Lessons learned (optional)", value: detail.lessons || "" });
-    if (lessons !== false) await act("Close", async () => { await ctx.api.post(`/api/v1/incidents/${enc(detail.reference)}/close`, lessons ? { lessons } : {}); say("Closed. The review is ready (V)."); });
+  async function close(ref = detail && detail.reference) {
+    if (!shown(ref) || !ctx.can("incident.supervise") || !["resolved", "cancelled"].includes(detail.state)) return;
+    const lessons = await ctx.confirm({ title: `Close ${ref}?`, text: `Closing ${ref} makes its post-incident review.`, ok: `Close ${ref}`, note: "Lessons learned (optional)", value: detail.lessons || "" });
+    if (lessons !== false) await act("close", ref, async () => { await ctx.api.post(`/api/v1/incidents/${enc(ref)}/close`, lessons ? { lessons } : {}); say(`${ref} closed. The review is ready (V).`); });
   }
 
   return {

@@ -39,6 +39,7 @@ export function createQueue(ctx) {
       if (mine !== seq) return;
       ctx.incidents = found.sort(byPriorityThenAge);
       for (const inc of found) if (inc.category) known.add(inc.category);
+      if (ctx.calls) ctx.calls.reconcile(found);
       swap(categories, [...known].sort().map((c) => h("option", { value: c })));
       render();
     } catch (err) {
@@ -55,9 +56,11 @@ export function createQueue(ctx) {
 
   function item(inc) {
     const alarm = ackOverdue(inc, ctx.targets);
+    const incoming = Boolean(ctx.calls && ctx.calls.isWaiting(inc.reference));
+    const classes = `q-item${alarm ? " alarm" : ""}${incoming ? " incoming" : ""}${ctx.selected === inc.reference ? " selected" : ""}`;
     return h(
       "li",
-      { class: `q-item${alarm ? " alarm" : ""}${ctx.selected === inc.reference ? " selected" : ""}`, "data-ref": inc.reference },
+      { class: classes, "data-ref": inc.reference },
       h(
         "button",
         {
@@ -68,7 +71,8 @@ export function createQueue(ctx) {
           onclick: () => ctx.openIncident(inc.reference),
         },
         h("span", { class: "q-line1" }, priorityBadge(inc.priority), h("span", { class: "q-ref mono" }, inc.reference), stateBadge(inc.state),
-          inc.source === "call" ? h("span", { class: "badge plain" }, "call") : null),
+          inc.source === "call" ? h("span", { class: "badge plain" }, "call") : null,
+          incoming ? h("span", { class: "badge incoming-badge" }, "Incoming call · O") : null),
         h("span", { class: "q-nature" }, inc.nature || "Details not taken yet"),
         h("span", { class: "q-line3" },
           h("span", { class: "q-loc" }, [inc.location, inc.category].filter(Boolean).join(" · ") || "—"),

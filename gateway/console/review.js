@@ -112,5 +112,19 @@ export function createReview(ctx) {
     );
   }
 
-  return { refresh, show, focus: () => (view.querySelector("#review-title") || view.querySelector("#review-pick"))?.focus() };
+  /** A newly closed incident: add it to the picker without re-rendering what is being read. */
+  async function refreshList() {
+    try {
+      closed = await ctx.api.get("/api/v1/incidents?state=closed&limit=50");
+      closed.sort((a, b) => Date.parse(b.closed_at) - Date.parse(a.closed_at));
+    } catch {
+      return;
+    }
+    const pick = view.querySelector("#review-pick");
+    if (!pick) return render();
+    const options = closed.map((i) => h("option", { value: i.reference, selected: i.reference === ref }, `${i.reference} · ${i.priority || "—"} · ${i.nature || ""}`));
+    swap(pick, h("option", { value: "" }, closed.length ? "Choose…" : "None closed yet"), options);
+  }
+
+  return { refresh, refreshList, show, focus: () => (view.querySelector("#review-title") || view.querySelector("#review-pick"))?.focus() };
 }

@@ -32,11 +32,37 @@ def demo_settings(data_dir: Path | None, port: int) -> Settings:
     return settings
 
 
+def start_fresh(settings: Settings) -> list[Path]:
+    """Remove the demo's SQLite file (and its WAL and shared-memory files) from earlier runs."""
+    if settings.store.url:
+        raise CalloutError("--fresh works on the demo's own SQLite file; store.url is set, so refusing")
+    db = Path(settings.store.data_dir) / "callout.db"
+    removed = []
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        if path.exists():
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 async def run_demo(
-    *, port: int, data_dir: Path | None, incidents: int, interval: float, broker: str | None = None
+    *,
+    port: int,
+    data_dir: Path | None,
+    incidents: int,
+    interval: float,
+    broker: str | None = None,
+    fresh: bool = False,
 ) -> int:
     logs.configure("WARNING")
     settings = demo_settings(data_dir, port)
+    if fresh:
+        removed = start_fresh(settings)
+        where = Path(settings.store.data_dir) / "callout.db"
+        print(
+            f"Starting fresh: {'removed ' + str(where) if removed else 'no earlier store at ' + str(where)}.",
+            flush=True,
+        )
     _check_port(settings.api.host, port)
     ready, stop = asyncio.Event(), asyncio.Event()
     held: dict[str, Any] = {"code": 0}

@@ -17,6 +17,7 @@ from gateway.domain.states import (
     UnitStatus,
 )
 from gateway.errors import Conflict, ValidationFailed
+from gateway.policies.hazards import hazard_warning
 from gateway.services import messages
 from gateway.services.core import Core
 from gateway.services.deliveries import Recipient, Terms, new_delivery
@@ -93,7 +94,7 @@ class DispatchService:
         )
         terms = Terms(
             purpose=Purpose.DISPATCH,
-            text=messages.dispatch_text(inc),
+            text=messages.dispatch_text(inc, hazard_warning(inc.location, self.core.settings.hazards)),
             needs_ack=True,
             mode=policy.mode,
             confirm=policy.confirm_timeout,

@@ -10,13 +10,15 @@ def serial(reference: str) -> int:
     return int(reference.rsplit("-", 1)[-1])
 
 
-def dispatch_text(i: Incident) -> str:
+def dispatch_text(i: Incident, hazard: str = "") -> str:
+    """`hazard` (gateway/policies/hazards.py warning_text) goes right after the reference and
+    priority, so a channel that must truncate the message keeps it."""
     what = i.nature or "incident"
     where = f" at {i.location}" if i.location else ""
     cat = f" {i.category.upper()}" if i.category else ""
-    return f"{i.reference} {i.priority or ''}{cat}: {what}{where}. Reply ACK {serial(i.reference)}".replace(
-        "  ", " "
-    )
+    warn = f" {hazard}" if hazard else ""
+    text = f"{i.reference} {i.priority or ''}{cat}:{warn} {what}{where}. Reply ACK {serial(i.reference)}"
+    return text.replace("  ", " ")
 
 
 def stand_down_text(i: Incident, why: str) -> str:

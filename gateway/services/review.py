@@ -10,6 +10,7 @@ from typing import Any
 from gateway.clock import iso
 from gateway.domain.personal import mask_name, mask_number, redact_fields
 from gateway.domain.states import FALLBACK_REASONS, DeliveryState
+from gateway.policies.hazards import match_hazards
 from gateway.settings import Settings
 from gateway.store import Tx
 
@@ -91,6 +92,10 @@ async def build_review(tx: Tx, ref: str, settings: Settings) -> dict[str, Any]:
             for e in audit
         ],
         "lessons": inc.lessons or "",
+        "hazards": [
+            {"id": h.id, "kind": h.kind, "note": h.note}
+            for h in match_hazards(inc.location, settings.hazards)
+        ],
     }
 
 
@@ -148,5 +153,9 @@ def review_markdown(r: dict[str, Any]) -> str:
     lines += fallbacks or ["- none"]
     lines += ["", "## Timeline", ""]
     lines += [f"- {e['at']} `{e['kind']}` by {e['actor']}" for e in r["timeline"]]
+    lines += ["", "## Hazards at the location", ""]
+    lines += [f"- {h['kind']} ({h['id']}){': ' + h['note'] if h['note'] else ''}" for h in r["hazards"]] or [
+        "- none"
+    ]
     lines += ["", "## Lessons learned", "", r["lessons"] or "_none recorded_", ""]
     return "\n".join(lines)

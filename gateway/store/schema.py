@@ -151,3 +151,14 @@ audit = sa.Table(
     sa.Column("attempt_id", sa.Integer),
     sa.Column("data", sa.JSON, nullable=False),
 )
+
+# The answers to a category's scripted questions ([[triage.categories]]), one row per question.
+incident_answers = sa.Table(
+    "incident_answers",
+    metadata,
+    sa.Column("incident_id", sa.Integer, sa.ForeignKey("incidents.id"), primary_key=True),
+    sa.Column("question", sa.String(40), primary_key=True),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("answered_at", sa.Float, nullable=False),
+    sa.Column("answered_by", sa.String(64), nullable=False),
+)

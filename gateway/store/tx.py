@@ -3,6 +3,7 @@ of work, so call sites say `tx.get_incident(...)` whatever group a query lives i
 
 from __future__ import annotations
 
+from gateway.store.queries.answers import AnswerQueries
 from gateway.store.queries.audit import AuditQueries
 from gateway.store.queries.batches import Batch, BatchQueries
 from gateway.store.queries.incidents import IncidentQueries
@@ -13,5 +14,7 @@ from gateway.store.queries.resources import ResourceQueries
 __all__ = ["Batch", "Tx"]
 
 
-class Tx(AuditQueries, IncidentQueries, ResourceQueries, BatchQueries, KpiQueries, PersonalQueries):
+class Tx(
+    AuditQueries, IncidentQueries, ResourceQueries, BatchQueries, KpiQueries, PersonalQueries, AnswerQueries
+):
     """Queries and changes inside one transaction (see gateway/store/unit_of_work.py)."""

@@ -30,8 +30,13 @@ async def test_call_to_review_in_the_browser(desk: Desk, browser: object) -> Non
         nature="smoke from a roof", source="call", caller_number=CALLER, caller_name="Ada Lovelace"
     )
     ref = inc["reference"]
+    # The call is announced, not forced on the desk: one key (O) takes it.
+    await page.locator("#call-banner").filter(has_text=f"Incoming call: {ref}").wait_for()
+    await page.locator(f'#queue li.incoming[data-ref="{ref}"]').wait_for()
+    await page.keyboard.press("o")
     title = page.locator("#incident-title")
     await title.filter(has_text=ref).wait_for()
+    await page.locator("#call-banner").wait_for(state="hidden")
     pop = page.locator(".pop")
     await pop.filter(has_text="Incoming call").wait_for()
     caller = page.locator(".caller")

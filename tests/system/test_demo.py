@@ -69,9 +69,12 @@ def line(out: str, pattern: str) -> int:
 
 def test_a_bounded_run_shows_calls_faults_fallbacks_acks_and_closing(tmp_path):
     broker = dead_port()
+    # A store left by an earlier run (here not even a database): --fresh starts from nothing.
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "callout.db").write_bytes(b"left over from an earlier run")
     started = time.monotonic()
     r = subprocess.run(
-        demo_command(tmp_path, "--incidents", "4", "--interval", "1"),
+        demo_command(tmp_path, "--fresh", "--incidents", "4", "--interval", "1"),
         capture_output=True,
         text=True,
         timeout=90,
@@ -143,7 +146,8 @@ def test_a_bounded_run_shows_calls_faults_fallbacks_acks_and_closing(tmp_path):
     assert re.search(rf"{REF}1   stand-down to ENG-1 \(ladder\): radio:ENG1", out)
     assert out.count("closed by demo-supervisor") == 4
     assert out.rstrip().endswith("callout demo finished.")
-    assert (tmp_path / "demo" / "callout.db").exists()
+    assert line(out, r"^Starting fresh: removed .*callout\.db\.$") == 0
+    assert (tmp_path / "demo" / "callout.db").read_bytes().startswith(b"SQLite format 3")
 
 
 def test_ctrl_c_stops_an_endless_run_cleanly(tmp_path):

@@ -27,3 +27,12 @@ class KpiQueries(UnitOfWork):
         )
         q = sa.select(a.channel, a.state, a.closed_reason).select_from(joined)
         return (await self._run(q.where(t.incidents.c.created_at >= since))).all()
+
+    async def handling_times_since(self, since: float) -> Sequence[sa.Row[Any]]:
+        """(desk, call_answered_at, call_ended_at) of every answered call that has ended, for
+        incidents created since `since`: what average handling time is measured from."""
+        i = t.incidents.c
+        q = sa.select(i.desk, i.call_answered_at, i.call_ended_at).where(
+            i.created_at >= since, i.call_answered_at.is_not(None), i.call_ended_at.is_not(None)
+        )
+        return (await self._run(q)).all()

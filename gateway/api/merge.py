@@ -1,0 +1,34 @@
+"""/api/v1/incidents/{ref}/duplicates: open incidents that may report the same event (same
+category, same place, within `triage.duplicate_window`), as a hint for the desk."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.api import context
+from gateway.api.auth import Permission, require
+from gateway.domain.states import IncidentState as S
+from gateway.triage import possible_duplicates
+
+OPEN = [S.NEW, S.TRIAGED, S.DISPATCHED, S.ACKNOWLEDGED, S.ON_SCENE]
+SCAN = 500
+
+
+async def duplicates(request: web.Request) -> web.Response:
+    require(request, Permission.READ)
+    gw = context.gateway(request)
+    async with gw.store.read() as tx:
+        inc = await tx.get_incident(request.match_info["ref"])
+        # Categories compare ignoring case (gateway/triage.py), so the store is not asked to.
+        others = await tx.list_incidents(states=[s.value for s in OPEN], limit=SCAN) if inc.category else []
+    found = possible_duplicates(inc, others, gw.settings.triage.duplicate_window)
+    return web.json_response(
+        {
+            "incident": inc.reference,
+            "duplicates": [{"reference": d.reference, "reason": d.reason} for d in found],
+        }
+    )
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/api/v1/incidents/{ref}/duplicates", duplicates, name="incident-duplicates")]
