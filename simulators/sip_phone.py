@@ -54,6 +54,7 @@ class Behaviour:
     dtmf: Literal["rfc4733", "info"] = "rfc4733"
     fault: Fault = "none"
     hangup_after: float = 2.0  # fault "hangup": seconds after the answer
+    busy_first: int = 0  # answer 486 Busy Here to this many calls first, then behave as above
 
 
 @dataclass(slots=True)
@@ -233,8 +234,11 @@ class SipPhone(asyncio.DatagramProtocol):
         self.calls.append(call)
         self._dialogs[call.call_id] = d
         self._send(self._response(msg, 100, "Trying", ""), addr)
-        if behaviour.fault in ("busy", "reject"):
-            code, text = (486, "Busy Here") if behaviour.fault == "busy" else (603, "Decline")
+        busy_before = sum(1 for c in self.calls if c.user == user) <= behaviour.busy_first
+        if behaviour.fault in ("busy", "reject") or busy_before:
+            code, text = (
+                (603, "Decline") if behaviour.fault == "reject" and not busy_before else (486, "Busy Here")
+            )
             call.status = code
             self._send(self._response(msg, code, text, d.to_tag), addr)
             self._finish(d, "phone")
