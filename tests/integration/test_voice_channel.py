@@ -134,3 +134,24 @@ async def test_a_killed_worker_fails_its_ringing_call_temporarily_and_is_restart
         assert err.value.temporary and "died" in str(err.value)
         await asyncio.wait_for(ch.wait_ready(), 20)
         assert ch.workers[0].pid != old and ch.workers[0].starts == 2
+
+
+async def test_twenty_callouts_at_once_through_five_workers_are_all_acknowledged(tmp_path):
+    phones = {str(300 + i): Behaviour(answer_after=0.2, press="1", press_after=1.0) for i in range(20)}
+    async with (
+        SipPhone(phones=phones) as phone,
+        channel(phone, tmp_path, workers=5, speed=300, intro="", prompt="Press 1.") as ch,
+    ):
+        await asyncio.wait_for(ch.wait_ready(), 30)
+        receipts = await asyncio.gather(*(ch.send(message(user, n)) for n, user in enumerate(phones)))
+        assert max(len(w.calls) for w in ch.workers) <= 4
+        acks: dict[str, RadioAck] = {}
+        async with asyncio.timeout(30):
+            async for event in ch.events():
+                assert isinstance(event, RadioAck)
+                acks[event.address] = event
+                if len(acks) == 20:
+                    break
+    assert sorted(acks) == sorted(phones)
+    assert len({r.channel_ref for r in receipts}) == 20
+    assert {r.evidence["worker"] for r in receipts} == {0, 1, 2, 3, 4}
