@@ -8,8 +8,9 @@ Max-Forwards minus one (§16.6 step 3); responses from a worker lose our Via (§
 go back to where the request came from. Messages the worker sends itself (its BYE at shutdown)
 reach the caller straight from the worker's Contact; a caller such as sipp that answers them to
 the front is routed by Call-ID too. Every line taken: the INVITE goes to the least busy worker,
-whose pjsua answers 486 Busy Here (§21.4.24) and reports the call offered and ended "rejected", as a single desk does. No worker
-running at all: the front answers 486 itself and the pool reports the call the same way.
+whose pjsua answers 486 Busy Here (§21.4.24) and reports the call offered and ended
+"rejected", as a single desk does. No worker running at all: the front answers 486 itself and
+the pool reports the call the same way.
 Sans-I/O: `FrontRouter.handle(data, source, now)` returns the datagrams to send.
 """
 
