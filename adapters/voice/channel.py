@@ -198,6 +198,10 @@ class VoiceChannel(Channel):
                 channel_ref=t.call_id or t.ref,
                 evidence=evidence | {"sip_status": 200, "answered_at": t.answered_at},
             )
+        if m.get("placed") is False:
+            raise self.fail(
+                f"could not place the call: {m.get('reason')}", temporary=True, endpoint=address, **evidence
+            )
         status = int(m.get("status") or 0)
         verdict = codec.classify(
             status,

@@ -102,6 +102,7 @@ class Worker:
         self.ep: Any = None
         self.account: Any = None
         self.running = True
+        self.deferred: list[dict[str, Any]] = []  # calls pjsua had no free slot for yet
 
     # ---- setup ----------------------------------------------------------------------------------
     def start(self) -> str:
@@ -161,6 +162,9 @@ class Worker:
         self.shutdown()
 
     def drain(self) -> None:
+        retry, self.deferred = self.deferred, []
+        for cmd in retry:
+            self.place(cmd)
         while True:
             try:
                 cmd = self.commands.get_nowait()
@@ -192,6 +196,11 @@ class Worker:
         try:
             call.makeCall(state.uri, prm)
         except pj.Error as exc:
+            # A line pjsua frees just after DISCONNECTED is not free yet: try again next turns.
+            tries = int(cmd.get("_tries", 0))
+            if tries < 50 and self.running:
+                self.deferred.append(cmd | {"_tries": tries + 1})
+                return
             emit(
                 {
                     "ev": "ended",
