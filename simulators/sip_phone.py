@@ -179,9 +179,11 @@ class SipPhone(asyncio.DatagramProtocol):
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
+        tasks = [d.task for d in self._dialogs.values() if d.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for d in list(self._dialogs.values()):
-            if d.task is not None:
-                d.task.cancel()
             self._finish(d, "shutdown")
         if self._transport is not None:
             self._transport.close()
@@ -308,6 +310,8 @@ class SipPhone(asyncio.DatagramProtocol):
         for i, end in [(n, False) for n in range(1, 5)] + [(5, True)] * 3:
             header = struct.pack("!BBHII", 0x80, (0x80 if i == 1 else 0) | d.te_type, seq & 0xFFFF, ts, ssrc)
             payload = struct.pack("!BBH", event, (0x80 if end else 0) | 10, i * 400)
+            if d.rtp is None or d.rtp.is_closing():
+                return  # the call ended under our key press
             d.rtp.sendto(header + payload, d.remote_rtp)
             seq += 1
             await asyncio.sleep(0.05 if not end else 0.01)
@@ -327,6 +331,7 @@ class SipPhone(asyncio.DatagramProtocol):
         call.ended_at, call.ended_by = time.time(), by
         if d.rtp is not None:
             d.rtp.close()
+            d.rtp = None
         if self.record_dir is not None and call.answered_at is not None:
             self.record_dir.mkdir(parents=True, exist_ok=True)
             path = self.record_dir / f"{call.user}-{len(self.calls)}-{random.getrandbits(24):06x}.wav"

@@ -163,8 +163,8 @@ class Worker:
 
     def drain(self) -> None:
         retry, self.deferred = self.deferred, []
-        for cmd in retry:
-            self.place(cmd)
+        for again in retry:
+            self.place(again)
         while True:
             try:
                 cmd = self.commands.get_nowait()
