@@ -24,7 +24,8 @@ class Options(BaseModel):
     # Worker processes, four calls each (the pjsua2-python wheel's PJSUA_MAX_CALLS).
     workers: int = Field(2, ge=1, le=64)
     calls_per_worker: int = Field(4, ge=1, le=4)
-    ring_timeout: float = Field(30.0, gt=0, le=300)  # CANCEL an unanswered call after this
+    # CANCEL an unanswered call after this; under the engine's send_timeout (30 s by default).
+    ring_timeout: float = Field(25.0, gt=0, le=300)
     digit_timeout: float = Field(10.0, gt=0, le=300)  # after the prompt, wait this long for a key
     repeat: int = Field(2, ge=1, le=5)  # how many times the message is spoken
     voice: str = Field("en", pattern=r"^[A-Za-z0-9_+-]{1,32}$")  # espeak-ng voice / language
