@@ -22,6 +22,7 @@ class Kind:
 
 # The serial channels open devices with pyserial-asyncio-fast (adapters/transport.py).
 SERIAL_HINT = "pip install pyserial-asyncio-fast"
+SIP_HINT = "install the sip extra: pip install 'callout[sip]'"
 KINDS: dict[str, Kind] = {
     "webhook": Kind("adapters.webhook.channel", "data"),
     "mqtt_radio": Kind("adapters.radio_mqtt.channel", "radio", hint="pip install aiomqtt"),
@@ -32,6 +33,8 @@ KINDS: dict[str, Kind] = {
     "tap": Kind("adapters.pager_tap.channel", "pager"),
     "snpp": Kind("adapters.pager_snpp.channel", "pager"),
     "email": Kind("adapters.email.channel", "email", hint="pip install aiosmtplib aiosmtpd"),
+    # Workers run pjsua2 in their own processes; speech needs espeak-ng (checked at start).
+    "voice": Kind("adapters.voice.channel", "voice", hint=SIP_HINT),
 }
 # CTI sources: their modules define `build(name, options) -> CtiSource`.
 CTI_KINDS: dict[str, Kind] = {

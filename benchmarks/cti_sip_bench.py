@@ -1,12 +1,14 @@
 """CTI benchmark: sipp calls a running gateway's pjsua2 desk at 10, 50 and 100 calls per second.
 
-    python -m benchmarks.cti_sip_bench [--seconds 60] [--rates 10,50,100]
+    python -m benchmarks.cti_sip_bench [--seconds 60] [--rates 10,50,100] [--workers 4]
 
 For each rate: calls handled (answered by the desk, incident on the bus), failed calls (sipp's
 failures, 486 refusals when all lines are busy), and p50/p99 latency from the 200 OK sipp received
 to the incident's screen-pop event on the bus (what the WebSocket streams to the desk). Callers get
 distinct numbers, so every call makes an incident. The pjsua2 wheel allows 4 calls at once per
-process, so calls are short (the caller hangs up after 1 ms) and sipp keeps at most 4 up.
+process, so the desk runs `--workers` worker processes behind its SIP front (adapters/sip/pool.py;
+0: the in-process desk); calls are short (the caller hangs up after 1 ms) and sipp keeps at most
+four lines per worker up.
 Prints figures; asserts nothing.
 """
 
@@ -30,11 +32,12 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-async def run_rate(rate: int, seconds: float) -> None:
+async def run_rate(rate: int, seconds: float, workers: int) -> None:
     count = int(rate * seconds)
     with tempfile.TemporaryDirectory() as d:
         settings = Settings(store={"url": f"sqlite+aiosqlite:///{Path(d) / 'bench.db'}"})
-        source = build("desk", {"bind_address": "127.0.0.1", "port": 0, "desk": "desk-1"})
+        options = {"bind_address": "127.0.0.1", "port": 0, "desk": "desk-1", "workers": workers}
+        source = build("desk", options)
         async with Gateway(settings, cti_sources={"desk": source}) as gw, gw.running():
             sub = gw.bus.subscribe(10 * count + 1000)
             seen: dict[str, float] = {}
@@ -48,7 +51,9 @@ async def run_rate(rate: int, seconds: float) -> None:
             callers = [Caller(f"07{n:09d}", f"Caller {n}") for n in range(count)]
             uri = f"sip:999@127.0.0.1:{gw.cti_sources['desk'].local_port}"  # type: ignore[attr-defined]
             started = time.monotonic()
-            async with SippCalls(to=uri, callers=callers, rate=rate, limit=4, hold_ms=1, trace=True) as sipp:
+            async with SippCalls(
+                to=uri, callers=callers, rate=rate, limit=4 * max(1, workers), hold_ms=1, trace=True
+            ) as sipp:
                 await sipp.wait()
                 messages = sipp.messages()
             elapsed = time.monotonic() - started
@@ -78,10 +83,14 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--rates", default="10,50,100")
+    ap.add_argument("--workers", type=int, default=4)
     args = ap.parse_args()
-    print(f"callout CTI benchmark: sipp -> pjsua2 desk -> incident, {args.seconds:g} s per rate")
+    print(
+        f"callout CTI benchmark: sipp -> SIP front -> {args.workers} pjsua2 desk workers -> incident, "
+        f"{args.seconds:g} s per rate"
+    )
     for rate in (int(r) for r in args.rates.split(",")):
-        await run_rate(rate, args.seconds)
+        await run_rate(rate, args.seconds, args.workers)
 
 
 if __name__ == "__main__":

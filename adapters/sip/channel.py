@@ -99,4 +99,10 @@ class SipSource(CtiSource):
 
 def build(name: str, options: dict[str, Any]) -> CtiSource:
     """Factory for the core: validates the options, then needs pjsua2 (ChannelUnavailable)."""
-    return SipSource(name=name, options=Options(**options))
+    opts = Options(**options)
+    if opts.workers:
+        _desk_module()  # the workers need pjsua2: ChannelUnavailable here, not in a subprocess
+        from adapters.sip.pool import PooledSipSource
+
+        return PooledSipSource(name=name, options=opts)
+    return SipSource(name=name, options=opts)

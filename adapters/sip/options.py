@@ -28,6 +28,9 @@ class Options(BaseModel):
     # PJSUA_MAX_CALLS (config_site.h) honours up to that. A call beyond the limit is refused with
     # 486 Busy Here and reported as CallOffered + CallEnded(answered=False, reason="rejected").
     max_calls: int = Field(4, ge=1, le=512)
+    # Desk worker processes behind one SIP front on bind_address:port (adapters/sip/pool.py),
+    # four lines each; 0: one desk in the gateway's own process (max_calls lines at most 4).
+    workers: int = Field(0, ge=0, le=64)
     # A call's audio. "none": the desk only detects and answers calls (no sound device, nothing
     # played or recorded), so pjsua answers with its loopback media transport and a call opens no
     # RTP/RTCP sockets; the SDP answer names 127.0.0.1 (or the bind address). "rtp": two real UDP

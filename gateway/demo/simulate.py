@@ -22,6 +22,7 @@ SIMULATORS: dict[str, tuple[str, str]] = {
     "smsc": ("simulators.smsc", "SMSC speaking SMPP 3.4 over TCP"),
     "sms-http": ("simulators.sms_http_provider", "HTTP SMS provider with signed callbacks"),
     "calls": ("simulators.sip_calls", "SIP callers (runs sipp) calling the desk endpoint"),
+    "phone": ("simulators.sip_phone", "SIP phones that answer voice callouts, record audio, press DTMF keys"),
     "ami": ("simulators.ami_server", "Asterisk Manager Interface server playing call events"),
     "tap-terminal": ("simulators.tap_terminal", "TAP 1.8 paging terminal on a pseudo-terminal and TCP"),
     "snpp": ("simulators.snpp_server", "SNPP (RFC 1861) paging server"),

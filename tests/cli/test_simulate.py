@@ -15,6 +15,7 @@ CASES = {
     "gsm-modem": (["--tcp-port", "0"], "[gsm-modem] listening on pty"),
     "ami": (["--port", "0"], "AMI simulator on 127.0.0.1:"),
     "calls": (["--to", "sip:desk@127.0.0.1:9", "--count", "1", "--rate", "1"], "sipp: 1 caller calls at 1/s"),
+    "phone": (["--port", "0", "--press", "1"], "phone listening on udp 127.0.0.1:"),
     "radio-fleet": (["--count", "3", "--broker", "{broker}"], "radio fleet radio-fleet: 3 radios on mqtt://"),
     "field-app": (["--port", "0"], "field-app listening on http://127.0.0.1:"),
     "kiss-tnc": (["--no-pty", "--tcp-port", "0"], "kiss-tnc on tcp 127.0.0.1:"),

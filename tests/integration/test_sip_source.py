@@ -23,10 +23,10 @@ def _tools() -> None:
 
 async def test_the_endpoint_is_per_process_one_desk_at_a_time_and_restartable() -> None:
     for _ in range(2):  # pjsua2's Endpoint is process-global: each desk destroys its own
-        async with desk() as first:
+        async with desk(workers=0) as first:  # the in-process desk: one Endpoint per process
             assert first.health.state == "up"
             with pytest.raises(ChannelError, match="process-wide singleton"):
-                async with desk():
+                async with desk(workers=0):
                     pass
             assert first.health.state == "up"
         assert first.health.state == "down"

@@ -217,7 +217,9 @@ async def test_registration_with_digest_authentication(password: str, state: str
     )
     try:
         await asyncio.sleep(0.3)  # sipp binds its port
+        # One desk, one registration: the registrar scenario takes a single REGISTER.
         options = {"registrar": f"sip:127.0.0.1:{port}", "username": "desk-1", "password": password}
+        options["workers"] = 0
         async with desk(**options) as source:
             assert source.health.state == "degraded" and "registering" in source.health.reason
             async with asyncio.timeout(5):

@@ -9,4 +9,6 @@ from adapters.sip.channel import build
 
 
 def desk(**options: Any) -> CtiSource:
-    return build("sip", {"bind_address": "127.0.0.1", "port": 0, "desk": "desk-1"} | options)
+    """The desk as deployed past four calls: desk worker processes behind the SIP front
+    (adapters/sip/pool.py); `workers=0` is the in-process desk."""
+    return build("sip", {"bind_address": "127.0.0.1", "port": 0, "desk": "desk-1", "workers": 1} | options)
