@@ -185,8 +185,11 @@ class DeliveryEngine:
         async for attempt in self.store.retrying(urgent=True):
             async with attempt as tx:
                 jobs.clear()  # a retried transaction starts afresh
-                due = await tx.due_attempts(now, free)
-                deliveries = await tx.deliveries_by_ids({a.delivery_id for a in due})
+                found = await tx.due_attempts(now, free)
+                deliveries = await tx.deliveries_by_ids({a.delivery_id for a in found}, for_update=True)
+                # Read again under the deliveries' locks: an ack may have closed one meanwhile.
+                fresh = {a.id: a for a in await tx.attempts_by_ids([a.id for a in found])}
+                due = [fresh[a.id] for a in found if a.id in fresh and _still_due(fresh[a.id], now)]
                 await tx.preload_references({d.incident_id for d in deliveries.values()})
                 for a in due:
                     d = deliveries[a.delivery_id]
@@ -464,3 +467,11 @@ class DeliveryEngine:
                 reason=r.reason or "network reported failure",
             )
         await self.advance(tx, d, await ledger.refresh(tx, d, now=now, attempts=attempts))
+
+
+def _still_due(a: Attempt, now: float) -> bool:
+    return (
+        a.closed_reason is None
+        and a.state in (D.PENDING, D.FAILED_TEMPORARY)
+        and (a.next_try_at is None or a.next_try_at <= now)
+    )

@@ -9,9 +9,10 @@ import random
 import pytest
 import sqlalchemy as sa
 
+from adapters.base import Capabilities
 from gateway.domain.states import DeliveryState, UnitStatus
 from gateway.services.callout import Selection
-from tests.support.engine import FIRE
+from tests.support.engine import FIRE, FIRE_P1
 from tests.support.waiting import until
 
 UNITS = [
@@ -182,3 +183,31 @@ async def test_a_unit_changed_by_another_node_reaches_this_nodes_directory(tmp_p
         )
         inc = await a.incidents.create(FIRE, source="desk", actor="test")
         assert [r["resource_id"] for r in inc.recommendation] == ["ENG-2"]
+
+
+async def test_a_receipt_and_an_ack_on_two_channels_at_once_never_undo_each_other(rig_factory):
+    """P1 goes out on every channel; the radio's failure report and the SMS ack are applied by
+    two pumps at the same moment. Whatever order they land in, no transaction writes back a stale
+    copy of the other's attempt (on PostgreSQL the delivery row is locked first)."""
+    from adapters.base import DeliveryReport, RadioAck
+
+    confirming = Capabilities(max_length=160, two_way=True, confirms_delivery=True)
+    rig = await rig_factory(caps={"radio": confirming, "sms": confirming, "pager": confirming})
+    inc = await rig.gw.incidents.create(FIRE_P1, source="desk", actor="test")
+    await rig.gw.dispatch.dispatch(inc.reference, ["ENG-1"], actor="test")
+    await rig.settle()
+    by_channel = {a.channel: a for a in await rig.attempts(inc.reference)}
+    radio, sms = by_channel["radio"], by_channel["sms"]
+    rig.ch["radio"].emit(DeliveryReport(channel_ref=radio.channel_ref, delivered=False, reason="bounce"))
+    rig.ch["sms"].emit(RadioAck(address=sms.address, message_id=str(sms.id)))
+
+    async def acked() -> bool:
+        return any(a.state is DeliveryState.ACKNOWLEDGED for a in await rig.attempts(inc.reference))
+
+    await until(acked, "the SMS ack recorded")
+    await rig.settle()
+    radio = {a.channel: a for a in await rig.attempts(inc.reference)}["radio"]
+    if "attempt.failed_permanent" in await rig.kinds(inc.reference):  # the report landed first
+        assert radio.state is DeliveryState.FAILED_PERMANENT
+    else:  # the ack closed the radio attempt first; the report came too late to count
+        assert (radio.state, radio.closed_reason) == (DeliveryState.SENT, "acknowledged")

@@ -20,8 +20,8 @@ class Batch:
 
 class BatchQueries(DeliveryQueries, AttemptQueries):
     async def batch_for(self, attempts: Collection[Attempt]) -> Batch:
-        """The deliveries of these attempts and all their attempts, loaded once (two queries) so a
-        batch of transitions works on one object per row."""
-        deliveries = await self.deliveries_by_ids({a.delivery_id for a in attempts})
+        """The deliveries of these attempts, locked, and all their attempts read after the lock
+        (two queries), so a batch of transitions works on one fresh object per row."""
+        deliveries = await self.deliveries_by_ids({a.delivery_id for a in attempts}, for_update=True)
         grouped = await self.attempts_by_delivery(deliveries.keys())
         return Batch(deliveries, grouped, {a.id: a for group in grouped.values() for a in group})

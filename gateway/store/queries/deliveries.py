@@ -66,10 +66,19 @@ class DeliveryQueries(UnitOfWork):
         row = (await self._run(q.order_by(t.deliveries.c.id.desc()).limit(1))).first()
         return rows.delivery_from_row(row._mapping) if row else None
 
-    async def deliveries_by_ids(self, ids: Collection[int]) -> dict[int, Delivery]:
+    async def deliveries_by_ids(
+        self, ids: Collection[int], *, for_update: bool = False
+    ) -> dict[int, Delivery]:
+        """`for_update`: on PostgreSQL the rows are locked, in id order, until the transaction ends:
+        a transaction that changes a delivery's attempts holds its delivery, so two of them (a
+        receipt on one channel, an ack on another) cannot each write back a stale copy of the
+        other's attempt (a lost update under READ COMMITTED). SQLite has one writer anyway."""
         if not ids:
             return {}
-        res = await self._run(sa.select(t.deliveries).where(t.deliveries.c.id.in_(sorted(ids))))
+        q = sa.select(t.deliveries).where(t.deliveries.c.id.in_(sorted(ids)))
+        if for_update and self.conn.dialect.name == "postgresql":
+            q = q.order_by(t.deliveries.c.id).with_for_update()
+        res = await self._run(q)
         return {d.id: d for d in (rows.delivery_from_row(r._mapping) for r in res)}
 
     async def stalled_deliveries(self) -> list[Delivery]:
