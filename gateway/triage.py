@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from gateway.domain.models import Incident, Resource
 from gateway.domain.states import Classification, Priority, UnitStatus
 from gateway.policies.hazards import words
-from gateway.settings import CategoryPractice, ClassificationRule
+from gateway.settings import ClassificationRule
+from gateway.settings_sections import CategoryPractice
 
 # Never recommended: the unit cannot be reached or cannot respond.
 _EXCLUDED_STATUSES = frozenset({UnitStatus.UNAVAILABLE, UnitStatus.OUT_OF_SERVICE})

@@ -9,7 +9,7 @@ from gateway.api import context
 from gateway.api.auth import Permission, require
 from gateway.api.errors import ApiError
 from gateway.policies.hazards import match_hazards, warning_text
-from gateway.settings import Hazard
+from gateway.settings_sections import Hazard
 
 MAX_LOCATION = 500
 

@@ -21,13 +21,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from adapters.backoff import reconnect_delays
-from adapters.base import Capabilities, Channel, DeliveryReport, HealthState
+from adapters.base import Channel, DeliveryReport, HealthState
 from gateway.clock import Clock
 from gateway.domain.models import Attempt, Delivery
 from gateway.domain.states import CloseReason, DeliveryState
 from gateway.engine import ledger
 from gateway.engine.outcomes import OutcomeRecorder
-from gateway.engine.progress import Finish, Start, Step, Wait, settle
+from gateway.engine.progress import Finish, Start, Step, Wait
+from gateway.engine.reports import apply_report
 from gateway.engine.sending import Outcome, call_channel
 from gateway.metrics import Metrics
 from gateway.policies.ratelimit import RateLimiter
@@ -425,48 +426,11 @@ class DeliveryEngine:
                         continue
                     a = batch.by_id[found[r.channel_ref].id]
                     d = batch.deliveries[a.delivery_id]
-                    await self._apply_report(tx, d, a, r, caps=caps, attempts=batch.attempts[d.id], now=now)
+                    await apply_report(
+                        tx, d, a, r, caps=caps, attempts=batch.attempts[d.id], now=now, engine=self
+                    )
                     results.append("matched")
         return results
-
-    async def _apply_report(
-        self,
-        tx: Tx,
-        d: Delivery,
-        a: Attempt,
-        r: DeliveryReport,
-        *,
-        caps: Capabilities | None,
-        attempts: list[Attempt],
-        now: float,
-    ) -> None:
-        ev = {**r.evidence, "channel_ref": r.channel_ref}
-        if a.closed_reason is not None or a.state is not D.SENT:
-            await tx.record(
-                "attempt.late_report",
-                incident_id=d.incident_id,
-                delivery_id=d.id,
-                attempt_id=a.id,
-                data={"attempt": a.id, "delivered": r.delivered, "state": a.state.value, "evidence": ev},
-            )
-            return
-        if r.delivered:
-            a.delivered_at = now
-            close = settle(D.DELIVERED, needs_ack=d.needs_ack, caps=caps) if caps else None
-            await ledger.move_attempt(tx, d, a, D.DELIVERED, now=now, evidence=ev, close=close)
-        else:
-            self.metrics.fallbacks.labels(a.channel, "report_failed").inc()
-            await ledger.move_attempt(
-                tx,
-                d,
-                a,
-                D.FAILED_PERMANENT,
-                now=now,
-                evidence=ev,
-                close=CloseReason.FAILED,
-                reason=r.reason or "network reported failure",
-            )
-        await self.advance(tx, d, await ledger.refresh(tx, d, now=now, attempts=attempts))
 
 
 def _still_due(a: Attempt, now: float) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from gateway.settings import Hazard
+from gateway.settings_sections import Hazard
 
 _WORD = re.compile(r"[0-9a-z]+")
 

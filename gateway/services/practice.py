@@ -11,7 +11,7 @@ from gateway.domain.states import IncidentState as S
 from gateway.errors import ValidationFailed
 from gateway.services.core import Core
 from gateway.services.incidents import IncidentService
-from gateway.settings import CategoryPractice
+from gateway.settings_sections import CategoryPractice
 from gateway.triage import missing_answers, practice_for, raise_by_answers
 
 MAX_ANSWER = 500

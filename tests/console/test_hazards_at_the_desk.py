@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from gateway.settings import Hazard, Settings
+from gateway.settings import Settings
+from gateway.settings_sections import Hazard
 from tests.api.conftest import make_settings
 from tests.console.conftest import Desk, open_page, shot, sign_in
 

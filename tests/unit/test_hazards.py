@@ -11,7 +11,7 @@ from gateway.domain.states import IncidentState, Priority
 from gateway.policies.fitting import fit_message
 from gateway.policies.hazards import match_hazards, warning_text
 from gateway.services.messages import dispatch_text
-from gateway.settings import Hazard
+from gateway.settings_sections import Hazard
 
 ASBESTOS = Hazard(id="HZ-1", kind="asbestos", places=["Mill Lane"], note="roof sheets, 1960s")
 DOG = Hazard(id="HZ-2", kind="dangerous dog", places=["4 Mill Lane", "Oak Farm"])

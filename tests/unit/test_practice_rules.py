@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from gateway.settings import CategoryPractice, TriageSettings
+from gateway.settings import TriageSettings
+from gateway.settings_sections import CategoryPractice
 from gateway.triage import missing_answers, practice_for, raise_by_answers
 
 FIRE = CategoryPractice.model_validate(
