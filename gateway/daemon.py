@@ -36,6 +36,8 @@ async def serve(
             runner = tg.create_task(gw.run(extra=extra), name="gateway")
             await gw.ready.wait()
             async with ApiServer(gw, settings.api.host, settings.api.port) as api:
+                if gw.heartbeat is not None:
+                    gw.heartbeat.api_url = api.url
                 log.info(
                     "callout is up: API on %s, %d channels, store %s",
                     api.url,

@@ -8,6 +8,8 @@ with the header `X-Callout-Secret`. Written from that contract; it imports nothi
 
 Behaviours per address (fault injection): `walk` (ack, then en route, on scene, clear), `ack`,
 `silent` (accepts, never answers), `reject` (HTTP 404: no such device), `fail` (HTTP 503), `decline`.
+`respond_delay`: seconds the app takes to answer each POST (a slow link). Every request is kept in
+`received`, so a test can count how often each `message_id` arrived.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class FieldApp:
     behaviours: dict[str, str] = field(default_factory=dict)
     default: str = "walk"
     delay: float = 1.5
+    respond_delay: float = 0.0
     echo: bool = False
     received: list[Received] = field(default_factory=list)
 
@@ -80,6 +83,8 @@ class FieldApp:
         behaviour = self.behaviours.get(address, self.default)
         status = {"reject": 404, "fail": 503}.get(behaviour, 200)
         self.received.append(Received(channel, address, body, status))
+        if self.respond_delay:
+            await asyncio.sleep(self.respond_delay)
         if self.echo:
             print(f"[field-app] {channel}/{address} <- {body.get('text')!r} -> HTTP {status}", flush=True)
         if status != 200:

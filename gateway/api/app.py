@@ -10,6 +10,7 @@ from gateway import console
 from gateway.api import (
     callout,
     channels,
+    cluster,
     context,
     cti,
     events,
@@ -33,7 +34,8 @@ def build_app(gw: Gateway) -> web.Application:
     app[context.STATE] = context.ApiState(
         gw=gw, tokens=TokenTable(gw.settings.api.tokens), sockets=weakref.WeakSet()
     )
-    for module in (health, incidents, callout, resources, channels, events, cti, me, kpis, triage, console):
+    modules = (health, cluster, incidents, callout, resources, channels, events, cti, me, kpis, triage)
+    for module in (*modules, console):
         app.router.add_routes(module.routes())
     app.on_shutdown.append(events.close_all)
     return app

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.backoff import reconnect_delays
 from adapters.base import Capabilities, Channel, DeliveryReport, HealthState
@@ -33,6 +33,9 @@ from gateway.metrics import Metrics
 from gateway.policies.ratelimit import RateLimiter
 from gateway.settings import DeliverySettings
 from gateway.store import Store, Tx
+
+if TYPE_CHECKING:
+    from gateway.cluster.leases import Leases
 
 log = logging.getLogger(__name__)
 D = DeliveryState
@@ -53,8 +56,10 @@ class DeliveryEngine:
         metrics: Metrics | None = None,
         rng: random.Random | None = None,
         send_timeouts: Mapping[str, float] | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self.store = store
+        self.leases = leases  # several nodes: claim with leases (gateway/cluster/leases.py)
         self.send_timeouts = dict(send_timeouts or {})  # per channel, where config sets one
         self.channels = channels
         self.settings = settings
@@ -139,6 +144,10 @@ class DeliveryEngine:
 
     # ---- the loop -----------------------------------------------------------------------------
     async def _resume(self, tg: asyncio.TaskGroup) -> None:
+        if self.leases is not None:  # only this node's own; the others' are taken over on expiry
+            for job in await self.leases.take_over(self.clock.now(), advance=self.advance, own=True):
+                await self._start(tg, *job)
+            return
         jobs: list[tuple[Attempt, Delivery, str]] = []
         async for attempt in self.store.retrying(urgent=True):
             async with attempt as tx:
@@ -168,12 +177,17 @@ class DeliveryEngine:
     async def _cycle(self, tg: asyncio.TaskGroup) -> None:
         now = self.clock.now()
         self._expire_parked(now)
-        if self._recheck:
+        timers = self.leases is None or self.leases.leader()  # several nodes: one runs deadlines
+        if self._recheck and timers:
             self._recheck = False
             await self._progress_stalled()
-        await self._expire(now)
+        if timers:
+            await self._expire(now)
         free = self.settings.concurrency - self._in_flight
         if free <= 0 or self._draining:
+            return
+        if self.leases is not None:
+            await self._cycle_leased(tg, now, free)
             return
         async with self.store.read() as tx:  # most cycles find nothing: no write lock for that
             if not await tx.due_attempts(now, 1):
@@ -190,6 +204,35 @@ class DeliveryEngine:
                     if await self._ready(tx, d, a, now):
                         await ledger.move_attempt(tx, d, a, D.SENDING, now=now)
                         jobs.append((a, d, await tx.reference_of(d.incident_id)))
+        for job in jobs:
+            await self._start(tg, *job)
+
+    async def _cycle_leased(self, tg: asyncio.TaskGroup, now: float, free: int) -> None:
+        """Several nodes: take over lapsed leases, then claim due attempts on the channels this
+        node may claim, skipping rows another node has locked, and lease what it sends."""
+        assert self.leases is not None
+        leases = self.leases
+        jobs = await leases.take_over(now, advance=self.advance)
+        for job in jobs:
+            await self._start(tg, *job)
+        free -= len(jobs)
+        if free <= 0:
+            return
+        async with self.store.read() as tx:
+            if not await tx.claim_due(now, 1, await leases.claimable(tx, now), lock=False):
+                return
+        async for attempt in self.store.retrying(urgent=True):
+            async with attempt as tx:
+                jobs.clear()
+                due = await tx.claim_due(now, free, await leases.claimable(tx, now))
+                deliveries = await tx.deliveries_by_ids({a.delivery_id for a in due})
+                await tx.preload_references({d.incident_id for d in deliveries.values()})
+                for a in due:
+                    d = deliveries[a.delivery_id]
+                    if await self._ready(tx, d, a, now):
+                        await ledger.move_attempt(tx, d, a, D.SENDING, now=now)
+                        jobs.append((a, d, await tx.reference_of(d.incident_id)))
+                await tx.hold_leases([a.id for a, _, _ in jobs], node=leases.node, until=leases.until(now))
         for job in jobs:
             await self._start(tg, *job)
 
@@ -230,6 +273,8 @@ class DeliveryEngine:
             nxt = await tx.next_wakeup()
         now = self.clock.now()
         timeout = self.settings.down_recheck
+        if self.leases is not None:  # leases lapse and other nodes add work: look again soon
+            timeout = min(timeout, self.leases.poll_every)
         if nxt is not None:
             timeout = min(timeout, max(0.0, nxt - now))
         if self._wake.is_set():  # poked while we looked: go round again, not idle
@@ -313,7 +358,9 @@ class DeliveryEngine:
 
     def _health_reason(self, channel: str) -> str:
         ch = self.channels.get(channel)
-        return f"channel down: {ch.health.reason}" if ch else "channel not configured"
+        if ch is None:
+            return "no live node hosts this channel" if self.leases else "channel not configured"
+        return f"channel down: {ch.health.reason}"
 
     # ---- sends and their outcomes -------------------------------------------------------------
     async def _start(self, tg: asyncio.TaskGroup, a: Attempt, d: Delivery, ref: str) -> None:

@@ -7,10 +7,11 @@ from gateway.store.queries.audit import AuditQueries
 from gateway.store.queries.batches import Batch, BatchQueries
 from gateway.store.queries.incidents import IncidentQueries
 from gateway.store.queries.kpis import KpiQueries
+from gateway.store.queries.leases import LeaseQueries
 from gateway.store.queries.resources import ResourceQueries
 
 __all__ = ["Batch", "Tx"]
 
 
-class Tx(AuditQueries, IncidentQueries, ResourceQueries, BatchQueries, KpiQueries):
+class Tx(AuditQueries, IncidentQueries, ResourceQueries, BatchQueries, KpiQueries, LeaseQueries):
     """Queries and changes inside one transaction (see gateway/store/unit_of_work.py)."""
