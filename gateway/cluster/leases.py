@@ -25,6 +25,7 @@ D = DeliveryState
 TAKEOVER_BATCH = 256
 Job = tuple[Attempt, Delivery, str]
 Advance = Callable[[Tx, Delivery], Awaitable[None]]
+Ready = Callable[[Tx, Delivery, Attempt, float], Awaitable[bool]]
 
 
 class Leases:
@@ -53,6 +54,10 @@ class Leases:
     def poll_every(self) -> float:
         """How often the engine looks for lapsed leases and work announced by nobody."""
         return self.settings.heartbeat_every
+
+    def hosted_elsewhere(self, channel: str) -> bool:
+        """A channel of the site that this node does not host and that is not known orphaned."""
+        return channel in self.configured and channel not in self.hosts and channel not in self._orphans
 
     def until(self, now: float) -> float:
         return now + self.settings.lease_seconds
@@ -115,4 +120,28 @@ class Leases:
         self.taken_over += 0 if own else len(jobs)
         if jobs:
             log.info("node %s: %s %d attempts", self.node, "resumed" if own else "took over", len(jobs))
+        return jobs
+
+    async def claim(self, now: float, free: int, *, ready: Ready) -> list[Job]:
+        """Mark up to `free` due attempts `sending` on the channels this node may claim, skipping
+        rows another node has locked, and lease them; `ready` is the engine's last check (a
+        channel down or not hosted moves on, a rate limit holds)."""
+        jobs: list[Job] = []
+        if free <= 0:
+            return jobs
+        async with self.store.read() as tx:  # most cycles find nothing: no write for that
+            if not await tx.claim_due(now, 1, await self.claimable(tx, now), lock=False):
+                return jobs
+        async for attempt in self.store.retrying(urgent=True):
+            async with attempt as tx:
+                jobs.clear()
+                due = await tx.claim_due(now, free, await self.claimable(tx, now))
+                deliveries = await tx.deliveries_by_ids({a.delivery_id for a in due})
+                await tx.preload_references({d.incident_id for d in deliveries.values()})
+                for a in due:
+                    d = deliveries[a.delivery_id]
+                    if await ready(tx, d, a, now):
+                        await ledger.move_attempt(tx, d, a, D.SENDING, now=now)
+                        jobs.append((a, d, await tx.reference_of(d.incident_id)))
+                await tx.hold_leases([a.id for a, _, _ in jobs], node=self.node, until=self.until(now))
         return jobs

@@ -107,7 +107,9 @@ class DeliveryEngine:
 
     def is_up(self, channel: str) -> bool:
         ch = self.channels.get(channel)
-        return ch is not None and ch.health.state is not HealthState.DOWN
+        if ch is None:  # several nodes: a channel another live node hosts counts as up here
+            return self.leases is not None and self.leases.hosted_elsewhere(channel)
+        return ch.health.state is not HealthState.DOWN
 
     async def advance(self, tx: Tx, d: Delivery, attempts: list[Attempt] | None = None) -> None:
         """Take a delivery's next step inside the caller's transaction (services use this).
@@ -208,31 +210,10 @@ class DeliveryEngine:
             await self._start(tg, *job)
 
     async def _cycle_leased(self, tg: asyncio.TaskGroup, now: float, free: int) -> None:
-        """Several nodes: take over lapsed leases, then claim due attempts on the channels this
-        node may claim, skipping rows another node has locked, and lease what it sends."""
+        """Several nodes: take over lapsed leases, then claim due work under leases."""
         assert self.leases is not None
-        leases = self.leases
-        jobs = await leases.take_over(now, advance=self.advance)
-        for job in jobs:
-            await self._start(tg, *job)
-        free -= len(jobs)
-        if free <= 0:
-            return
-        async with self.store.read() as tx:
-            if not await tx.claim_due(now, 1, await leases.claimable(tx, now), lock=False):
-                return
-        async for attempt in self.store.retrying(urgent=True):
-            async with attempt as tx:
-                jobs.clear()
-                due = await tx.claim_due(now, free, await leases.claimable(tx, now))
-                deliveries = await tx.deliveries_by_ids({a.delivery_id for a in due})
-                await tx.preload_references({d.incident_id for d in deliveries.values()})
-                for a in due:
-                    d = deliveries[a.delivery_id]
-                    if await self._ready(tx, d, a, now):
-                        await ledger.move_attempt(tx, d, a, D.SENDING, now=now)
-                        jobs.append((a, d, await tx.reference_of(d.incident_id)))
-                await tx.hold_leases([a.id for a, _, _ in jobs], node=leases.node, until=leases.until(now))
+        jobs = await self.leases.take_over(now, advance=self.advance)
+        jobs += await self.leases.claim(now, free - len(jobs), ready=self._ready)
         for job in jobs:
             await self._start(tg, *job)
 
