@@ -47,6 +47,7 @@ class Leases:
         self.started_at = clock.now()
         self._orphans: frozenset[str] = frozenset()
         self._looked_at = float("-inf")
+        self._lapse_check_at = float("-inf")  # leases lapse on a scale of seconds: look that often
         self.taken_over = 0
         self.leader: Callable[[], bool] = lambda: False  # holds the timers lock (timers.py)
 
@@ -77,6 +78,10 @@ class Leases:
         """Claim attempts whose lease lapsed (or, `own`, this node's from before a restart): each is
         sent again here, or failed over when its channel is hosted by no live node."""
         jobs: list[Job] = []
+        if not own:
+            if now < self._lapse_check_at:
+                return jobs
+            self._lapse_check_at = now + self.poll_every / 2
         async for attempt in self.store.retrying(urgent=True):
             async with attempt as tx:
                 jobs.clear()

@@ -51,6 +51,9 @@ async def test_a_channel_hosted_nowhere_else_moves_to_the_next_endpoint(tmp_path
             by_name = {n["name"]: n for n in view["nodes"]}
             assert by_name["north"]["hosts"] == ["app", "gsm"] and by_name["south"]["hosts"] == ["app"]
             assert by_name["north"]["alive"] and by_name["south"]["alive"]
+            assert view["timers"] in {"north", "south"}
+            ready = await cluster.acall(south, "GET", "/readyz")
+            assert ready["node"] == "south" and ready["channels"] == {"app": "up"}
             p2 = {**cluster.FIRE, "impact": 2}  # P2: a ladder, one endpoint at a time
             inc = await cluster.acall(south, "POST", "/api/v1/incidents", p2)
             await cluster.acall(
