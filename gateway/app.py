@@ -18,6 +18,10 @@ from adapters.base import Channel, HealthState
 from adapters.cti import CtiSource
 from gateway.bus import Bus
 from gateway.clock import Clock, SystemClock
+from gateway.cluster.events import ClusterEvents
+from gateway.cluster.heartbeat import Heartbeat
+from gateway.cluster.leases import Leases
+from gateway.cluster.timers import TimerLock
 from gateway.domain.models import Endpoint, Resource, Stakeholder
 from gateway.engine import DeliveryEngine
 from gateway.maintenance import MaintenanceCalendar, MaintenanceService, windows_from_config
@@ -46,7 +50,7 @@ HEALTH_VALUE = {HealthState.UP: 1.0, HealthState.DEGRADED: 0.5, HealthState.DOWN
 def build_channels(settings: Settings) -> dict[str, Channel]:
     from adapters.registry import factory
 
-    return {c.name: factory(c.kind)(c.name, c.options, c.max_length) for c in settings.channels if c.enabled}
+    return {c.name: factory(c.kind)(c.name, c.options, c.max_length) for c in settings.hosted_channels()}
 
 
 def build_cti_sources(settings: Settings) -> dict[str, CtiSource]:
@@ -82,6 +86,8 @@ class Gateway:
         )
         self._stack = AsyncExitStack()
         self.ready = asyncio.Event()
+        self.heartbeat: Heartbeat | None = None  # with [node]: this node's row in the cluster
+        self.timers: TimerLock | None = None  # with [node]: who runs the one-of-a-kind timers
 
     async def __aenter__(self) -> Self:
         await self._stack.__aenter__()
@@ -93,9 +99,26 @@ class Gateway:
                 if self._given_channels is not None
                 else build_channels(self.settings)
             )
+            if self.settings.node.clustered:
+                self.heartbeat = Heartbeat(
+                    store=self.store, settings=self.settings.node, clock=self.clock, hosts=list(channels)
+                )
+                await self.heartbeat.beat_once()  # the other nodes see this one before it claims work
             self._health_feeds = {name: ch.health_changes() for name, ch in channels.items()}
             timeouts = {c.name: c.send_timeout for c in self.settings.channels if c.send_timeout is not None}
+            leases = (
+                Leases(
+                    store=self.store,
+                    settings=self.settings.node,
+                    clock=self.clock,
+                    hosts=list(channels),
+                    configured=[c.name for c in self.settings.channels],
+                )
+                if self.settings.node.clustered
+                else None
+            )
             self.engine = DeliveryEngine(
+                leases=leases,
                 send_timeouts=timeouts,
                 store=self.store,
                 channels=channels,
@@ -134,6 +157,9 @@ class Gateway:
             self.cti = CtiService(self.core, self.incidents)
             self.privacy = PrivacyService(self.settings, self.store, self.clock)
             self.practice = PracticeService(self.core, self.incidents)
+            if leases is not None:
+                self.timers = TimerLock(store=self.store, settings=self.settings.node)
+                leases.leader = self.escalation.leader = self.timers.is_held
             for ch in channels.values():
                 await self._enter_channel(ch)
             self.channels = channels
@@ -218,6 +244,12 @@ class Gateway:
             tg.create_task(self.engine.run(), name="engine")
             tg.create_task(self.escalation.run(), name="escalation")
             tg.create_task(self.privacy.run(), name="privacy.purge")
+            if self.heartbeat is not None:
+                tg.create_task(self.heartbeat.run(), name="cluster.heartbeat")
+            if self.timers is not None:
+                tg.create_task(self.timers.run(), name="cluster.timers")
+                events = ClusterEvents(store=self.store, bus=self.bus, poke=self.engine.poke)
+                tg.create_task(events.run(), name="cluster.events")
             for ch in self.channels.values():
                 tg.create_task(self._watch_health(ch), name=f"health.{ch.name}")
                 tg.create_task(self.field.pump(ch), name=f"inbound.{ch.name}")

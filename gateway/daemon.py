@@ -13,6 +13,7 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
+from gateway import systemd
 from gateway.api import ApiServer
 from gateway.app import Gateway
 from gateway.settings import Settings
@@ -36,6 +37,8 @@ async def serve(
             runner = tg.create_task(gw.run(extra=extra), name="gateway")
             await gw.ready.wait()
             async with ApiServer(gw, settings.api.host, settings.api.port) as api:
+                if gw.heartbeat is not None:
+                    gw.heartbeat.api_url = api.url
                 log.info(
                     "callout is up: API on %s, %d channels, store %s",
                     api.url,
@@ -44,10 +47,16 @@ async def serve(
                 )
                 if on_ready is not None:
                     await on_ready(gw, api)
+                systemd.notify(f"READY=1\nSTATUS=serving the API on {api.url}")
+                interval = systemd.watchdog_interval()
+                pets = tg.create_task(systemd.watchdog(interval), name="watchdog") if interval else None
                 await stop.wait()
+                systemd.notify("STOPPING=1\nSTATUS=shutting down")
                 log.info("shutting down: intake stopped")
             drained = await gw.engine.drain(settings.delivery.send_timeout)
             log.info("in-flight sends %s", "finished" if drained else "left to resume at next start")
+            if pets is not None:  # pinged until the sends are drained
+                pets.cancel()
             runner.cancel()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):

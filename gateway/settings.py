@@ -289,6 +289,35 @@ class CtiSettings(Strict):
     sources: list[CtiSourceConfig] = Field(default_factory=list)
 
 
+class NodeSettings(Strict):
+    """This node's place in a cluster of nodes on one PostgreSQL database (docs/deployment.md).
+
+    Unset (`name` empty) the gateway is one process that hosts every channel, as on SQLite."""
+
+    # A stable name, recorded with every lease this node holds and shown by GET /api/v1/cluster.
+    name: str = Field("", pattern=r"^$|^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    # The channels this node hosts (hardware is local: a modem on one node); None: all of them.
+    hosts: list[str] | None = None
+    # A lease not renewed for this long is expired: a node hosting the channel takes the work over.
+    lease_seconds: float = Field(10.0, gt=0)
+    # How often the heartbeat row and the leases are renewed; 0: a third of lease_seconds.
+    heartbeat_seconds: float = Field(0.0, ge=0)
+
+    @property
+    def clustered(self) -> bool:
+        return bool(self.name)
+
+    @property
+    def heartbeat_every(self) -> float:
+        return self.heartbeat_seconds or self.lease_seconds / 3
+
+    @model_validator(mode="after")
+    def _beats_within_lease(self) -> NodeSettings:
+        if self.heartbeat_every >= self.lease_seconds:
+            raise ValueError("heartbeat_seconds must be shorter than lease_seconds")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CALLOUT_", env_nested_delimiter="__", extra="forbid")
 
@@ -301,6 +330,7 @@ class Settings(BaseSettings):
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     cti: CtiSettings = Field(default_factory=CtiSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    node: NodeSettings = Field(default_factory=NodeSettings)
     channels: list[ChannelConfig] = Field(default_factory=list)
     resources: list[ResourceConfig] = Field(default_factory=list)
     stakeholders: list[StakeholderConfig] = Field(default_factory=list)
@@ -370,10 +400,29 @@ class Settings(BaseSettings):
                 raise ValueError(f"maintenance.{i}.channel: unknown channel {mw.channel!r}")
             if mw.resource and mw.resource not in resource_ids:
                 raise ValueError(f"maintenance.{i}.resource: unknown resource {mw.resource!r}")
+        self._check_node(known)
         tokens = [t.token or t.token_hash for t in self.api.tokens]
         if len(tokens) != len(set(tokens)):
             raise ValueError("api.tokens: the same token is given twice")
         return self
+
+
+    def _check_node(self, known: set[str]) -> None:
+        for i, name in enumerate(self.node.hosts or []):
+            if name not in known:
+                raise ValueError(f"node.hosts.{i}: unknown channel {name!r}")
+        if (self.node.name or self.node.hosts is not None) and not self.store.url.startswith("postgresql"):
+            raise ValueError(
+                "node: several nodes share one PostgreSQL database; SQLite is one process's file "
+                "(set store.url = postgresql+asyncpg://…, or remove [node])"
+            )
+        if self.node.hosts is not None and not self.node.name:
+            raise ValueError("node.name: a node that hosts some channels needs a name")
+
+    def hosted_channels(self) -> list[ChannelConfig]:
+        """The enabled channels this node opens (all of them unless [node] hosts says otherwise)."""
+        hosts = self.node.hosts
+        return [c for c in self.channels if c.enabled and (hosts is None or c.name in hosts)]
 
 
 def _problems(exc: ValidationError) -> list[tuple[str, str]]:

@@ -13,6 +13,9 @@ Behaviours per address (fault injection): `walk` (ack, then en route, on scene, 
 Idempotency (draft-ietf-httpapi-idempotency-key-header): a POST whose `Idempotency-Key` the app
 has already taken is not acted on again; it is answered with the first answer and counted in
 `duplicates_dropped`.
+`respond_delay`: seconds the app takes to answer each POST (a slow link). Every request is kept in
+`received`, so a test can count how often each `message_id` arrived.
+
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class FieldApp:
     behaviours: dict[str, str] = field(default_factory=dict)
     default: str = "walk"
     delay: float = 1.5
+    respond_delay: float = 0.0
     echo: bool = False
     received: list[Received] = field(default_factory=list)
     duplicates_dropped: int = 0
@@ -94,6 +98,8 @@ class FieldApp:
         behaviour = self.behaviours.get(address, self.default)
         status = {"reject": 404, "fail": 503}.get(behaviour, 200)
         self.received.append(Received(channel, address, body, status))
+        if self.respond_delay:
+            await asyncio.sleep(self.respond_delay)
         answer = {"id": f"app-{len(self.received)}"} if status == 200 else {"error": behaviour}
         if key is not None and status == 200:  # a failure is not kept: the retry is a new try
             self._answers[key] = (status, answer)

@@ -10,6 +10,7 @@ from gateway import console
 from gateway.api import (
     callout,
     channels,
+    cluster,
     context,
     cti,
     events,
@@ -54,7 +55,7 @@ def build_app(gw: Gateway) -> web.Application:
         views=ViewAudit(gw.settings.privacy.view_audit_interval),
         sockets=weakref.WeakSet(),
     )
-    modules = (health, incidents, callout, resources, channels, events, cti, me, kpis, triage)
+    modules = (health, cluster, incidents, callout, resources, channels, events, cti, me, kpis, triage)
     for module in (*modules, practice, hazards, merge, maintenance, schedules, privacy, openapi, console):
         app.router.add_routes(module.routes())
     app.on_response_prepare.append(_security_headers)

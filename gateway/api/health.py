@@ -32,7 +32,10 @@ async def readyz(request: web.Request) -> web.Response:
         return web.json_response(
             {"status": "unavailable", "reason": "store does not answer", "channels": channels}, status=503
         )
-    return web.json_response({"status": "ready", "channels": channels})
+    body: dict[str, object] = {"status": "ready", "channels": channels}
+    if gw.settings.node.clustered:  # several nodes: say which one answered
+        body["node"] = gw.settings.node.name
+    return web.json_response(body)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -1,5 +1,7 @@
 // The resource board: every unit with its status, time in status and last contact, and every
-// channel's health with the reason it gives. Also the compact channel strip in the top bar.
+// channel's health with the reason it gives; with several nodes, each node, its last heartbeat,
+// the channels it hosts and the leases it holds (GET /api/v1/cluster). Also the compact channel
+// strip in the top bar.
 
 import { ApiError, enc } from "./api.js";
 import { h, label, swap, UNIT_STATUS } from "./util.js";
@@ -18,7 +20,12 @@ export function createBoard(ctx) {
   }
 
   async function refreshChannels() {
-    ctx.channels = await ctx.api.get("/api/v1/channels");
+    const [channels, cluster] = await Promise.all([
+      ctx.api.get("/api/v1/channels"),
+      ctx.api.get("/api/v1/cluster").catch(() => null),
+    ]);
+    ctx.channels = channels;
+    ctx.cluster = cluster;
   }
 
   async function refresh() {
@@ -94,6 +101,15 @@ export function createBoard(ctx) {
         h("span", { class: "health-text" }, HEALTH[c.health.state] || c.health.state),
         h("span", { class: "reason" }, c.health.reason ? `— ${c.health.reason}` : ""),
         h("span", { class: "muted small" }, ` · ${c.capabilities.two_way ? "two-way" : "one-way"}, ${c.capabilities.max_length} chars`)));
+    const cluster = ctx.cluster && ctx.cluster.clustered ? ctx.cluster : null;
+    const nodes = (cluster ? cluster.nodes : []).map((n) =>
+      h("li", { class: `channel health-${n.alive ? "up" : "down"}`, "data-node": n.name },
+        h("span", { class: "dot", "aria-hidden": "true" }),
+        h("strong", {}, n.name), n.name === cluster.self ? h("span", { class: "muted" }, " (this node)") : null,
+        h("span", { class: "health-text" }, n.alive ? "Up" : "Silent"),
+        h("span", { class: "reason" }, `— heartbeat ${n.heartbeat_age.toFixed(1)} s ago`),
+        h("span", { class: "muted small" },
+          ` · hosts ${n.hosts.join(", ") || "nothing"}, ${n.leases} leases${n.name === cluster.timers ? ", runs the timers" : ""}`)));
     swap(
       view,
       h("div", { class: "board" },
@@ -105,7 +121,10 @@ export function createBoard(ctx) {
             h("tbody", {}, units))),
         h("section", { class: "card", "aria-labelledby": "channels-title" },
           h("h2", { id: "channels-title" }, "Channels"),
-          h("ul", { class: "channels" }, channels))),
+          h("ul", { class: "channels" }, channels)),
+        cluster ? h("section", { class: "card", "aria-labelledby": "nodes-title" },
+          h("h2", { id: "nodes-title" }, "Nodes"),
+          h("ul", { class: "channels" }, nodes)) : null),
     );
     ctx.tickClocks(view);
   }

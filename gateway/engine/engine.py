@@ -18,7 +18,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.backoff import reconnect_delays
 from adapters.base import Channel, DeliveryReport, HealthState
@@ -34,6 +34,9 @@ from gateway.metrics import Metrics
 from gateway.policies.ratelimit import RateLimiter
 from gateway.settings import DeliverySettings
 from gateway.store import Store, Tx
+
+if TYPE_CHECKING:
+    from gateway.cluster.leases import Leases
 
 log = logging.getLogger(__name__)
 D = DeliveryState
@@ -54,8 +57,10 @@ class DeliveryEngine:
         metrics: Metrics | None = None,
         rng: random.Random | None = None,
         send_timeouts: Mapping[str, float] | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self.store = store
+        self.leases = leases  # several nodes: claim with leases (gateway/cluster/leases.py)
         self.send_timeouts = dict(send_timeouts or {})  # per channel, where config sets one
         self.channels = channels
         self.settings = settings
@@ -106,7 +111,11 @@ class DeliveryEngine:
         """The channel can be sent on: not reported down, and not held by `in_service` (planned
         works: gateway/maintenance.py), which counts as down without a health alarm."""
         ch = self.channels.get(channel)
-        return ch is not None and ch.health.state is not HealthState.DOWN and self.in_service(channel)
+        if not self.in_service(channel):
+            return False
+        if ch is None:  # several nodes: a channel another live node hosts counts as up here
+            return self.leases is not None and self.leases.hosted_elsewhere(channel)
+        return ch.health.state is not HealthState.DOWN
 
     async def advance(self, tx: Tx, d: Delivery, attempts: list[Attempt] | None = None) -> None:
         """Take a delivery's next step inside the caller's transaction (services use this).
@@ -143,6 +152,10 @@ class DeliveryEngine:
 
     # ---- the loop -----------------------------------------------------------------------------
     async def _resume(self, tg: asyncio.TaskGroup) -> None:
+        if self.leases is not None:  # only this node's own; the others' are taken over on expiry
+            for job in await self.leases.take_over(self.clock.now(), advance=self.advance, own=True):
+                await self._start(tg, *job)
+            return
         jobs: list[tuple[Attempt, Delivery, str]] = []
         async for attempt in self.store.retrying(urgent=True):
             async with attempt as tx:
@@ -172,12 +185,17 @@ class DeliveryEngine:
     async def _cycle(self, tg: asyncio.TaskGroup) -> None:
         now = self.clock.now()
         self._expire_parked(now)
-        if self._recheck:
+        timers = self.leases is None or self.leases.leader()  # several nodes: one runs deadlines
+        if self._recheck and timers:
             self._recheck = False
             await self._progress_stalled()
-        await self._expire(now)
+        if timers:
+            await self._expire(now)
         free = self.settings.concurrency - self._in_flight
         if free <= 0 or self._draining:
+            return
+        if self.leases is not None:
+            await self._cycle_leased(tg, now, free)
             return
         async with self.store.read() as tx:  # most cycles find nothing: no write lock for that
             if not await tx.due_attempts(now, 1):
@@ -197,6 +215,14 @@ class DeliveryEngine:
                     if await self._ready(tx, d, a, now):
                         await ledger.move_attempt(tx, d, a, D.SENDING, now=now)
                         jobs.append((a, d, await tx.reference_of(d.incident_id)))
+        for job in jobs:
+            await self._start(tg, *job)
+
+    async def _cycle_leased(self, tg: asyncio.TaskGroup, now: float, free: int) -> None:
+        """Several nodes: take over lapsed leases, then claim due work under leases."""
+        assert self.leases is not None
+        jobs = await self.leases.take_over(now, advance=self.advance)
+        jobs += await self.leases.claim(now, free - len(jobs), ready=self._ready)
         for job in jobs:
             await self._start(tg, *job)
 
@@ -237,6 +263,8 @@ class DeliveryEngine:
             nxt = await tx.next_wakeup()
         now = self.clock.now()
         timeout = self.settings.down_recheck
+        if self.leases is not None:  # leases lapse and other nodes add work: look again soon
+            timeout = min(timeout, self.leases.poll_every)
         if nxt is not None:
             timeout = min(timeout, max(0.0, nxt - now))
         if self._wake.is_set():  # poked while we looked: go round again, not idle
@@ -320,7 +348,9 @@ class DeliveryEngine:
 
     def _health_reason(self, channel: str) -> str:
         ch = self.channels.get(channel)
-        return f"channel down: {ch.health.reason}" if ch else "channel not configured"
+        if ch is None:
+            return "no live node hosts this channel" if self.leases else "channel not configured"
+        return f"channel down: {ch.health.reason}"
 
     # ---- sends and their outcomes -------------------------------------------------------------
     async def _start(self, tg: asyncio.TaskGroup, a: Attempt, d: Delivery, ref: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 
 from gateway.domain.models import Incident
@@ -26,12 +27,15 @@ class EscalationService:
     def __init__(self, core: Core, dispatch: DispatchService) -> None:
         self.core = core
         self.dispatch = dispatch
+        # Several nodes: True on the one node that runs the sweeps (gateway/cluster/timers.py).
+        self.leader: Callable[[], bool] | None = None
 
     async def run(self) -> None:
         """Check every `check_interval` seconds, until cancelled."""
         while True:
             try:
-                await self.check()
+                if self.leader is None or self.leader():
+                    await self.check()
             except Exception:
                 log.exception("escalation check failed; trying again next interval")
             await self.core.clock.sleep(self.core.settings.escalation.check_interval)

@@ -135,6 +135,9 @@ attempts = sa.Table(
     sa.Column("channel_ref", sa.String(200)),
     sa.Column("closed_reason", sa.String(64)),
     sa.Column("evidence", sa.JSON, nullable=False),
+    # Several nodes (migration 0012): the node sending this attempt and until when its lease holds.
+    sa.Column("lease_node", sa.String(64)),
+    sa.Column("lease_expires_at", sa.Float),
     sa.Index("ix_attempts_open", "closed_reason", "state"),
     sa.Index("ix_attempts_channel_ref", "channel", "channel_ref"),
 )
@@ -161,4 +164,16 @@ incident_answers = sa.Table(
     sa.Column("answer", sa.Text, nullable=False),
     sa.Column("answered_at", sa.Float, nullable=False),
     sa.Column("answered_by", sa.String(64), nullable=False),
+)
+
+
+# One row per node of a cluster, renewed by its heartbeat (gateway/cluster/heartbeat.py).
+nodes = sa.Table(
+    "nodes",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+    sa.Column("hosts", sa.JSON, nullable=False),
+    sa.Column("api_url", sa.String(200), nullable=False),
 )

@@ -8,6 +8,7 @@ from gateway.store.queries.audit import AuditQueries
 from gateway.store.queries.batches import Batch, BatchQueries
 from gateway.store.queries.incidents import IncidentQueries
 from gateway.store.queries.kpis import KpiQueries
+from gateway.store.queries.leases import LeaseQueries
 from gateway.store.queries.personal import PersonalQueries
 from gateway.store.queries.resources import ResourceQueries
 
@@ -15,6 +16,13 @@ __all__ = ["Batch", "Tx"]
 
 
 class Tx(
-    AuditQueries, IncidentQueries, ResourceQueries, BatchQueries, KpiQueries, PersonalQueries, AnswerQueries
+    AuditQueries,
+    IncidentQueries,
+    ResourceQueries,
+    BatchQueries,
+    KpiQueries,
+    PersonalQueries,
+    AnswerQueries,
+    LeaseQueries,
 ):
     """Queries and changes inside one transaction (see gateway/store/unit_of_work.py)."""
