@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import random
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, Self
 
+from adapters.backoff import reconnect_delays
 from adapters.base import Channel, HealthState
 from adapters.cti import CtiSource
 from gateway.bus import Bus
@@ -241,26 +244,42 @@ class Gateway:
     ) -> None:
         """The daemon's work until cancelled: engine, escalation, one inbound pump per channel."""
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self.engine.run(), name="engine")
-            tg.create_task(self.escalation.run(), name="escalation")
-            tg.create_task(self.privacy.run(), name="privacy.purge")
+            self._keep(tg, "engine", self.engine.run)
+            self._keep(tg, "escalation", self.escalation.run)
+            self._keep(tg, "privacy.purge", self.privacy.run)
             if self.heartbeat is not None:
-                tg.create_task(self.heartbeat.run(), name="cluster.heartbeat")
+                self._keep(tg, "cluster.heartbeat", self.heartbeat.run)
             if self.timers is not None:
-                tg.create_task(self.timers.run(), name="cluster.timers")
+                self._keep(tg, "cluster.timers", self.timers.run)
                 events = ClusterEvents(store=self.store, bus=self.bus, poke=self.engine.poke)
-                tg.create_task(events.run(), name="cluster.events")
+                self._keep(tg, "cluster.events", events.run)
             for ch in self.channels.values():
-                tg.create_task(self._watch_health(ch), name=f"health.{ch.name}")
-                tg.create_task(self.field.pump(ch), name=f"inbound.{ch.name}")
+                self._keep(tg, f"health.{ch.name}", functools.partial(self._watch_health, ch))
+                self._keep(tg, f"inbound.{ch.name}", functools.partial(self.field.pump, ch))
             if not self.store.is_sqlite:  # units changed by other nodes reach this node's directory
                 notes = ResourceNotifications(self.store, self.core.directory.put)
-                tg.create_task(notes.run(), name="store.resource-notifications")
+                self._keep(tg, "store.resource-notifications", notes.run)
             for src in self.cti_sources.values():
-                tg.create_task(self.cti.pump(src), name=f"cti.{src.name}")
+                self._keep(tg, f"cti.{src.name}", functools.partial(self.cti.pump, src))
             for name, job in (extra or {}).items():
                 tg.create_task(job(), name=name)
             self.ready.set()
+
+    def _keep(self, tg: asyncio.TaskGroup, name: str, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run one of the daemon's loops; if it fails (the store away past every retry, a bug) it is
+        logged and started again after a back-off, so one loop never stops the others."""
+
+        async def supervised() -> None:
+            pauses = reconnect_delays(first=0.5, cap=10.0, jitter=0.2, rng=random.Random())
+            while True:
+                try:
+                    await work()
+                    return
+                except Exception:
+                    log.exception("%s failed; starting it again", name)
+                await asyncio.sleep(next(pauses))
+
+        tg.create_task(supervised(), name=name)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

@@ -17,7 +17,7 @@ from multidict import CIMultiDict
 from gateway.api import context
 from gateway.domain.personal import redact_text
 from gateway.errors import CalloutError, Conflict, IllegalTransition, NotFound, ValidationFailed
-from gateway.store.transient import StoreBusy
+from gateway.store.transient import StoreBusy, is_transient
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -80,11 +80,12 @@ def to_response(exc: Exception) -> web.Response | None:
     """The response for an error the API expects, or None for one it does not."""
     if isinstance(exc, ApiError):
         return json_error(exc.status, exc.body(), exc.headers)
-    if isinstance(exc, StoreBusy):  # every retry inside the store failed: come back shortly
+    store_away = not isinstance(exc, CalloutError) and is_transient(exc)  # e.g. during a read
+    if isinstance(exc, StoreBusy) or store_away:  # the store is away: come back shortly
         return json_error(
             503,
             {"error": "store_busy", "message": "the store is busy; try again", "retry_after": 1},
-            {"Retry-After": str(max(1, round(exc.retry_after)))},
+            {"Retry-After": str(max(1, round(getattr(exc, "retry_after", 1.0))))},
         )
     if isinstance(exc, ValidationFailed):
         return json_error(422, {"error": "validation", "message": "invalid input", "fields": exc.fields})

@@ -137,9 +137,16 @@ class DeliveryEngine:
             for ch in self.channels.values():
                 tg.create_task(self._watch_health(ch), name=f"engine.health.{ch.name}")
             await self._resume(tg)
+            pauses = reconnect_delays(first=0.2, cap=5.0, jitter=0.2, rng=self.rng)
             while True:
-                await self._cycle(tg)
-                await self._wait()
+                try:
+                    await self._cycle(tg)
+                    await self._wait()
+                except Exception:  # the store is away (StoreBusy) or a bug: sends in flight go on
+                    log.exception("engine: a cycle failed; trying again")
+                    await asyncio.sleep(next(pauses))
+                    continue
+                pauses = reconnect_delays(first=0.2, cap=5.0, jitter=0.2, rng=self.rng)
 
     async def _watch_health(self, ch: Channel) -> None:
         """A channel coming up or going down changes what can be sent: look again at once."""

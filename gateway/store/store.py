@@ -24,6 +24,7 @@ from adapters.backoff import retry_delay
 from gateway.bus import Bus
 from gateway.clock import Clock
 from gateway.domain.models import Resource
+from gateway.errors import CalloutError
 from gateway.store.locks import WriterLock
 from gateway.store.transient import StoreBusy, is_transient
 from gateway.store.tx import Tx
@@ -156,7 +157,7 @@ class Attempt:
                 self.error = exc
                 return True
             raise
-        if e is not None and is_transient(e):
+        if e is not None and not isinstance(e, CalloutError) and is_transient(e):
             self.error = e
             return True
         return bool(suppress)

@@ -38,7 +38,37 @@ def sqlstate(exc: BaseException) -> str | None:
     return None
 
 
+# Driver errors that mean the connection, not the transaction, failed (asyncpg raises some of them
+# unwrapped, e.g. while a pooled connection is being closed or opened during a server restart).
+CONNECTION_ERRORS = frozenset(
+    {
+        "ConnectionDoesNotExistError",
+        "CannotConnectNowError",
+        "InternalClientError",
+        "InterfaceError",
+        "PostgresConnectionError",
+        "ConnectionFailureError",
+        "AdminShutdownError",
+    }
+)
+
+
 def is_transient(exc: BaseException) -> bool:
+    """True when this error, or one it was raised from, is worth trying again."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen or len(seen) > 8:
+            continue
+        seen.add(id(e))
+        if _transient_itself(e):
+            return True
+        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
+    return False
+
+
+def _transient_itself(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
             return True
@@ -47,4 +77,6 @@ def is_transient(exc: BaseException) -> bool:
             return True
         text = str(exc.orig).lower()
         return any(marker in text for marker in SQLITE_BUSY)
+    if any(cls.__name__ in CONNECTION_ERRORS for cls in type(exc).__mro__):
+        return True
     return isinstance(exc, ConnectionError)

@@ -43,7 +43,7 @@ def test_every_channel_and_cti_kind_has_an_example() -> None:
 def test_the_example_passes_check_config_strictly() -> None:
     r = check_config(EXAMPLE)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "9 channels" in r.stdout
+    assert "11 channels" in r.stdout
 
 
 def test_a_broken_example_is_named_with_its_key(tmp_path: Path) -> None:
