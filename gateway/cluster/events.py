@@ -12,18 +12,16 @@ published live, and a client finds it with `?since=` (the replay reads the audit
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
-from adapters.backoff import reconnect_delays
 from gateway.bus import Bus, BusEvent
 from gateway.store import Store
 from gateway.store import schema as t
+from gateway.store.listen import listen_forever
 
 log = logging.getLogger(__name__)
 CHANNEL = "callout_events"
@@ -41,33 +39,14 @@ class ClusterEvents:
 
     async def run(self) -> None:
         """Listen until cancelled (PostgreSQL only)."""
-        import asyncpg
-
-        dsn = self.store.url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        delays = reconnect_delays(first=0.5, cap=30.0, jitter=0.2, rng=random.Random())
-        while True:
-            try:
-                conn = await asyncpg.connect(dsn, server_settings={"application_name": "callout-events"})
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("cluster events: cannot connect (%s); trying again", exc)
-                await asyncio.sleep(next(delays))
-                continue
-            lost = asyncio.Event()
-            conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-            try:
-                await conn.add_listener(CHANNEL, self._on_notify)
-                reader = asyncio.ensure_future(self._read_loop())
-                try:
-                    await lost.wait()
-                finally:
-                    reader.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await reader
-                log.warning("cluster events: connection lost; listening again")
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.close()
-            await asyncio.sleep(next(delays))
+        await listen_forever(
+            self.store.url,
+            CHANNEL,
+            name="callout-events",
+            on_notify=self._on_notify,
+            on_open=_nothing,
+            drain=self._read_loop,
+        )
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         origin, _, ids = payload.partition("|")
@@ -115,3 +94,7 @@ async def _audit_in(conn: Any, ranges: list[tuple[int, int]]) -> list[dict[str, 
         .order_by(a.id)
     )
     return [dict(r._mapping) for r in res]
+
+
+async def _nothing() -> None:
+    """Events missed while not listening reach clients through `?since=` replay."""

@@ -11,13 +11,11 @@ meanwhile are lost (so are those sent before the first connection)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
 from collections.abc import Callable
 
-from adapters.backoff import reconnect_delays
 from gateway.domain.models import Resource
+from gateway.store.listen import listen_forever
 from gateway.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -35,34 +33,14 @@ class ResourceNotifications:
 
     async def run(self) -> None:
         """Listen until cancelled (PostgreSQL only)."""
-        import asyncpg
-
-        dsn = self.store.url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        delays = reconnect_delays(first=0.5, cap=30.0, jitter=0.2, rng=random.Random())
-        while True:
-            try:
-                conn = await asyncpg.connect(dsn, server_settings={"application_name": "callout-listen"})
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("resource notifications: cannot connect (%s); trying again", exc)
-                await asyncio.sleep(next(delays))
-                continue
-            lost = asyncio.Event()
-            conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-            try:
-                await conn.add_listener(CHANNEL, self._on_notify)
-                await self._reload_all()  # what changed before we listened was not announced to us
-                reader = asyncio.ensure_future(self._read_loop())
-                try:
-                    await lost.wait()
-                finally:
-                    reader.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await reader
-                log.warning("resource notifications: connection lost; listening again")
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.close()
-            await asyncio.sleep(next(delays))
+        await listen_forever(
+            self.store.url,
+            CHANNEL,
+            name="callout-listen",
+            on_notify=self._on_notify,
+            on_open=self._reload_all,  # what changed before we listened was not announced to us
+            drain=self._read_loop,
+        )
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         origin, _, resource_id = payload.partition("|")
