@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 class WriterLock:
     def __init__(self) -> None:
         self._held = False
+        self._lent: asyncio.Future[None] | None = None  # set while lent: release() gives it back
         self._urgent: collections.deque[asyncio.Future[None]] = collections.deque()
         self._normal: collections.deque[asyncio.Future[None]] = collections.deque()
 
@@ -26,13 +27,13 @@ class WriterLock:
 
     @asynccontextmanager
     async def hold(self, *, urgent: bool = False) -> AsyncIterator[None]:
-        await self._acquire(urgent)
+        await self.acquire(urgent)
         try:
             yield
         finally:
-            self._release()
+            self.release()
 
-    async def _acquire(self, urgent: bool) -> None:
+    async def acquire(self, urgent: bool) -> None:
         if not self._held and not self._urgent and not self._normal:
             self._held = True
             return
@@ -42,14 +43,18 @@ class WriterLock:
             await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled():
-                self._release()  # handed over just as we were cancelled: pass it on
+                self.release()  # handed over just as we were cancelled: pass it on
             else:
                 queue = self._urgent if urgent else self._normal
                 if fut in queue:
                     queue.remove(fut)
             raise
 
-    def _release(self) -> None:
+    def release(self) -> None:
+        if self._lent is not None:  # a borrower is done: the lender holds the lock again
+            lent, self._lent = self._lent, None
+            lent.set_result(None)
+            return
         for queue in (self._urgent, self._normal):
             while queue:
                 fut = queue.popleft()
@@ -57,3 +62,16 @@ class WriterLock:
                     fut.set_result(None)  # ownership passes straight to the next writer
                     return
         self._held = False
+
+    def lend(self) -> asyncio.Future[None] | None:
+        """The holder lends the lock to the next waiter (urgent first), who holds it until its
+        `release()`, which resolves the returned future and gives the lock back to the holder.
+        None when nobody waits (the holder keeps the lock). See gateway/store/group_commit.py."""
+        for queue in (self._urgent, self._normal):
+            while queue:
+                fut = queue.popleft()
+                if not fut.done():
+                    self._lent = asyncio.get_running_loop().create_future()
+                    fut.set_result(None)
+                    return self._lent
+        return None

@@ -25,6 +25,8 @@ from gateway.bus import Bus
 from gateway.clock import Clock
 from gateway.domain.models import Resource
 from gateway.errors import CalloutError
+from gateway.store import sqlite_inline
+from gateway.store.group_commit import GroupCommitter
 from gateway.store.locks import WriterLock
 from gateway.store.transient import StoreBusy, is_transient
 from gateway.store.tx import Tx
@@ -57,8 +59,8 @@ class Store:
         self.clock = clock
         self._echo = echo
         self._engine: AsyncEngine | None = None
-        self._write_lock = WriterLock()
         self.is_sqlite = url.startswith("sqlite")
+        self._group = GroupCommitter(WriterLock(), self._published) if self.is_sqlite else None
         self.references: dict[int, str] = {}
         self.retried = 0  # transient failures retried so far
         self.on_retry: Callable[[], None] | None = None  # e.g. a metrics counter
@@ -81,7 +83,10 @@ class Store:
         connect_args: dict[str, Any] = {}
         if not self.is_sqlite:  # names this process's changes in the resource notifications
             connect_args["server_settings"] = {"application_name": self.application_name}
-        engine = create_async_engine(self.url, echo=self._echo, connect_args=connect_args)
+        options: dict[str, Any] = {}
+        if self.is_sqlite:  # statements in the loop's thread, commits in a worker (sqlite_inline.py)
+            options["async_creator"] = sqlite_inline.creator(sa.make_url(self.url).database or ":memory:")
+        engine = create_async_engine(self.url, echo=self._echo, connect_args=connect_args, **options)
         if self.is_sqlite:
             _sqlite_pragmas(engine, synchronous=self.sqlite_synchronous)
         self._engine = engine
@@ -105,12 +110,20 @@ class Store:
     @asynccontextmanager
     async def write(self, *, urgent: bool = False) -> AsyncIterator[Tx]:
         """A read-write transaction. SQLite allows one writer, so writers queue here, not in a busy
-        loop; `urgent` writers (what the field reports) go ahead of ordinary ones."""
-        lock = self._write_lock.hold(urgent=urgent) if self.is_sqlite else _nullcontext()
-        async with lock, self.engine.begin() as conn:
+        loop; `urgent` writers (what the field reports) go ahead of ordinary ones, and writers
+        queued together commit together (gateway/store/group_commit.py)."""
+        if self._group is not None:
+            async with self._group.write(self.engine, lambda conn: Tx(conn, self), urgent=urgent) as tx:
+                yield tx
+            return
+        async with self.engine.begin() as conn:
             tx = Tx(conn, self)
             yield tx
             await tx.flush()
+        self._published(tx)
+
+    def _published(self, tx: Tx) -> None:
+        """After the commit: the transaction's bus events, then its after-commit callbacks."""
         for event in tx.events:
             self.bus.publish(event)
         for callback in tx.committed:
@@ -216,11 +229,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(orig or exc).__name__}: {str(orig or exc).splitlines()[0][:200]}"
 
 
-@asynccontextmanager
-async def _nullcontext() -> AsyncIterator[None]:
-    yield
-
-
 def _sqlite_pragmas(engine: AsyncEngine, *, synchronous: str) -> None:
     """WAL, and `synchronous` FULL by default: the WAL is synced at every commit, so a 2xx means
     the dispatch survives a power cut, not only a crash of the process (NORMAL, the faster
@@ -235,5 +243,12 @@ def _sqlite_pragmas(engine: AsyncEngine, *, synchronous: str) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={sqlite_inline.BUSY_TIMEOUT_MS}")
         cur.close()
+
+    # Transactions are begun by us, not by sqlite3's implicit BEGIN before the first write, so
+    # savepoints (group commit) behave: the recipe in SQLAlchemy's SQLite dialect documentation,
+    # "Serializable isolation / Savepoints / Transactional DDL".
+    @sa.event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
