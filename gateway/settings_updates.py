@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import string
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from gateway.domain.states import Priority
 from gateway.settings_sections import Strict
@@ -55,13 +56,8 @@ DEFAULT_TEMPLATES: dict[Stage, str] = {
 }
 
 
-def _templates(v: dict[Stage, str]) -> dict[Stage, str]:
-    for stage, text in v.items():
-        try:
-            check_template(text)
-        except ValueError as exc:
-            raise ValueError(f"{stage.value}: {exc}") from None
-    return v
+# A stage's wording; an error names its key (`updates.groups.0.templates.resolved`).
+Template = Annotated[str, AfterValidator(check_template)]
 
 
 class UpdateGroup(Strict):
@@ -74,12 +70,7 @@ class UpdateGroup(Strict):
     )
     priorities: list[Priority] = Field(default_factory=lambda: list(Priority))
     every: dict[Priority, float] = Field(default_factory=dict)
-    templates: dict[Stage, str] = Field(default_factory=dict, description="this group's own wording")
-
-    @field_validator("templates")
-    @classmethod
-    def _known_placeholders(cls, v: dict[Stage, str]) -> dict[Stage, str]:
-        return _templates(v)
+    templates: dict[Stage, Template] = Field(default_factory=dict, description="this group's own wording")
 
     @field_validator("every")
     @classmethod
@@ -106,13 +97,8 @@ class UpdateSettings(Strict):
     """`[updates]`: stakeholder updates. `templates` replace the built-in wording per stage."""
 
     check_interval: float = Field(30.0, gt=0, description="seconds between looks for timed updates")
-    templates: dict[Stage, str] = Field(default_factory=dict)
+    templates: dict[Stage, Template] = Field(default_factory=dict)
     groups: list[UpdateGroup] = Field(default_factory=list)
-
-    @field_validator("templates")
-    @classmethod
-    def _known_placeholders(cls, v: dict[Stage, str]) -> dict[Stage, str]:
-        return _templates(v)
 
     @model_validator(mode="after")
     def _one_entry_per_group(self) -> UpdateSettings:

@@ -48,7 +48,10 @@ async def test_a_group_hears_of_dispatch_on_its_timer_and_of_the_resolution(rig_
     assert await rig.gw.updates.check() == 0  # the next one is 30 minutes after this one
     await rig.settle()
     assert len(texts_to(rig, DUTY_MANAGER)) == 2
-    assert texts_to(rig, DUTY_MANAGER)[1] == f"{inc.reference} P2 FIRE still dispatched: kitchen fire at 1 High St"
+    assert (
+        texts_to(rig, DUTY_MANAGER)[1]
+        == f"{inc.reference} P2 FIRE still dispatched: kitchen fire at 1 High St"
+    )
 
     await rig.gw.stand_down.resolve(inc.reference, actor="test")
     await rig.settle()
