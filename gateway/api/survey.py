@@ -21,6 +21,7 @@ class SurveyBody(Body):
 
 
 class SurveyView(View):
+    enabled: bool | None = None  # GET: whether [survey] is configured at all
     consent: bool
     state: str | None  # consented, sent, answered, expired, withdrawn; None: never asked
     score: int | None = None

@@ -145,7 +145,7 @@ class SurveyService:
     async def survey(self, ref: str) -> dict[str, Any]:
         async with self.core.store.read() as tx:
             inc = await tx.get_incident(ref)
-            return survey_view(await tx.survey_for(inc.id))
+            return {"enabled": self.settings.enabled, **survey_view(await tx.survey_for(inc.id))}
 
     # ---- the send -----------------------------------------------------------------------------
     def _due(self, inc: Incident, now: float) -> bool:
