@@ -222,9 +222,17 @@ class SurveyService:
                 sent = 0
                 for s in await tx.surveys_in_state("consented"):
                     inc = await tx.get_incident(s.incident_id, for_update=True)
-                    if self._due(inc, now):
-                        await self._send(tx, inc, s)
-                        sent += 1
+                    if not self._due(inc, now):
+                        continue
+                    if inc.caller_number is None:  # erased or purged meanwhile: nobody to ask
+                        s.state = "withdrawn"
+                        await tx.update_survey(s)
+                        await tx.record(
+                            "survey.withdrawn", incident=inc, data={"survey": s.id, "reason": "number erased"}
+                        )
+                        continue
+                    await self._send(tx, inc, s)
+                    sent += 1
                 for s in await tx.surveys_in_state("sent"):
                     if s.expires_at is not None and s.expires_at <= now:
                         s.state = "expired"
