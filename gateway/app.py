@@ -41,7 +41,9 @@ from gateway.services.incidents import IncidentService
 from gateway.services.practice import PracticeService
 from gateway.services.privacy import PrivacyService
 from gateway.services.stand_down import StandDownService
+from gateway.services.survey import SurveyService
 from gateway.services.unit_status import UnitStatusService
+from gateway.services.updates import StakeholderUpdates
 from gateway.settings import Settings
 from gateway.store import Store
 from gateway.store.notify import ResourceNotifications
@@ -160,9 +162,15 @@ class Gateway:
             self.cti = CtiService(self.core, self.incidents)
             self.privacy = PrivacyService(self.settings, self.store, self.clock)
             self.practice = PracticeService(self.core, self.incidents)
+            self.updates = StakeholderUpdates(self.core, self.dispatch)
+            self.survey = SurveyService(self.core)
+            self.incidents.on_transition += [self.updates.on_transition, self.survey.on_transition]
+            self.field.from_others = self.survey.on_text
+            self.engine.resolve_address = self.survey.caller_address
             if leases is not None:
                 self.timers = TimerLock(store=self.store, settings=self.settings.node)
                 leases.leader = self.escalation.leader = self.timers.is_held
+                self.updates.leader = self.survey.leader = self.timers.is_held
             for ch in channels.values():
                 await self._enter_channel(ch)
             self.channels = channels
@@ -246,6 +254,8 @@ class Gateway:
         async with asyncio.TaskGroup() as tg:
             self._keep(tg, "engine", self.engine.run)
             self._keep(tg, "escalation", self.escalation.run)
+            self._keep(tg, "stakeholder-updates", self.updates.run)
+            self._keep(tg, "survey", self.survey.run)
             self._keep(tg, "privacy.purge", self.privacy.run)
             if self.heartbeat is not None:
                 self._keep(tg, "cluster.heartbeat", self.heartbeat.run)

@@ -31,6 +31,7 @@ from gateway.settings_sections import (
     ScheduleConfig,
     Strict,
 )
+from gateway.settings_updates import SurveySettings, UpdateSettings, check_references
 
 Role = Literal["viewer", "dispatcher", "supervisor", "engineer"]
 
@@ -337,6 +338,8 @@ class Settings(BaseSettings):
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
     schedules: list[ScheduleConfig] = Field(default_factory=list)
     hazards: list[Hazard] = Field(default_factory=list)
+    updates: UpdateSettings = Field(default_factory=UpdateSettings)
+    survey: SurveySettings = Field(default_factory=SurveySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -401,11 +404,11 @@ class Settings(BaseSettings):
             if mw.resource and mw.resource not in resource_ids:
                 raise ValueError(f"maintenance.{i}.resource: unknown resource {mw.resource!r}")
         self._check_node(known)
+        check_references(self.updates, self.survey, groups, {c.name: c.kind for c in self.channels})
         tokens = [t.token or t.token_hash for t in self.api.tokens]
         if len(tokens) != len(set(tokens)):
             raise ValueError("api.tokens: the same token is given twice")
         return self
-
 
     def _check_node(self, known: set[str]) -> None:
         for i, name in enumerate(self.node.hosts or []):

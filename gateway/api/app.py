@@ -26,6 +26,7 @@ from gateway.api import (
     privacy,
     resources,
     schedules,
+    survey,
     triage,
 )
 from gateway.api.auth import auth_middleware
@@ -56,7 +57,8 @@ def build_app(gw: Gateway) -> web.Application:
         sockets=weakref.WeakSet(),
     )
     modules = (health, cluster, incidents, callout, resources, channels, events, cti, me, kpis, triage)
-    for module in (*modules, practice, hazards, merge, maintenance, schedules, privacy, openapi, console):
+    desk = (practice, hazards, merge, maintenance, schedules, privacy, survey)
+    for module in (*modules, *desk, openapi, console):
         app.router.add_routes(module.routes())
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(events.close_all)

@@ -9,6 +9,8 @@ Over the incidents created in the last `hours` (1 to 2160, default 24):
   (sent, delivered or acknowledged; only `acknowledged` means a person answered), failed, were
   cancelled or are still in flight, and how many were left for the next endpoint (a fallback),
   by reason (the reasons the review counts);
+- `satisfaction`, the callers' opt-in SMS survey over the surveys sent in the window (those the
+  network accepted): responses, mean score (1-5), response rate and the count of each score;
 - `targets`, the configured per-priority policy, which the console uses for its ack-deadline cues.
 
 Read-only aggregate queries over the store's tables, in one read transaction.
@@ -29,6 +31,7 @@ from gateway.api.inputs import query_int
 from gateway.clock import iso
 from gateway.domain.states import ACTIVE_ATTEMPT_STATES, REACHED_STATES, DeliveryState, Priority
 from gateway.services.review import FAILED
+from gateway.services.survey import satisfaction
 from gateway.settings import PriorityTarget
 
 MAX_HOURS = 90 * 24
@@ -152,6 +155,7 @@ async def kpis(request: web.Request) -> web.Response:
         incidents = await tx.incident_times_since(since)
         attempts = await tx.attempt_outcomes_since(since)
         calls = await tx.handling_times_since(since)
+        surveys = await tx.survey_outcomes_since(since)
     targets = gw.settings.triage.targets
     return web.json_response(
         {
@@ -161,6 +165,7 @@ async def kpis(request: web.Request) -> web.Response:
             "priorities": per_priority(incidents, targets),
             "channels": per_channel(attempts),
             "handling": handling(calls),
+            "satisfaction": satisfaction(surveys),
         }
     )
 

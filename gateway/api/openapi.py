@@ -19,6 +19,7 @@ from gateway.api.callout import CalloutBody
 from gateway.api.cti import CallEventBody
 from gateway.api.maintenance import WindowBody
 from gateway.api.practice import AnswersBody
+from gateway.api.survey import SurveyBody, SurveyView
 
 JSON = "application/json"
 ERRORS = {
@@ -252,6 +253,15 @@ OPS = [
     Op("get", f"{REF}/hazards", "incident-hazards", "Hazards at the incident's location", V.Anything),
     Op("get", f"{REF}/duplicates", "incident-duplicates", "Possible duplicates", V.Anything),
     Op("get", "/api/v1/cluster", "cluster", "Nodes, leases and the timers", V.Anything),
+    Op("get", f"{REF}/survey", "incident-survey", "The caller's satisfaction survey", SurveyView),
+    Op(
+        "post",
+        f"{REF}/survey",
+        "incident-survey-consent",
+        "Record the caller's consent to the SMS survey (or withdraw it)",
+        SurveyView,
+        body=SurveyBody,
+    ),
 ]
 # Routes the document leaves out, with the reason: the WebSocket is not an HTTP exchange.
 UNDOCUMENTED = {

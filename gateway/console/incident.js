@@ -7,6 +7,7 @@ import { buildForm } from "./form.js";
 import { createDuplicates } from "./duplicates.js";
 import { createHazards } from "./hazards.js";
 import { createPractice } from "./practice.js";
+import { createSurvey } from "./survey.js";
 import { deliveriesCard } from "./timeline.js";
 import {
   debounce,
@@ -48,6 +49,11 @@ export function createIncidentPane(ctx) {
   });
   const hazards = createHazards(ctx, () => parts.hazards);
   const duplicates = createDuplicates(ctx, () => parts.dupes);
+  const survey = createSurvey(ctx, () => parts.survey, {
+    canWrite: () => canWrite(),
+    say: (text, kind) => say(text, kind),
+    reload: () => reload().catch(() => {}),
+  });
   const reloadSoon = debounce(() => reload().catch(() => {}), 150);
 
   function canWrite() {
@@ -66,7 +72,7 @@ export function createIncidentPane(ctx) {
       },
       onSubmit: () => save(),
     });
-    for (const key of ["pop", "header", "actions", "status", "caller", "dupes", "hazards", "practice", "triage", "dispatch", "deliveries", "audit"]) {
+    for (const key of ["pop", "header", "actions", "status", "caller", "survey", "dupes", "hazards", "practice", "triage", "dispatch", "deliveries", "audit"]) {
       parts[key] = h("div", { class: `part part-${key}` });
     }
     hazards.forget(); // a new, empty part: ask again
@@ -89,7 +95,7 @@ export function createIncidentPane(ctx) {
       parts.actions,
       parts.status,
       h("div", { class: "incident-cols" },
-        h("div", { class: "col" }, parts.caller, parts.dupes, parts.hazards, parts.practice, formSection, parts.triage),
+        h("div", { class: "col" }, parts.caller, parts.survey, parts.dupes, parts.hazards, parts.practice, formSection, parts.triage),
         h("div", { class: "col col-field" }, parts.dispatch, parts.deliveries, parts.audit)),
     );
   }
@@ -104,6 +110,7 @@ export function createIncidentPane(ctx) {
     practice.render(detail, form ? form.values().category : null);
     hazards.look(form ? form.values().location : detail && detail.location);
     duplicates.look(detail);
+    survey.look(detail);
     renderTriage();
     renderDispatch();
     renderDeliveries();

@@ -150,3 +150,22 @@ class Attempt:
     channel_ref: str | None = None
     closed_reason: CloseReason | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Survey:
+    """The caller's opt-in satisfaction survey for one incident (gateway/services/survey.py)."""
+
+    id: int
+    incident_id: int
+    subject_id: int
+    state: str  # consented, sent, answered, expired, withdrawn
+    consented_at: float
+    consented_by: str
+    channel: str | None = None
+    delivery_id: int | None = None
+    sent_at: float | None = None
+    expires_at: float | None = None
+    score: int | None = None
+    answered_at: float | None = None
+    clarified: bool = False

@@ -144,6 +144,13 @@ class Purpose(StrEnum):
     DISPATCH = "dispatch"
     NOTIFY = "notify"
     STAND_DOWN = "stand_down"
+    UPDATE = "update"  # a stakeholder update at a stage or on a timer (gateway/services/updates.py)
+    SURVEY = "survey"  # the post-call satisfaction survey to the caller (gateway/services/survey.py)
+
+
+# Informational deliveries: no ack is awaited, and resolving or closing the incident does not
+# cancel them (they say it is resolved or closed, or ask the caller about it).
+INFORMATIONAL = frozenset({Purpose.STAND_DOWN, Purpose.UPDATE, Purpose.SURVEY})
 
 
 class RecipientKind(StrEnum):
@@ -151,6 +158,8 @@ class RecipientKind(StrEnum):
 
     RESOURCE = "resource"
     STAKEHOLDER = "stakeholder"
+    # The incident's caller (an opt-in survey); the plan names the subject row, never the number.
+    CALLER = "caller"
 
 
 class DeliveryOutcome(StrEnum):

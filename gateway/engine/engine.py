@@ -29,7 +29,7 @@ from gateway.engine import ledger
 from gateway.engine.outcomes import OutcomeRecorder
 from gateway.engine.progress import Finish, Start, Step, Wait
 from gateway.engine.reports import apply_report
-from gateway.engine.sending import Outcome, call_channel
+from gateway.engine.sending import AddressResolver, Outcome, call_channel
 from gateway.metrics import Metrics
 from gateway.policies.ratelimit import RateLimiter
 from gateway.settings import DeliverySettings
@@ -80,6 +80,7 @@ class DeliveryEngine:
         self._parked: dict[tuple[str, str], tuple[float, bool, str, dict[str, Any]]] = {}
         self.idle = asyncio.Event()
         self.in_service: Callable[[str], bool] = lambda _channel: True
+        self.resolve_address: AddressResolver | None = None  # `subject:<id>` endpoints (surveys)
         self.outcomes = OutcomeRecorder(
             store=store,
             clock=clock,
@@ -375,6 +376,7 @@ class DeliveryEngine:
             send_timeout=self.send_timeouts.get(a.channel, self.settings.send_timeout),
             clock=self.clock,
             metrics=self.metrics,
+            resolve=self.resolve_address,
         )
         self._outcomes.put_nowait(outcome)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,10 @@ from gateway.metrics import Metrics
 from gateway.policies.fitting import fit_message
 
 log = logging.getLogger(__name__)
+# An endpoint naming a row of `subjects` (a caller's survey): the number is read at send time, so
+# the outbox and the audit trail never hold it (docs/privacy.md).
+SUBJECT_PREFIX = "subject:"
+AddressResolver = Callable[[str], Awaitable[str | None]]
 
 
 @dataclass(slots=True)
@@ -31,7 +36,7 @@ class Outcome:
 
 
 def fitted_message(
-    channel: Channel, a: Attempt, d: Delivery, ref: str
+    channel: Channel, a: Attempt, d: Delivery, ref: str, *, address: str | None = None
 ) -> tuple[OutboundMessage, dict[str, Any]]:
     """The message for this endpoint, cut to the tighter of the channel's and the endpoint's limit."""
     limit = channel.capabilities.max_length
@@ -41,7 +46,7 @@ def fitted_message(
     fitted = fit_message(d.text, max_length=limit, max_parts=channel.capabilities.max_parts)
     msg = OutboundMessage(
         message_id=str(a.id),
-        address=a.address,
+        address=address or a.address,
         parts=fitted.parts,
         incident_ref=ref,
         priority=d.priority.value,
@@ -65,12 +70,20 @@ async def call_channel(
     send_timeout: float,
     clock: Clock,
     metrics: Metrics,
+    resolve: AddressResolver | None = None,
 ) -> Outcome:
     if channel is None:
         return Outcome(
             a.id, a.channel, error=ChannelError("channel not configured", channel=a.channel, temporary=False)
         )
-    msg, evidence = fitted_message(channel, a, d, ref)
+    address = a.address
+    if address.startswith(SUBJECT_PREFIX):
+        found = await resolve(address) if resolve is not None else None
+        if found is None:  # erased or purged since the delivery was written: nobody to send to
+            error = ChannelError("the caller's number is no longer held", channel=a.channel, temporary=False)
+            return Outcome(a.id, a.channel, error=error, caps=channel.capabilities)
+        address = found
+    msg, evidence = fitted_message(channel, a, d, ref, address=address)
     started = clock.now()
     try:
         async with asyncio.timeout(send_timeout):

@@ -111,13 +111,27 @@ class DispatchService:
 
     async def notify(self, tx: Tx, inc: Incident, group: str, text: str, *, actor: str, reason: str) -> int:
         """Message every stakeholder in a group (supervisors, duty managers). No ack is awaited."""
+        return (await self.notify_group(tx, inc, group, text, actor=actor, reason=reason))[0]
+
+    async def notify_group(
+        self,
+        tx: Tx,
+        inc: Incident,
+        group: str,
+        text: str,
+        *,
+        actor: str,
+        reason: str,
+        purpose: Purpose = Purpose.NOTIFY,
+    ) -> tuple[int, int | None]:
+        """`notify`, also saying which dispatch carries the deliveries (None: nobody in the group)."""
         members = [s for s in self.core.stakeholders if group in s.groups]
         if not members:
-            return 0
+            return 0, None
         dispatch = await tx.insert_dispatch(inc.id, reason=reason, created_by=actor)
         policy = self.core.settings.triage.targets[inc.priority or Priority.P4]
         terms = Terms(
-            purpose=Purpose.NOTIFY,
+            purpose=purpose,
             text=text,
             needs_ack=False,
             mode=DeliveryMode.LADDER,
@@ -133,4 +147,4 @@ class DispatchService:
                 to=Recipient(RecipientKind.STAKEHOLDER, s.id, s.contact_plan),
                 terms=terms,
             )
-        return len(members)
+        return len(members), dispatch.id

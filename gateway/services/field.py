@@ -4,7 +4,7 @@ channel, mapped onto the same events (docs/architecture.md: one acknowledgement 
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from adapters.base import Channel, ChannelEvent, DeliveryReport, InboundText, RadioAck, UnitStatusReport
@@ -24,6 +24,9 @@ class FieldEvents:
         self.core = core
         self.acks = acks
         self.units = units
+        # A text from an address that is no unit's: (channel, address, text) -> what it did, or
+        # None when nothing wanted it (the caller's survey reply, gateway/services/survey.py).
+        self.from_others: Callable[[str, str, str], Awaitable[str | None]] | None = None
 
     async def pump(self, channel: Channel) -> None:
         """Consume one channel's inbound events until cancelled. A bad event never stops the pump.
@@ -90,6 +93,10 @@ class FieldEvents:
                     return "ack"
             return await self._resource_ack(channel, event)
         if resource is None:
+            if isinstance(event, InboundText) and self.from_others is not None:
+                done = await self.from_others(channel, event.address, event.text)
+                if done is not None:
+                    return done
             return await self._unmatched(channel, type(event).__name__, event.address)
         if isinstance(event, InboundText):
             reply = parse_reply(event.text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,9 @@ class Triaged:
     recommendation: list[dict[str, Any]]
 
 S = IncidentState
+# Called inside the transaction of every state change (incident, from, to): stakeholder updates
+# and the survey hang here (gateway/services/updates.py, gateway/services/survey.py).
+TransitionHook = Callable[[Tx, Incident, IncidentState, IncidentState], Awaitable[None]]
 EDITABLE = (
     "nature",
     "location",
@@ -47,6 +51,7 @@ MANDATORY = ("nature", "location", "category", "impact", "urgency")
 class IncidentService:
     def __init__(self, core: Core) -> None:
         self.core = core
+        self.on_transition: list[TransitionHook] = []
 
     # ---- create / update ----------------------------------------------------------------------
     async def create(
@@ -165,6 +170,7 @@ class IncidentService:
         inc.priority = result.priority
         inc.recommendation = result.recommendation
         now = self.core.clock.now()
+        previous = inc.state
         if inc.state is S.NEW:
             inc.state = S.TRIAGED
         inc.triaged_at = now
@@ -184,6 +190,9 @@ class IncidentService:
                 "state": inc.state.value,
             },
         )
+        if previous is S.NEW:
+            for hook in self.on_transition:
+                await hook(tx, inc, previous, inc.state)
 
     def assess(self, fields: Incident | dict[str, Any]) -> Triaged:
         """Classification, priority and recommended units for these fields, from settings and the
@@ -232,6 +241,8 @@ class IncidentService:
             at=now,
             data={"from": previous.value, "state": target.value, **(data or {})},
         )
+        for hook in self.on_transition:
+            await hook(tx, inc, previous, target)
         return True
 
     @staticmethod

@@ -28,6 +28,8 @@ async def build_review(tx: Tx, ref: str, settings: Settings) -> dict[str, Any]:
     deliveries = await tx.deliveries_for_incident(inc.id)
     attempts = await tx.attempts_for([d.id for d in deliveries])
     audit = await tx.audit_for_incident(inc.id)
+    updates = await tx.updates_for_incident(inc.id)
+    survey = await tx.survey_for(inc.id)
     target = settings.triage.targets[inc.priority].response_target if inc.priority else None
     times: dict[str, Any] = {}
     for name, attr in MILESTONES:
@@ -92,6 +94,20 @@ async def build_review(tx: Tx, ref: str, settings: Settings) -> dict[str, Any]:
             for e in audit
         ],
         "lessons": inc.lessons or "",
+        "stakeholder_updates": [
+            {
+                "at": iso(u["at"]),
+                "group": u["group_name"],
+                "stage": u["stage"],
+                "deliveries": [
+                    {"recipient": d.recipient_id, "state": d.state.value, "outcome": d.outcome}
+                    for d in deliveries
+                    if d.dispatch_id == u["dispatch_id"]
+                ],
+            }
+            for u in updates
+        ],
+        "survey": {"state": survey.state, "score": survey.score} if survey is not None else None,
         "hazards": [
             {"id": h.id, "kind": h.kind, "note": h.note}
             for h in match_hazards(inc.location, settings.hazards)
@@ -151,6 +167,15 @@ def review_markdown(r: dict[str, Any]) -> str:
         error = f": {f['error']}" if f["error"] else ""
         fallbacks.append(f"- delivery {f['delivery']}: left {f['channel']} ({f['reason']}{error})")
     lines += fallbacks or ["- none"]
+    lines += ["", "## Stakeholder updates", ""]
+    lines += [
+        f"- {u['at']} {u['stage']} to {u['group']}: "
+        + (", ".join(f"{d['recipient']} {d['state']}" for d in u["deliveries"]) or "nobody")
+        for u in r["stakeholder_updates"]
+    ] or ["- none"]
+    if r["survey"] is not None:
+        score = r["survey"]["score"]
+        lines += ["", f"Caller survey: {r['survey']['state']}" + (f", score {score}/5" if score else "")]
     lines += ["", "## Timeline", ""]
     lines += [f"- {e['at']} `{e['kind']}` by {e['actor']}" for e in r["timeline"]]
     lines += ["", "## Hazards at the location", ""]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from gateway.domain.models import Incident
 from gateway.domain.states import (
+    INFORMATIONAL,
     REACHED_STATES,
     CloseReason,
     DeliveryMode,
@@ -63,7 +64,7 @@ class StandDownService:
         dispatch_id: int | None = None
         count = 0
         for d in deliveries:
-            if d.purpose is Purpose.STAND_DOWN:
+            if d.purpose in INFORMATIONAL:
                 continue
             if d.completed_at is None:
                 await ledger.finish(tx, d, DeliveryOutcome.CANCELLED, now=now, reason=why)
@@ -115,7 +116,7 @@ class StandDownService:
                     inc.lessons = lessons
                 await self.incidents.move(tx, inc, S.CLOSED, actor=actor)
                 for d in await tx.deliveries_for_incident(inc.id):
-                    if d.completed_at is None and d.purpose is not Purpose.STAND_DOWN:
+                    if d.completed_at is None and d.purpose not in INFORMATIONAL:
                         await ledger.finish(
                             tx,
                             d,

@@ -177,3 +177,38 @@ nodes = sa.Table(
     sa.Column("hosts", sa.JSON, nullable=False),
     sa.Column("api_url", sa.String(200), nullable=False),
 )
+
+# Stakeholder updates (gateway/services/updates.py): one row per group told about a stage (or on
+# the timer); the dispatch's deliveries carry the messages (migration 0017).
+stakeholder_updates = sa.Table(
+    "stakeholder_updates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.Integer, sa.ForeignKey("incidents.id"), nullable=False, index=True),
+    sa.Column("group_name", sa.String(64), nullable=False),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("dispatch_id", sa.Integer, sa.ForeignKey("dispatches.id"), nullable=False),
+    sa.Column("recipients", sa.Integer, nullable=False),
+)
+
+# The caller's opt-in satisfaction survey (gateway/services/survey.py), one per incident. The
+# number stays in `subjects` (the survey names the subject row), so erasure and the purge reach it.
+surveys = sa.Table(
+    "surveys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.Integer, sa.ForeignKey("incidents.id"), nullable=False, unique=True),
+    sa.Column("subject_id", sa.Integer, sa.ForeignKey("subjects.id"), nullable=False),
+    # consented -> sent -> answered | expired; withdrawn (consent taken back before the send)
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("consented_at", sa.Float, nullable=False),
+    sa.Column("consented_by", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(64)),
+    sa.Column("delivery_id", sa.Integer, sa.ForeignKey("deliveries.id")),
+    sa.Column("sent_at", sa.Float),
+    sa.Column("expires_at", sa.Float),
+    sa.Column("score", sa.Integer),
+    sa.Column("answered_at", sa.Float),
+    sa.Column("clarified", sa.Boolean, nullable=False),
+)

@@ -11,6 +11,7 @@ from gateway.store.queries.kpis import KpiQueries
 from gateway.store.queries.leases import LeaseQueries
 from gateway.store.queries.personal import PersonalQueries
 from gateway.store.queries.resources import ResourceQueries
+from gateway.store.queries.surveys import SurveyQueries
 
 __all__ = ["Batch", "Tx"]
 
@@ -24,5 +25,6 @@ class Tx(
     PersonalQueries,
     AnswerQueries,
     LeaseQueries,
+    SurveyQueries,
 ):
     """Queries and changes inside one transaction (see gateway/store/unit_of_work.py)."""
