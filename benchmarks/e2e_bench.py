@@ -202,6 +202,11 @@ async def rig(*, resources: int, store: str) -> AsyncIterator[Rig]:
             )
         )
         await _until_ready(session, url)
+        spy = os.environ.get("CALLOUT_BENCH_PYSPY")  # a path: py-spy samples the daemon for 20 s
+        if spy:
+            stack.callback(_stop, _spawn(["py-spy", "record", "-p", str(daemon.pid), "-d", "20", "-r", "250",
+                                          "-f", "raw", "-o", spy], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL))  # fmt: skip
         watchers = [
             asyncio.create_task(_watch_events(session, r), name="bench.ws"),
             asyncio.create_task(_watch_downlinks(r), name="bench.mqtt"),

@@ -82,10 +82,14 @@ class UnitOfWork:
                     )
                 )
 
-    async def _run(self, statement: sa.Executable) -> sa.CursorResult[Any]:
-        """Execute a statement after the queued writes, so it sees them."""
+    async def _run(
+        self, statement: sa.Executable, params: dict[str, Any] | None = None
+    ) -> sa.CursorResult[Any]:
+        """Execute a statement after the queued writes, so it sees them. Hot queries are built
+        once at import with bind parameters (`params`), so a call costs no statement building
+        and no cache-key computation (measured: a tenth of the daemon's time on the hot path)."""
         await self.flush()
-        return await self.conn.execute(statement)
+        return await self.conn.execute(statement, params)
 
     async def _insert(self, table: sa.Table, values: dict[str, Any]) -> Any:
         # No flush first: a new row never depends on a queued update, and the audit rows queued so

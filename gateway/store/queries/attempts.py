@@ -12,6 +12,45 @@ from gateway.store import rows
 from gateway.store import schema as t
 from gateway.store.unit_of_work import UnitOfWork
 
+_A = t.attempts.c
+_OPEN = _A.closed_reason.is_(None)
+_WAITING = (DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY)
+_BY_IDS = sa.select(t.attempts).where(_A.id.in_(sa.bindparam("ids", expanding=True)))
+_FOR_DELIVERIES = (
+    sa.select(t.attempts).where(_A.delivery_id.in_(sa.bindparam("ids", expanding=True))).order_by(_A.id)
+)
+_BY_REFS = (
+    sa.select(t.attempts)
+    .where(_A.channel == sa.bindparam("channel"), _A.channel_ref.in_(sa.bindparam("refs", expanding=True)))
+    .order_by(_A.id)
+)
+_DUE = (
+    sa.select(t.attempts)
+    .join(t.deliveries, t.deliveries.c.id == _A.delivery_id)
+    .where(
+        _OPEN,
+        _A.state.in_(_WAITING),
+        sa.or_(_A.next_try_at.is_(None), _A.next_try_at <= sa.bindparam("now")),
+    )
+    .order_by(t.deliveries.c.priority, _A.id)
+    .limit(sa.bindparam("limit"))
+)
+_EXPIRED = sa.select(t.attempts).where(
+    _OPEN,
+    sa.or_(
+        sa.and_(_A.state == DeliveryState.SENT, _A.confirm_deadline_at <= sa.bindparam("now")),
+        sa.and_(
+            _A.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED)),
+            _A.ack_deadline_at <= sa.bindparam("now"),
+        ),
+    ),
+)
+_NEXT_WAKEUP = sa.select(
+    sa.func.min(sa.case((_A.state.in_(_WAITING), _A.next_try_at))),
+    sa.func.min(sa.case((_A.state == DeliveryState.SENT, _A.confirm_deadline_at))),
+    sa.func.min(sa.case((_A.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED)), _A.ack_deadline_at))),
+).where(_OPEN)
+
 
 class AttemptQueries(UnitOfWork):
     async def insert_attempt(self, a: Attempt) -> Attempt:
@@ -24,7 +63,7 @@ class AttemptQueries(UnitOfWork):
     async def attempts_by_ids(self, ids: Collection[int]) -> list[Attempt]:
         if not ids:
             return []
-        res = await self._run(sa.select(t.attempts).where(t.attempts.c.id.in_(sorted(ids))))
+        res = await self._run(_BY_IDS, {"ids": sorted(ids)})
         return [rows.attempt_from_row(r._mapping) for r in res]
 
     async def attempts_by_delivery(self, delivery_ids: Collection[int]) -> dict[int, list[Attempt]]:
@@ -37,20 +76,14 @@ class AttemptQueries(UnitOfWork):
     async def attempts_for(self, delivery_ids: Sequence[int]) -> list[Attempt]:
         if not delivery_ids:
             return []
-        res = await self._run(
-            sa.select(t.attempts).where(t.attempts.c.delivery_id.in_(delivery_ids)).order_by(t.attempts.c.id)
-        )
+        res = await self._run(_FOR_DELIVERIES, {"ids": list(delivery_ids)})
         return [rows.attempt_from_row(r._mapping) for r in res]
 
     async def attempts_by_channel_refs(self, channel: str, refs: Collection[str]) -> dict[str, Attempt]:
         """The newest attempt on `channel` for each reference (receipts quote these)."""
         if not refs:
             return {}
-        res = await self._run(
-            sa.select(t.attempts)
-            .where(t.attempts.c.channel == channel, t.attempts.c.channel_ref.in_(sorted(refs)))
-            .order_by(t.attempts.c.id)
-        )
+        res = await self._run(_BY_REFS, {"channel": channel, "refs": sorted(refs)})
         out: dict[str, Attempt] = {}
         for r in res:
             a = rows.attempt_from_row(r._mapping)
@@ -59,17 +92,7 @@ class AttemptQueries(UnitOfWork):
 
     async def due_attempts(self, now: float, limit: int) -> list[Attempt]:
         """Open attempts waiting to be sent whose time has come, most urgent first."""
-        res = await self._run(
-            sa.select(t.attempts)
-            .join(t.deliveries, t.deliveries.c.id == t.attempts.c.delivery_id)
-            .where(
-                t.attempts.c.closed_reason.is_(None),
-                t.attempts.c.state.in_((DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY)),
-                sa.or_(t.attempts.c.next_try_at.is_(None), t.attempts.c.next_try_at <= now),
-            )
-            .order_by(t.deliveries.c.priority, t.attempts.c.id)
-            .limit(limit)
-        )
+        res = await self._run(_DUE, {"now": now, "limit": limit})
         return [rows.attempt_from_row(r._mapping) for r in res]
 
     async def attempts_in_state(self, state: DeliveryState) -> list[Attempt]:
@@ -80,34 +103,11 @@ class AttemptQueries(UnitOfWork):
 
     async def expired_waits(self, now: float) -> list[Attempt]:
         """Open attempts whose delivery-confirmation or acknowledgement deadline has passed."""
-        a = t.attempts.c
-        res = await self._run(
-            sa.select(t.attempts).where(
-                a.closed_reason.is_(None),
-                sa.or_(
-                    sa.and_(a.state == DeliveryState.SENT, a.confirm_deadline_at <= now),
-                    sa.and_(
-                        a.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED)), a.ack_deadline_at <= now
-                    ),
-                ),
-            )
-        )
+        res = await self._run(_EXPIRED, {"now": now})
         return [rows.attempt_from_row(r._mapping) for r in res]
 
     async def next_wakeup(self) -> float | None:
         """The earliest retry time or deadline among open attempts, in one query."""
-        a = t.attempts.c
-        waiting = sa.case(
-            (a.state.in_((DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY)), a.next_try_at)
-        )
-        confirm = sa.case((a.state == DeliveryState.SENT, a.confirm_deadline_at))
-        ack = sa.case((a.state.in_((DeliveryState.SENT, DeliveryState.DELIVERED)), a.ack_deadline_at))
-        row = (
-            await self._run(
-                sa.select(sa.func.min(waiting), sa.func.min(confirm), sa.func.min(ack)).where(
-                    a.closed_reason.is_(None)
-                )
-            )
-        ).one()
+        row = (await self._run(_NEXT_WAKEUP)).one()
         present = [x for x in row if x is not None]
         return min(present) if present else None

@@ -14,6 +14,11 @@ from gateway.store import schema as t
 from gateway.store.queries.incidents import OPEN_INCIDENTS
 from gateway.store.unit_of_work import UnitOfWork
 
+_D = t.deliveries.c
+_GET = sa.select(t.deliveries).where(_D.id == sa.bindparam("id"))
+_BY_IDS = sa.select(t.deliveries).where(_D.id.in_(sa.bindparam("ids", expanding=True)))
+_BY_IDS_LOCKED = _BY_IDS.order_by(_D.id).with_for_update()  # PostgreSQL: rows locked in id order
+
 
 class DeliveryQueries(UnitOfWork):
     async def insert_dispatch(self, incident_id: int, *, reason: str, created_by: str) -> Dispatch:
@@ -34,7 +39,7 @@ class DeliveryQueries(UnitOfWork):
         self._queue_update(t.deliveries, d.id, rows.delivery_to_row(d))
 
     async def get_delivery(self, delivery_id: int) -> Delivery:
-        row = (await self._run(sa.select(t.deliveries).where(t.deliveries.c.id == delivery_id))).first()
+        row = (await self._run(_GET, {"id": delivery_id})).first()
         if row is None:
             raise NotFound("delivery", delivery_id)
         return rows.delivery_from_row(row._mapping)
@@ -75,10 +80,8 @@ class DeliveryQueries(UnitOfWork):
         other's attempt (a lost update under READ COMMITTED). SQLite has one writer anyway."""
         if not ids:
             return {}
-        q = sa.select(t.deliveries).where(t.deliveries.c.id.in_(sorted(ids)))
-        if for_update and self.conn.dialect.name == "postgresql":
-            q = q.order_by(t.deliveries.c.id).with_for_update()
-        res = await self._run(q)
+        locked = for_update and self.conn.dialect.name == "postgresql"
+        res = await self._run(_BY_IDS_LOCKED if locked else _BY_IDS, {"ids": sorted(ids)})
         return {d.id: d for d in (rows.delivery_from_row(r._mapping) for r in res)}
 
     async def stalled_deliveries(self) -> list[Delivery]:

@@ -25,6 +25,14 @@ INCIDENT_VIEW = sa.select(
     t.subjects.c.number.label("caller_number"),
     t.subjects.c.name.label("caller_name"),
 ).select_from(t.incidents.outerjoin(t.subjects, t.incidents.c.subject_id == t.subjects.c.id))
+_I = t.incidents.c
+_BY_IDS = INCIDENT_VIEW.where(_I.id.in_(sa.bindparam("ids", expanding=True)))
+_BY_KEY = {
+    (col, locked): (q.with_for_update(of=t.incidents) if locked else q)
+    for col in ("id", "reference")
+    for q in [INCIDENT_VIEW.where(_I[col] == sa.bindparam("key"))]
+    for locked in (False, True)
+}
 
 
 def _stored(incident: Incident) -> dict[str, Any]:
@@ -85,15 +93,13 @@ class IncidentQueries(UnitOfWork):
     async def incidents_by_ids(self, ids: Collection[int]) -> dict[int, Incident]:
         if not ids:
             return {}
-        res = await self._run(INCIDENT_VIEW.where(t.incidents.c.id.in_(sorted(ids))))
+        res = await self._run(_BY_IDS, {"ids": sorted(ids)})
         return {i.id: i for i in (rows.incident_from_row(r._mapping) for r in res)}
 
     async def get_incident(self, key: int | str, *, for_update: bool = False) -> Incident:
-        col = t.incidents.c.reference if isinstance(key, str) else t.incidents.c.id
-        q = INCIDENT_VIEW.where(col == key)
-        if for_update and self.conn.dialect.name == "postgresql":
-            q = q.with_for_update(of=t.incidents)
-        row = (await self._run(q)).first()
+        col = "reference" if isinstance(key, str) else "id"
+        locked = for_update and self.conn.dialect.name == "postgresql"
+        row = (await self._run(_BY_KEY[col, locked], {"key": key})).first()
         if row is None:
             raise NotFound("incident", key)
         return rows.incident_from_row(row._mapping)

@@ -12,6 +12,8 @@ from gateway.store import rows
 from gateway.store import schema as t
 from gateway.store.unit_of_work import UnitOfWork
 
+_BY_IDS = sa.select(t.resources).where(t.resources.c.id.in_(sa.bindparam("ids", expanding=True)))
+
 
 class ResourceQueries(UnitOfWork):
     async def get_resource(self, resource_id: str) -> Resource:
@@ -51,5 +53,5 @@ class ResourceQueries(UnitOfWork):
     async def resources_by_ids(self, ids: Collection[str]) -> dict[str, Resource]:
         if not ids:
             return {}
-        res = await self._run(sa.select(t.resources).where(t.resources.c.id.in_(sorted(ids))))
+        res = await self._run(_BY_IDS, {"ids": sorted(ids)})
         return {r.id: r for r in (rows.resource_from_row(row._mapping) for row in res)}
