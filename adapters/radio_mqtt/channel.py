@@ -260,12 +260,13 @@ class RadioMqttChannel(Channel):
         if not self._connected or client is None or lost is None or lost.done():
             raise self.fail(f"not connected: {self.health.reason}", temporary=True, endpoint=endpoint)
         if not target.group:
-            if target.id in self.known.stale and not await self.known.wait_fresh(
+            if self.known.is_stale(target.id) and not await self.known.wait_fresh(
                 target.id, self.options.presence_wait
             ):
                 self.stats.held_back += 1
                 raise self.fail(
-                    f"presence of radio {target.id} not yet read again since the reconnect",
+                    f"presence of radio {target.id} (or of its gateway) not yet read again"
+                    " since the reconnect",
                     temporary=True,
                     endpoint=endpoint,
                     presence="unknown",

@@ -5,8 +5,11 @@ A radio is offline when its own retained status says so, or when the gateway it 
 After a reconnect nothing known before counts any more (a broker restarted without persistence
 has forgotten the retained statuses, and radios may have gone while the link was down): a radio
 known before is *stale* until its retained presence is read again on the new connection (MQTT 5
-§3.3.1.3, retained messages are sent after the SUBSCRIBE, §3.8.3.1). A radio never heard of is
-unknown and counts as online, so fleets without presence keep working.
+§3.3.1.3, retained messages are sent after the SUBSCRIBE, §3.8.3.1), and so is a gateway. A radio
+is reachable only through its gateway, so it stays stale while the gateway it names is: the
+broker sends the radios' retained statuses before the gateways' (one SUBSCRIBE, the radio filter
+first), and in between a radio behind an offline gateway would otherwise read as online. A radio
+never heard of is unknown and counts as online, so fleets without presence keep working.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ class PresenceBook:
     def __init__(self) -> None:
         self.radios: dict[str, codec.Presence] = {}
         self.gateways: dict[str, bool] = {}
-        self.stale: set[str] = set()
+        self.stale: set[str] = set()  # radios known before the reconnect, not read again yet
+        self.stale_gateways: set[str] = set()  # the same for gateways
         self._news: asyncio.Event | None = None  # set (and replaced) on every presence message
 
     def open(self) -> None:
@@ -30,6 +34,7 @@ class PresenceBook:
 
     def reconnected(self) -> None:
         self.stale |= set(self.radios)
+        self.stale_gateways |= set(self.gateways)
         self.radios.clear()
         self.gateways.clear()
 
@@ -42,6 +47,7 @@ class PresenceBook:
         self._tell()
 
     def gateway_status(self, gateway: str, presence: codec.Presence) -> None:
+        self.stale_gateways.discard(gateway)
         if presence.online is None:
             self.gateways.pop(gateway, None)
         else:
@@ -53,11 +59,20 @@ class PresenceBook:
         if news is not None:
             news.set()
 
+    def is_stale(self, radio: str) -> bool:
+        """True while the radio's presence, or that of the gateway it names, is not read again
+        since the reconnect."""
+        if radio in self.stale:
+            return True
+        p = self.radios.get(radio)
+        return p is not None and p.gateway is not None and p.gateway in self.stale_gateways
+
     async def wait_fresh(self, radio: str, within: float) -> bool:
-        """Wait up to `within` seconds for a stale radio's presence; True once it is fresh."""
+        """Wait up to `within` seconds for a stale radio's presence (and its gateway's); True
+        once it is fresh."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        while radio in self.stale and self._news is not None:
+        while self.is_stale(radio) and self._news is not None:
             left = deadline - loop.time()
             if left <= 0:
                 break
@@ -65,12 +80,12 @@ class PresenceBook:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(left):
                     await news.wait()
-        return radio not in self.stale
+        return not self.is_stale(radio)
 
     def online(self, radio: str) -> bool | None:
         """True online, False offline, None unknown (stale or never heard of)."""
         p = self.radios.get(radio)
-        if p is None or p.online is None:
+        if p is None or p.online is None or self.is_stale(radio):
             return None
         if not p.online:
             return False

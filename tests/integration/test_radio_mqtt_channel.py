@@ -552,6 +552,37 @@ async def test_after_a_broker_restart_without_persistence_no_radio_is_sent_to_be
                 assert [m.id for m in fleet.radio("R2").received] == ["33"]
 
 
+async def test_a_send_at_the_reconnect_waits_for_the_gateway_presence_too(broker):
+    """After a reconnect the broker sends the radios' retained statuses before their gateways'
+    (one SUBSCRIBE, the radio filter first, §3.8.3.1). A send made as soon as the channel is up
+    wakes on the radio's status; it must not publish before the gateway's `offline` is read (the
+    broker would PUBACK a downlink nobody gets: a false `sent`)."""
+    async with radio(broker, presence_wait=5.0) as ch:
+        async with RadioFleet(broker=broker.url, count=20, walk_delay=None):
+            await until(lambda: ch.presence("R20") is True, "fleet online")
+        # The fleet left (its gateway's retained status says offline); the radios' still say online.
+        await until(lambda: ch.presence("R1") is False, "the fleet's gateway offline")
+        await broker.stop()
+        await until(lambda: ch.health.state is HealthState.DOWN, "channel down")
+        await broker.start()
+        published = ch.stats.published
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while True:  # what an engine retry at the worst moment does: send the moment it is up
+            try:
+                await ch.send(msg("R1", "51"))
+            except ChannelError as exc:
+                if not exc.reason.startswith("not connected") or loop.time() > deadline:
+                    err = exc
+                    break
+            else:
+                pytest.fail("sent to a radio whose gateway is offline")
+            await asyncio.sleep(0)  # one pass of the event loop: the reconnect is not missed
+        assert err.temporary and err.evidence == {"presence": "offline"}
+        assert "gateway radio-fleet-0 is offline" in err.reason
+        assert ch.stats.published == published
+
+
 async def test_uplinks_are_acknowledged_to_the_broker_only_once_the_core_stored_them(broker):
     """With `hold_until_handled` (what the gateway's field pump asks for) an uplink the core has
     not confirmed with `handled` is not PUBACKed: after a crash or a reconnect the broker sends it
