@@ -202,11 +202,11 @@ async def rig(*, resources: int, store: str) -> AsyncIterator[Rig]:
             )
         )
         await _until_ready(session, url)
-        spy = os.environ.get("CALLOUT_BENCH_PYSPY")  # a path: py-spy samples the daemon for 20 s
+        spy = os.environ.get("CALLOUT_BENCH_PYSPY")  # a path: py-spy samples the daemon until the end
         if spy:
-            stack.callback(_stop, _spawn(["py-spy", "record", "-p", str(daemon.pid), "-d", "20", "-r", "250",
-                                          "-f", "raw", "-o", spy], stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL))  # fmt: skip
+            sampler = _spawn(["py-spy", "record", "-p", str(daemon.pid), "-r", "250", "-f", "raw", "-o", spy],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            stack.callback(_interrupt, sampler)
         watchers = [
             asyncio.create_task(_watch_events(session, r), name="bench.ws"),
             asyncio.create_task(_watch_downlinks(r), name="bench.mqtt"),
@@ -224,6 +224,13 @@ async def rig(*, resources: int, store: str) -> AsyncIterator[Rig]:
 
 def _spawn(cmd: list[str], **kw: Any) -> subprocess.Popen[str]:
     return subprocess.Popen(cmd, text=True, **kw)
+
+
+def _interrupt(proc: subprocess.Popen[str]) -> None:
+    """py-spy writes its samples when interrupted."""
+    proc.send_signal(signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=30)
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:

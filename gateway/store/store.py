@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 WRITE_TRIES = 8
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# PostgreSQL connections per process: the API's concurrent requests, the engine's cycle and
+# recorder, the field pump and the LISTEN loop each hold one while they work. With SQLAlchemy's
+# default (5 + 10 overflow) the engine queued for a connection behind the API under load.
+POOL_SIZE = 20
+POOL_OVERFLOW = 20
 
 
 def _run_migrations(sync_conn: sa.Connection) -> None:
@@ -81,9 +86,10 @@ class Store:
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         connect_args: dict[str, Any] = {}
+        options: dict[str, Any] = {}
         if not self.is_sqlite:  # names this process's changes in the resource notifications
             connect_args["server_settings"] = {"application_name": self.application_name}
-        options: dict[str, Any] = {}
+            options.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
         if self.is_sqlite:  # statements in the loop's thread, commits in a worker (sqlite_inline.py)
             options["async_creator"] = sqlite_inline.creator(sa.make_url(self.url).database or ":memory:")
         engine = create_async_engine(self.url, echo=self._echo, connect_args=connect_args, **options)
