@@ -28,6 +28,7 @@ async def build_review(tx: Tx, ref: str, settings: Settings) -> dict[str, Any]:
     deliveries = await tx.deliveries_for_incident(inc.id)
     attempts = await tx.attempts_for([d.id for d in deliveries])
     audit = await tx.audit_for_incident(inc.id)
+    merged = [(m, await tx.audit_for_incident(m.id)) for m in await tx.incidents_merged_into(inc.reference)]
     target = settings.triage.targets[inc.priority].response_target if inc.priority else None
     times: dict[str, Any] = {}
     for name, attr in MILESTONES:
@@ -70,6 +71,7 @@ async def build_review(tx: Tx, ref: str, settings: Settings) -> dict[str, Any]:
             "created_at": iso(inc.created_at),
             "closed_at": iso(inc.closed_at),
             "escalation_level": inc.escalation_level,
+            "merged_into": inc.merged_into,
         },
         "times": times,
         "deliveries": [
@@ -87,9 +89,19 @@ async def build_review(tx: Tx, ref: str, settings: Settings) -> dict[str, Any]:
         "channels": {name: dict(c) for name, c in sorted(per_channel.items())},
         "fallbacks": fallbacks,
         "acknowledged": sum(1 for d in deliveries if d.state is DeliveryState.ACKNOWLEDGED),
-        "timeline": [
-            {"at": iso(e["at"]), "kind": e["kind"], "actor": e["actor"], "data": redact_fields(e["data"])}
-            for e in audit
+        "timeline": [_entry(e) for e in audit],
+        # Duplicates merged into this incident (gateway/services/merge.py): each call and timeline.
+        "merged": [
+            {
+                "reference": m.reference,
+                "call_id": m.call_id,
+                "caller_number": mask_number(m.caller_number),
+                "desk": m.desk,
+                "created_at": iso(m.created_at),
+                "merged_at": iso(m.closed_at),
+                "timeline": [_entry(e) for e in rows],
+            }
+            for m, rows in merged
         ],
         "lessons": inc.lessons or "",
         "hazards": [
@@ -97,6 +109,10 @@ async def build_review(tx: Tx, ref: str, settings: Settings) -> dict[str, Any]:
             for h in match_hazards(inc.location, settings.hazards)
         ],
     }
+
+
+def _entry(e: dict[str, Any]) -> dict[str, Any]:
+    return {"at": iso(e["at"]), "kind": e["kind"], "actor": e["actor"], "data": redact_fields(e["data"])}
 
 
 def _secs(v: float | None) -> str:
@@ -119,6 +135,7 @@ def review_markdown(r: dict[str, Any]) -> str:
         f"- **Source:** {i['source']}; caller {i['caller_number'] or '—'}",
         f"- **Opened:** {i['created_at']}; **closed:** {i['closed_at'] or '—'}",
         f"- **Escalation level reached:** {i['escalation_level']}",
+        *([f"- **Merged into:** {i['merged_into']} (closed as a duplicate)"] if i["merged_into"] else []),
         "",
         "## Response times",
         "",
@@ -153,6 +170,15 @@ def review_markdown(r: dict[str, Any]) -> str:
     lines += fallbacks or ["- none"]
     lines += ["", "## Timeline", ""]
     lines += [f"- {e['at']} `{e['kind']}` by {e['actor']}" for e in r["timeline"]]
+    lines += ["", "## Merged duplicates", ""]
+    held = []
+    for m in r["merged"]:
+        held.append(
+            f"- {m['reference']}: call {m['call_id'] or '—'} from {m['caller_number'] or '—'}, "
+            f"opened {m['created_at']}, merged {m['merged_at'] or '—'}"
+        )
+        held += [f"  - {e['at']} `{e['kind']}` by {e['actor']}" for e in m["timeline"]]
+    lines += held or ["- none"]
     lines += ["", "## Hazards at the location", ""]
     lines += [f"- {h['kind']} ({h['id']}){': ' + h['note'] if h['note'] else ''}" for h in r["hazards"]] or [
         "- none"

@@ -161,3 +161,10 @@ class IncidentQueries(UnitOfWork):
     async def incidents_awaiting_ack(self) -> list[Incident]:
         res = await self._run(INCIDENT_VIEW.where(t.incidents.c.state == "dispatched"))
         return [rows.incident_from_row(r._mapping) for r in res]
+
+    async def incidents_merged_into(self, reference: str) -> list[Incident]:
+        """The duplicates merged into this incident, oldest first (gateway/services/merge.py)."""
+        res = await self._run(
+            INCIDENT_VIEW.where(t.incidents.c.merged_into == reference).order_by(t.incidents.c.created_at)
+        )
+        return [rows.incident_from_row(r._mapping) for r in res]
