@@ -11,6 +11,7 @@ from gateway.api.auth import Permission, require
 from gateway.api.bodies import MergeBody
 from gateway.api.inputs import read_body
 from gateway.api.personal_view import incidents_json
+from gateway.clock import iso
 from gateway.domain.states import IncidentState as S
 from gateway.triage import possible_duplicates
 
@@ -26,10 +27,15 @@ async def duplicates(request: web.Request) -> web.Response:
         # Categories compare ignoring case (gateway/triage.py), so the store is not asked to.
         others = await tx.list_incidents(states=[s.value for s in OPEN], limit=SCAN) if inc.category else []
     found = possible_duplicates(inc, others, gw.settings.triage.duplicate_window)
+    created = {o.reference: o.created_at for o in others}  # the console merges the later into the earlier
     return web.json_response(
         {
             "incident": inc.reference,
-            "duplicates": [{"reference": d.reference, "reason": d.reason} for d in found],
+            "created_at": iso(inc.created_at),
+            "duplicates": [
+                {"reference": d.reference, "reason": d.reason, "created_at": iso(created[d.reference])}
+                for d in found
+            ],
         }
     )
 

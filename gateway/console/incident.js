@@ -47,7 +47,7 @@ export function createIncidentPane(ctx) {
     reload: () => reload(),
   });
   const hazards = createHazards(ctx, () => parts.hazards);
-  const duplicates = createDuplicates(ctx, () => parts.dupes);
+  const duplicates = createDuplicates(ctx, () => parts.dupes, { say: (text, kind) => say(text, kind), canWrite });
   const reloadSoon = debounce(() => reload().catch(() => {}), 150);
 
   function canWrite() {
