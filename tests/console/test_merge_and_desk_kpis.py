@@ -109,4 +109,21 @@ async def test_merge_acts_on_the_incidents_it_names_and_kpis_are_drawn(desk: Des
     )
     await fcr.locator("svg[data-chart='fcr-trend']").wait_for()
     await shot(page, "32-kpis-desk")
+
+    # The review lists the merge, both ways.
+    for step, role in (("resolve", "dispatcher"), ("close", "supervisor")):
+        status, body = await desk.call("POST", f"/api/v1/incidents/{first}/{step}", role=role, json={})
+        assert status == 200, body
+    await page.keyboard.press("4")
+    await page.locator(f"#review-pick option[value='{first}']").wait_for(state="attached")
+    await page.locator("#review-pick").select_option(first)
+    review = page.locator("article.review")
+    await (
+        review.locator(".merged")
+        .filter(has_text="Merged duplicates (1)")
+        .filter(has_text=f"{second} · call c2")
+        .wait_for()
+    )
+    await page.locator("#review-pick").select_option(second)
+    await review.locator(".facts").filter(has_text=f"{first} (closed as a duplicate)").wait_for()
     assert page.errors == []
