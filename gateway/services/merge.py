@@ -75,6 +75,8 @@ def check(duplicate: Incident, survivor: Incident, held: list[Incident]) -> None
     d, s = duplicate.reference, survivor.reference
     if d == s:
         raise MergeRefused("itself", f"{d} cannot be merged into itself")
+    if survivor.merged_into == d:
+        raise MergeRefused("already_merged", f"{s} was already merged into {d}: they are one incident")
     if duplicate.merged_into:
         raise MergeRefused("already_merged", f"{d} was already merged into {duplicate.merged_into}")
     if survivor.merged_into:

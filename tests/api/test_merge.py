@@ -5,9 +5,12 @@ every clash is a 409 that says why."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from tests.api.conftest import CALLER, Api, eventually
+from adapters.cti import CallAnswered
+from tests.api.conftest import CALLER, Api, eventually, make_settings, running_api
+from tests.support.pg import private_database
 
 SECOND_CALLER = "+447700900555"
 
@@ -165,6 +168,8 @@ async def test_every_refusal_is_a_409_that_says_why(api: Api) -> None:
     body = await _refused(api, a, d, "chain")
     assert body["message"] == f"{b} was merged into {a}; merge {d} into {a} instead"
     assert (await _refused(api, b, d, "already_merged"))["message"] == f"{b} was already merged into {a}"
+    body = await _refused(api, a, b, "already_merged")  # the other way round
+    assert body["message"] == f"{b} was already merged into {a}: they are one incident"
 
     # Nothing changed by a refusal: d is still open, a still holds only b.
     assert (await api.call("GET", f"/api/v1/incidents/{d}")).body["state"] == "triaged"
@@ -196,3 +201,44 @@ async def test_bad_merge_requests(api: Api) -> None:
     assert r.status == 422 and "into" in r.body["fields"], r.body
     r = await api.call("POST", f"/api/v1/incidents/{a}/merge", json={"into": a}, role="viewer")
     assert r.status == 403, r.body
+
+
+async def test_merge_and_the_desk_kpis_on_postgresql(tmp_path: Path) -> None:
+    """The same merge on PostgreSQL (both rows locked FOR UPDATE), and the KPI queries after it."""
+    async with private_database() as url:
+        settings = make_settings(tmp_path)
+        settings.store.url = url
+        async with running_api(settings) as api:
+            first = (await api.create())["reference"]
+            second = (await api.create(caller_number=SECOND_CALLER))["reference"]
+            await _dispatched(api, second, ["ENG-2"])
+            r = await api.call("POST", f"/api/v1/incidents/{second}/merge", json={"into": first})
+            assert r.status == 200, r.body
+            assert (r.body["moved"], r.body["duplicate"]["merged_into"]) == (["ENG-2"], first)
+            body = await _refused(api, first, second, "already_merged")
+            assert body["message"] == f"{second} was already merged into {first}: they are one incident"
+            detail = (await api.call("GET", f"/api/v1/incidents/{first}")).body
+            assert [m["reference"] for m in detail["merged"]] == [second]
+            kpis = (await api.call("GET", "/api/v1/kpis")).body
+            assert kpis["first_contact"]["overall"]["contacts"] == 0  # typed at the desk, no call
+            assert kpis["handling"]["overall"]["calls"] == 0
+
+
+async def test_a_repeat_call_from_the_merged_caller_links_to_the_survivor(api: Api) -> None:
+    first = (await api.create())["reference"]
+    second = (await api.create(caller_number=SECOND_CALLER))["reference"]
+    assert (await api.call("POST", f"/api/v1/incidents/{second}/merge", json={"into": first})).status == 200
+    now = api.gw.clock.now()
+    got = await api.gw.cti.handle(
+        CallAnswered(call_id="again-1", at=now, caller=SECOND_CALLER, desk="desk-1")
+    )
+    assert got == {"result": "linked", "incident": first}
+    timeline = (await api.call("GET", f"/api/v1/incidents/{first}")).body["timeline"]
+    [linked] = [e for e in timeline if e["kind"] == "call.linked"]
+    assert linked["data"]["reason"] == "repeat call; the caller's incident was merged into this one"
+    # Once the survivor is over, a call from that number is a new incident again.
+    assert (await api.call("POST", f"/api/v1/incidents/{first}/resolve", json={})).status == 200
+    got = await api.gw.cti.handle(
+        CallAnswered(call_id="again-2", at=now, caller=SECOND_CALLER, desk="desk-1")
+    )
+    assert got["result"] == "created" and got["incident"] not in (first, second)
