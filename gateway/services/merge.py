@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gateway.domain.models import Delivery, Incident
+from gateway.domain.models import Attempt, Delivery, Incident, Resource
 from gateway.domain.personal import mask_number
 from gateway.domain.states import (
     ENDED_EARLY,
@@ -138,19 +138,21 @@ class MergeService:
         units = await tx.resources_by_ids({d.recipient_id for d in sent})
         carry: list[Delivery] = []
         tell: list[Delivery] = []
-        for d in sorted(sent, key=lambda d: d.recipient_id):
-            res = units[d.recipient_id]
-            working = res.current_incident == dup.reference and d.outcome in _CARRIED_OUTCOMES
-            if working and d.recipient_id not in on_survivor and d.recipient_id not in m.moved:
-                carry.append(d)
-                m.moved.append(d.recipient_id)
-            elif (
-                d.id in reached
-                and d.outcome is not DeliveryOutcome.DECLINED
-                and d.recipient_id not in m.stood_down
-            ):
-                tell.append(d)
-                m.stood_down.append(d.recipient_id)
+        by_unit: dict[str, list[Delivery]] = {}
+        for d in sent:
+            by_unit.setdefault(d.recipient_id, []).append(d)
+        # One decision per unit, over all its dispatches of the duplicate (a re-page makes more):
+        # carried over, or told to stand down, never both.
+        for rid in sorted(by_unit):
+            working = units[rid].current_incident == dup.reference
+            live = [d for d in by_unit[rid] if d.outcome in _CARRIED_OUTCOMES]
+            told = [d for d in by_unit[rid] if d.id in reached and d.outcome is not DeliveryOutcome.DECLINED]
+            if working and live and rid not in on_survivor:
+                carry.append(live[-1])
+                m.moved.append(rid)
+            elif told:
+                tell.append(told[-1])
+                m.stood_down.append(rid)
         if carry:
             await self._ready_for_units(tx, m, actor=actor)
         for d in deliveries:
@@ -160,57 +162,76 @@ class MergeService:
                 )
                 m.cancelled += 1
         if carry:
-            assert survivor.priority is not None
-            policy = self.core.settings.triage.targets[survivor.priority]
-            dispatch = await tx.insert_dispatch(survivor.id, reason="merge", created_by=actor)
-            hazard = hazard_warning(survivor.location, self.core.settings.hazards)
-            terms = Terms(
-                purpose=Purpose.DISPATCH,
-                text=messages.merged_dispatch_text(dup, survivor, hazard),
-                needs_ack=True,
-                mode=policy.mode,
-                confirm=policy.confirm_timeout,
-                ack=policy.ack_deadline,
+            await self._carry(tx, m, carry, units, actor=actor)
+        if tell:
+            await self._tell(
+                tx, m, tell, units=units, attempts=attempts, on_survivor=on_survivor, actor=actor
             )
-            for d in carry:
-                res = units[d.recipient_id]
-                to = Recipient(RecipientKind.RESOURCE, res.id, res.contact_plan)
-                await new_delivery(self.core, tx, survivor, dispatch.id, to=to, terms=terms)
+
+    async def _carry(
+        self, tx: Tx, m: Merged, carry: list[Delivery], units: dict[str, Resource], *, actor: str
+    ) -> None:
+        """The survivor's dispatch to each unit carried over, naming the duplicate it replaces."""
+        dup, survivor = m.duplicate, m.survivor
+        assert survivor.priority is not None
+        policy = self.core.settings.triage.targets[survivor.priority]
+        dispatch = await tx.insert_dispatch(survivor.id, reason="merge", created_by=actor)
+        hazard = hazard_warning(survivor.location, self.core.settings.hazards)
+        terms = Terms(
+            purpose=Purpose.DISPATCH,
+            text=messages.merged_dispatch_text(dup, survivor, hazard),
+            needs_ack=True,
+            mode=policy.mode,
+            confirm=policy.confirm_timeout,
+            ack=policy.ack_deadline,
+        )
+        for d in carry:
+            res = units[d.recipient_id]
+            to = Recipient(RecipientKind.RESOURCE, res.id, res.contact_plan)
+            await new_delivery(self.core, tx, survivor, dispatch.id, to=to, terms=terms)
+            res.current_incident = survivor.reference
+            await tx.update_resource(res)
+
+    async def _tell(
+        self,
+        tx: Tx,
+        m: Merged,
+        tell: list[Delivery],
+        *,
+        units: dict[str, Resource],
+        attempts: list[Attempt],
+        on_survivor: set[str],
+        actor: str,
+    ) -> None:
+        """A stand-down from the duplicate to each unit it reached, over the endpoint that
+        reached it first; one the survivor has carries on, any other is released."""
+        dup, survivor = m.duplicate, m.survivor
+        stand = await tx.insert_dispatch(dup.id, reason="stand_down", created_by=actor)
+        for d in tell:
+            res = units[d.recipient_id]
+            carry_on = d.recipient_id in on_survivor
+            terms = Terms(
+                purpose=Purpose.STAND_DOWN,
+                text=messages.merged_stand_down_text(dup, survivor, carry_on=carry_on),
+                needs_ack=False,
+                mode=DeliveryMode.LADDER,
+                confirm=d.confirm_timeout,
+                ack=d.ack_timeout,
+            )
+            first = sorted({a.endpoint_index for a in attempts if a.delivery_id == d.id})
+            plan = [d.plan[i] for i in first] + [e for i, e in enumerate(d.plan) if i not in first]
+            to = Recipient(RecipientKind.RESOURCE, res.id, plan)
+            await new_delivery(self.core, tx, dup, stand.id, to=to, terms=terms)
+            if res.current_incident != dup.reference:
+                continue
+            if carry_on:
                 res.current_incident = survivor.reference
                 await tx.update_resource(res)
-        if tell:
-            stand = await tx.insert_dispatch(dup.id, reason="stand_down", created_by=actor)
-            for d in tell:
-                res = units[d.recipient_id]
-                carry_on = d.recipient_id in on_survivor
-                terms = Terms(
-                    purpose=Purpose.STAND_DOWN,
-                    text=messages.merged_stand_down_text(dup, survivor, carry_on=carry_on),
-                    needs_ack=False,
-                    mode=DeliveryMode.LADDER,
-                    confirm=d.confirm_timeout,
-                    ack=d.ack_timeout,
+            elif res.status in RELEASED:
+                evidence = {"stand_down": dup.reference, "merged_into": survivor.reference}
+                await self.units.set_in(
+                    tx, res, UnitStatus.AVAILABLE, actor=actor, incident=dup, evidence=evidence
                 )
-                first = sorted({a.endpoint_index for a in attempts if a.delivery_id == d.id})
-                plan = [d.plan[i] for i in first] + [e for i, e in enumerate(d.plan) if i not in first]
-                await new_delivery(
-                    self.core,
-                    tx,
-                    dup,
-                    stand.id,
-                    to=Recipient(RecipientKind.RESOURCE, res.id, plan),
-                    terms=terms,
-                )
-                if res.current_incident != dup.reference:
-                    continue
-                if carry_on:
-                    res.current_incident = survivor.reference
-                    await tx.update_resource(res)
-                elif res.status in RELEASED:
-                    evidence = {"stand_down": dup.reference, "merged_into": survivor.reference}
-                    await self.units.set_in(
-                        tx, res, UnitStatus.AVAILABLE, actor=actor, incident=dup, evidence=evidence
-                    )
 
     async def _ready_for_units(self, tx: Tx, m: Merged, *, actor: str) -> None:
         """The survivor takes the duplicate's units: triaged if it was new, then dispatched."""
