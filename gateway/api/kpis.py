@@ -18,6 +18,7 @@ Read-only aggregate queries over the store's tables, in one read transaction.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ from gateway.api.auth import Permission, require
 from gateway.api.inputs import query_int
 from gateway.clock import iso
 from gateway.domain.states import ACTIVE_ATTEMPT_STATES, REACHED_STATES, DeliveryState, Priority
-from gateway.services.desk_kpis import Period, desk_kpis
+from gateway.services.desk_kpis import Period, desk_kpis, read_desk_rows
 from gateway.services.review import FAILED
 from gateway.settings import PriorityTarget
 
@@ -136,7 +137,9 @@ async def kpis(request: web.Request) -> web.Response:
     async with gw.store.read() as tx:
         incidents = await tx.incident_times_since(since)
         attempts = await tx.attempt_outcomes_since(since)
-        desk = await desk_kpis(tx, Period(since, now), now=now, window=gw.settings.cti.fcr_window)
+        desk_rows = await read_desk_rows(tx, since)
+    window = gw.settings.cti.fcr_window
+    desk = await asyncio.to_thread(desk_kpis, desk_rows, Period(since, now), now=now, window=window)
     targets = gw.settings.triage.targets
     return web.json_response(
         {

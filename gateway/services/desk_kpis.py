@@ -17,11 +17,13 @@ survivor's contact) nor one cancelled (a wrong number, a test call). Each contac
 - `open`: none of these yet (undecided, left out of the rate).
 
 The rate is resolved / (resolved + dispatched + repeat). Pure functions over rows, so the
-computation is tested with a manual clock; `desk_kpis` reads the rows in the caller's transaction.
+computation is tested with a manual clock; `read_desk_rows` reads the rows in the caller's
+transaction and `desk_kpis` computes the figures from them.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,24 +60,27 @@ class Contact:
     from_call: bool = True  # False: typed at the desk (it may still be a merged duplicate)
 
 
-@dataclass(frozen=True, slots=True)
 class Period:
-    since: float
-    until: float
+    """From `since` to `until`, cut in `slices` equal parts for a trend: one an hour, at most
+    MAX_BUCKETS."""
 
-    def slices(self) -> int:
-        """How many points a trend has: one an hour, at most MAX_BUCKETS."""
-        return min(MAX_BUCKETS, max(1, round((self.until - self.since) / 3600)))
+    __slots__ = ("since", "slices", "until", "width")
+
+    def __init__(self, since: float, until: float) -> None:
+        self.since, self.until = since, until
+        self.slices = min(MAX_BUCKETS, max(1, round((until - since) / 3600)))
+        self.width = (until - since) / self.slices
 
     def starts(self) -> list[str | None]:
-        n = self.slices()
-        return [iso(self.since + i * (self.until - self.since) / n) for i in range(n)]
+        return [iso(self.since + i * self.width) for i in range(self.slices)]
 
     def slice_of(self, at: float) -> int:
         """The slice `at` falls in (the period's end in the last one)."""
-        n = self.slices()
-        width = (self.until - self.since) / n
-        return max(0, min(n - 1, int((at - self.since) // width))) if width > 0 else 0
+        if self.width <= 0:
+            return 0
+        i = int((at - self.since) // self.width)
+        last = self.slices - 1
+        return 0 if i < 0 else (i if i < last else last)
 
 
 def _average(values: Sequence[float]) -> dict[str, Any]:
@@ -87,7 +92,7 @@ def handling(calls: Sequence[HandledCall], period: Period) -> dict[str, Any]:
     per: dict[str, list[float]] = {}
     for c in calls:
         per.setdefault(c.desk or UNKNOWN_DESK, []).append(c.seconds)
-    sliced: list[list[float]] = [[] for _ in range(period.slices())]
+    sliced: list[list[float]] = [[] for _ in range(period.slices)]
     for c in calls:
         sliced[period.slice_of(c.ended_at)].append(c.seconds)
     trend = [{"start": start, **_average(v)} for start, v in zip(period.starts(), sliced, strict=True)]
@@ -98,30 +103,42 @@ def handling(calls: Sequence[HandledCall], period: Period) -> dict[str, Any]:
     }
 
 
-def outcome(
-    c: Contact, contacts: Sequence[Contact], linked: Sequence[tuple[str, float]], window: float
-) -> str:
-    """One of OUTCOMES for an eligible contact; `linked`: (incident reference, when) of repeat
-    calls linked to an open incident."""
+class Repeats:
+    """Where repeat contacts are looked up: each lookup is a bisection, not a scan, so a day of a
+    busy desk's calls is judged in one pass at every scrape."""
+
+    def __init__(self, contacts: Sequence[Contact], linked: Sequence[tuple[str, float]]) -> None:
+        self.calls: dict[str, list[float]] = {}  # caller -> first-call times of its call incidents
+        for o in contacts:
+            if o.from_call and o.caller is not None:
+                self.calls.setdefault(o.caller, []).append(o.first_call_at)
+        self.linked: dict[str, list[float]] = {}  # reference -> times of the calls linked to it
+        for ref, at in linked:
+            self.linked.setdefault(ref, []).append(at)
+        for times in (*self.calls.values(), *self.linked.values()):
+            times.sort()
+        self.merged_into = {o.merged_into for o in contacts if o.merged_into}
+
+    @staticmethod
+    def _any_in(times: list[float], after: float, until: float) -> bool:
+        i = bisect_right(times, after)
+        return i < len(times) and times[i] <= until
+
+    def after(self, c: Contact, window: float) -> bool:
+        """Another contact in (first call, first call + window], or a duplicate merged into it."""
+        end = c.first_call_at + window
+        return (
+            c.reference in self.merged_into
+            or self._any_in(self.linked.get(c.reference, []), c.first_call_at, end)
+            or (c.caller is not None and self._any_in(self.calls.get(c.caller, []), c.first_call_at, end))
+        )
+
+
+def outcome(c: Contact, repeats: Repeats, window: float) -> str:
+    """One of OUTCOMES for an eligible contact."""
     if c.dispatched:
         return "dispatched"
-    end = c.first_call_at + window
-
-    def within(at: float) -> bool:
-        return c.first_call_at < at <= end
-
-    again = (
-        any(ref == c.reference and within(at) for ref, at in linked)
-        or any(o.merged_into == c.reference for o in contacts)
-        or (
-            c.caller is not None
-            and any(
-                o.caller == c.caller and o.reference != c.reference and within(o.first_call_at)
-                for o in contacts
-            )
-        )
-    )
-    if again:
+    if repeats.after(c, window):
         return "repeat"
     return "resolved" if c.resolved else "open"
 
@@ -154,7 +171,8 @@ def first_contact(
         and c.merged_into is None
         and period.since <= c.first_call_at
     ]
-    judged = [(c, outcome(c, contacts, linked, window)) for c in eligible]
+    repeats = Repeats(contacts, linked)
+    judged = [(c, outcome(c, repeats, window)) for c in eligible]
 
     def tally(mine: list[tuple[Contact, str]]) -> dict[str, Any]:
         counts = Counter(o for _, o in mine)
@@ -162,7 +180,7 @@ def first_contact(
         return _rate(counts, provisional)
 
     per_desk: dict[str, list[tuple[Contact, str]]] = {}
-    sliced: list[list[tuple[Contact, str]]] = [[] for _ in range(period.slices())]
+    sliced: list[list[tuple[Contact, str]]] = [[] for _ in range(period.slices)]
     for c, o in judged:
         per_desk.setdefault(c.desk or UNKNOWN_DESK, []).append((c, o))
         sliced[period.slice_of(c.first_call_at)].append((c, o))
@@ -174,9 +192,17 @@ def first_contact(
     }
 
 
-async def desk_kpis(tx: Tx, period: Period, *, now: float, window: float) -> dict[str, Any]:
-    """AHT and FCR over the period, read in the caller's transaction."""
-    calls = [HandledCall(r.at, r.desk, r.seconds) for r in await tx.handled_calls_since(period.since)]
+@dataclass(frozen=True, slots=True)
+class DeskRows:
+    """What the desk's KPIs are computed from, read in one transaction."""
+
+    calls: list[HandledCall]
+    contacts: list[Contact]
+    linked: list[tuple[str, float]]
+
+
+async def read_desk_rows(tx: Tx, since: float) -> DeskRows:
+    calls = [HandledCall(r.at, r.desk, r.seconds) for r in await tx.handled_calls_since(since)]
     contacts = [
         Contact(
             reference=r.reference,
@@ -190,10 +216,16 @@ async def desk_kpis(tx: Tx, period: Period, *, now: float, window: float) -> dic
             merged_into=r.merged_into,
             from_call=r.call_id is not None,
         )
-        for r in await tx.call_contacts_since(period.since)
+        for r in await tx.call_contacts_since(since)
     ]
-    linked = [(r.reference, r.at) for r in await tx.linked_calls_since(period.since)]
+    linked = [(r.reference, r.at) for r in await tx.linked_calls_since(since)]
+    return DeskRows(calls, contacts, linked)
+
+
+def desk_kpis(rows: DeskRows, period: Period, *, now: float, window: float) -> dict[str, Any]:
+    """AHT and FCR over the period. Plain CPU work (a busy day is tens of thousands of rows):
+    callers run it off the event loop, after the transaction (`asyncio.to_thread`)."""
     return {
-        "handling": handling(calls, period),
-        "first_contact": first_contact(contacts, linked, period=period, now=now, window=window),
+        "handling": handling(rows.calls, period),
+        "first_contact": first_contact(rows.contacts, rows.linked, period=period, now=now, window=window),
     }

@@ -117,3 +117,14 @@ def test_no_contact_means_no_rate_and_the_trend_follows_the_first_call() -> None
     contacts = [_contact("INC-01", 10.0), _contact("INC-02", 3 * HOUR + 5, dispatched=True, resolved=False)]
     got = first_contact(contacts, [], period=Period(0.0, 4 * HOUR), now=4 * HOUR, window=WINDOW)
     assert [p["rate"] for p in got["trend"]] == [1.0, None, None, 0.0]
+
+
+def test_only_a_call_is_a_repeat_call() -> None:
+    """An incident typed at the desk for the same number (a callback the desk made, a report
+    passed on) is not the caller ringing again."""
+    contacts = [
+        _contact("INC-01", 10.0),
+        _contact("INC-02", 20.0, caller="+447700900001", from_call=False, resolved=False),
+    ]
+    got = first_contact(contacts, [], period=Period(0.0, 3 * HOUR), now=3 * HOUR, window=WINDOW)
+    assert (got["overall"]["resolved"], got["overall"]["repeat"], got["overall"]["contacts"]) == (1, 0, 1)
