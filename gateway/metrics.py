@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+KPI_WINDOW = 24 * 3600.0
+NAN = float("nan")
 
 
 class Metrics:
@@ -66,7 +71,56 @@ class Metrics:
             ["desk"],
             registry=r,
         )
+        # The desk's KPIs over the trailing KPI_WINDOW, read from the store at each scrape
+        # (gateway/services/desk_kpis.py): the same figures as GET /api/v1/kpis?hours=24, on every
+        # node alike. NaN: no call in the window.
+        self.kpi_handling = Gauge(
+            "callout_kpi_handling_average_seconds",
+            "Average handling time of the calls answered in the last 24 hours, all desks",
+            registry=r,
+        )
+        self.kpi_desk_handling = Gauge(
+            "callout_kpi_desk_handling_average_seconds",
+            "Average handling time of the calls answered in the last 24 hours, by desk",
+            ["desk"],
+            registry=r,
+        )
+        self.kpi_fcr = Gauge(
+            "callout_kpi_first_contact_resolution_ratio",
+            "Share of the last 24 hours' decided call contacts resolved on the first call",
+            registry=r,
+        )
+        self.kpi_desk_fcr = Gauge(
+            "callout_kpi_desk_first_contact_resolution_ratio",
+            "Share of the last 24 hours' decided call contacts resolved on the first call, by desk",
+            ["desk"],
+            registry=r,
+        )
+        self.kpi_contacts = Gauge(
+            "callout_kpi_first_contacts",
+            "Call contacts of the last 24 hours, by first-contact outcome",
+            ["outcome"],
+            registry=r,
+        )
         self.calls = Counter(
             "callout_calls_total", "Calls ended, by outcome (answered, abandoned)", ["outcome"], registry=r
         )
         self.ws_clients = Gauge("callout_ws_clients", "Connected WebSocket clients", registry=r)
+
+    def publish_desk_kpis(self, kpis: dict[str, Any]) -> None:
+        """Set the KPI gauges from `desk_kpis` (a desk gone from the window is dropped)."""
+
+        def value(x: float | None) -> float:
+            return NAN if x is None else float(x)
+
+        handling, fcr = kpis["handling"], kpis["first_contact"]
+        self.kpi_handling.set(value(handling["overall"]["average_seconds"]))
+        self.kpi_fcr.set(value(fcr["overall"]["rate"]))
+        self.kpi_desk_handling.clear()
+        for desk, v in handling["desks"].items():
+            self.kpi_desk_handling.labels(desk).set(value(v["average_seconds"]))
+        self.kpi_desk_fcr.clear()
+        for desk, v in fcr["desks"].items():
+            self.kpi_desk_fcr.labels(desk).set(value(v["rate"]))
+        for name in ("resolved", "dispatched", "repeat", "open", "provisional"):
+            self.kpi_contacts.labels(name).set(fcr["overall"][name])

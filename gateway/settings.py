@@ -284,6 +284,9 @@ class CtiSourceConfig(Strict):
 
 class CtiSettings(Strict):
     repeat_window: float = Field(900.0, ge=0, description="seconds a repeat call links to an open incident")
+    # First-contact resolution (GET /api/v1/kpis): another contact from the same caller (a repeat
+    # call, or a merged duplicate) this long after the first call means it was not resolved.
+    fcr_window: float = Field(86400.0, gt=0, description="seconds after a call in which a repeat counts")
     # Shared secret for POST /api/v1/cti/events (hosted contact-centre platforms); empty: refused.
     webhook_secret: str = ""
     replay_window: float = Field(300.0, gt=0, description="seconds a signed webhook stays valid")

@@ -111,6 +111,13 @@ class NoteBody(Body):
     note: Note = ""
 
 
+class MergeBody(Body):
+    """Merge this incident, a duplicate, into `into` (gateway/services/merge.py)."""
+
+    into: Annotated[str, Field(max_length=32, pattern=r"^INC-\d{4}-\d{6}$")]
+    note: Note = ""
+
+
 class CloseBody(Body):
     lessons: Lessons | None = None
 

@@ -104,7 +104,10 @@ def to_response(exc: Exception) -> web.Response | None:
             },
         )
     if isinstance(exc, Conflict):
-        return json_error(409, {"error": "conflict", "message": str(exc)})
+        reason = getattr(exc, "reason", None)  # a slug, for refusals that say why (a merge's)
+        return json_error(
+            409, {"error": "conflict", "message": str(exc), **({"reason": reason} if reason else {})}
+        )
     if isinstance(exc, web.HTTPException) and exc.status >= 400:
         slug = (exc.reason or "error").lower().replace(" ", "_")
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}

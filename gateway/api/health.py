@@ -10,6 +10,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.api import context
+from gateway.metrics import KPI_WINDOW
+from gateway.services.desk_kpis import Period, desk_kpis, read_desk_rows
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT = 3.0
@@ -39,7 +41,19 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(context.gateway(request).metrics.registry)
+    """The registry, with the desk's KPI gauges read from the store first; a store that does not
+    answer leaves them as they were (the rest of the scrape is still served)."""
+    gw = context.gateway(request)
+    now = gw.clock.now()
+    try:
+        async with asyncio.timeout(READY_TIMEOUT), gw.store.read() as tx:
+            rows = await read_desk_rows(tx, now - KPI_WINDOW)
+    except Exception as exc:
+        log.warning("metrics: desk KPIs not refreshed, the store does not answer: %s", type(exc).__name__)
+    else:
+        period, window = Period(now - KPI_WINDOW, now), gw.settings.cti.fcr_window
+        gw.metrics.publish_desk_kpis(await asyncio.to_thread(desk_kpis, rows, period, now=now, window=window))
+    body = generate_latest(gw.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

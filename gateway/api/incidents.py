@@ -86,11 +86,19 @@ async def detail(request: web.Request) -> web.Response:
         deliveries = await tx.deliveries_for_incident(inc.id)
         attempts = await tx.attempts_for([d.id for d in deliveries])
         audit = await tx.audit_for_incident(inc.id)
+        merged = await tx.incidents_merged_into(inc.reference)
+        merged_audit = [await tx.audit_for_incident(m.id) for m in merged]
+    # The duplicates merged into it, each with its call, caller and timeline (services/merge.py).
+    held = [
+        {**one, "timeline": [serialize.audit_entry(row) for row in rows]}
+        for one, rows in zip(await incidents_json(request, who, merged), merged_audit, strict=True)
+    ]
     return web.json_response(
         {
             **(await one_json(request, who, inc)),
             "timeline": [serialize.audit_entry(row) for row in audit],
             "deliveries": [serialize.delivery(d, attempts) for d in deliveries],
+            "merged": held,
         }
     )
 

@@ -11,13 +11,16 @@ Over the incidents created in the last `hours` (1 to 2160, default 24):
   by reason (the reasons the review counts);
 - `satisfaction`, the callers' opt-in SMS survey over the surveys sent in the window (those the
   network accepted): responses, mean score (1-5), response rate and the count of each score;
-- `targets`, the configured per-priority policy, which the console uses for its ack-deadline cues.
+- `targets`, the configured per-priority policy, which the console uses for its ack-deadline cues;
+- `handling`, average handling time overall, per desk and as a trend, and `first_contact`,
+  first-contact resolution likewise (defined in gateway/services/desk_kpis.py).
 
 Read-only aggregate queries over the store's tables, in one read transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -30,6 +33,7 @@ from gateway.api.auth import Permission, require
 from gateway.api.inputs import query_int
 from gateway.clock import iso
 from gateway.domain.states import ACTIVE_ATTEMPT_STATES, REACHED_STATES, DeliveryState, Priority
+from gateway.services.desk_kpis import Period, desk_kpis, read_desk_rows
 from gateway.services.review import FAILED
 from gateway.services.survey import satisfaction
 from gateway.settings import PriorityTarget
@@ -127,24 +131,6 @@ def per_channel(rows: Sequence[Any]) -> dict[str, Any]:
     return out
 
 
-def handling(rows: Sequence[Any]) -> dict[str, Any]:
-    """Average handling time (answered to ended) overall and per desk, in seconds."""
-    per: dict[str, list[float]] = {}
-    every: list[float] = []
-    for r in rows:
-        took = max(0.0, r.call_ended_at - r.call_answered_at)
-        every.append(took)
-        per.setdefault(r.desk or "unknown", []).append(took)
-
-    def summary(values: list[float]) -> dict[str, Any]:
-        return {
-            "calls": len(values),
-            "average_seconds": round(sum(values) / len(values), 1) if values else None,
-        }
-
-    return {"overall": summary(every), "desks": {d: summary(v) for d, v in sorted(per.items())}}
-
-
 async def kpis(request: web.Request) -> web.Response:
     require(request, Permission.READ)
     hours = query_int(request, "hours", default=24, low=1, high=MAX_HOURS)
@@ -154,8 +140,10 @@ async def kpis(request: web.Request) -> web.Response:
     async with gw.store.read() as tx:
         incidents = await tx.incident_times_since(since)
         attempts = await tx.attempt_outcomes_since(since)
-        calls = await tx.handling_times_since(since)
         surveys = await tx.survey_outcomes_since(since)
+        desk_rows = await read_desk_rows(tx, since)
+    window = gw.settings.cti.fcr_window
+    desk = await asyncio.to_thread(desk_kpis, desk_rows, Period(since, now), now=now, window=window)
     targets = gw.settings.triage.targets
     return web.json_response(
         {
@@ -164,8 +152,8 @@ async def kpis(request: web.Request) -> web.Response:
             "targets": {p.value: _targets(targets[p]) for p in Priority},
             "priorities": per_priority(incidents, targets),
             "channels": per_channel(attempts),
-            "handling": handling(calls),
             "satisfaction": satisfaction(surveys),
+            **desk,  # handling (AHT) and first_contact (FCR): gateway/services/desk_kpis.py
         }
     )
 

@@ -252,6 +252,14 @@ OPS = [
     ),
     Op("get", f"{REF}/hazards", "incident-hazards", "Hazards at the incident's location", V.Anything),
     Op("get", f"{REF}/duplicates", "incident-duplicates", "Possible duplicates", V.Anything),
+    Op(
+        "post",
+        f"{REF}/merge",
+        "incident-merge",
+        "Merge this duplicate into another incident (409: itself, not open, a chain)",
+        V.MergeView,
+        body=B.MergeBody,
+    ),
     Op("get", "/api/v1/cluster", "cluster", "Nodes, leases and the timers", V.Anything),
     Op("get", f"{REF}/survey", "incident-survey", "The caller's satisfaction survey", SurveyView),
     Op(

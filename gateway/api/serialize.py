@@ -37,6 +37,8 @@ def incident(inc: Incident, *, response_target: float | None) -> dict[str, Any]:
         "recommendation": inc.recommendation,
         "escalation_level": inc.escalation_level,
         "lessons": inc.lessons,
+        "merged_into": inc.merged_into,
+        "resolution": f"merged into {inc.merged_into}" if inc.merged_into else None,
         "response_target_seconds": response_target,
         "response_due_at": iso(inc.created_at + response_target) if response_target else None,
     }

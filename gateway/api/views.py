@@ -41,6 +41,8 @@ class IncidentView(View):
     recommendation: list[dict[str, Any]]
     escalation_level: int
     lessons: str | None
+    merged_into: str | None = None  # closed as a duplicate of this incident
+    resolution: str | None = None
     response_target_seconds: float | None
     response_due_at: str | None
     created_at: str
@@ -50,6 +52,15 @@ class IncidentView(View):
 class IncidentDetailView(IncidentView):
     timeline: list[dict[str, Any]]
     deliveries: list[dict[str, Any]]
+    merged: list[dict[str, Any]] = []  # duplicates merged into it: their calls, callers, timelines
+
+
+class MergeView(View):
+    duplicate: IncidentView
+    survivor: IncidentView
+    moved: list[str]  # units carried over to the survivor
+    stood_down: list[str]  # units told to stand down from the duplicate
+    cancelled_deliveries: int
 
 
 class DispatchView(View):

@@ -48,7 +48,7 @@ export function createIncidentPane(ctx) {
     reload: () => reload(),
   });
   const hazards = createHazards(ctx, () => parts.hazards);
-  const duplicates = createDuplicates(ctx, () => parts.dupes);
+  const duplicates = createDuplicates(ctx, () => parts.dupes, { say: (text, kind) => say(text, kind), canWrite });
   const survey = createSurvey(ctx, () => parts.survey, {
     canWrite: () => canWrite(),
     say: (text, kind) => say(text, kind),

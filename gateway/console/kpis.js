@@ -1,7 +1,9 @@
 // KPIs: time to dispatch, acknowledge and be on scene per priority against targets, and delivery
-// success and fallbacks per channel. Inline SVG bar charts with every value also written as text.
+// success and fallbacks per channel; the desk's handling time and first-contact resolution
+// (desk_kpis.js). Inline SVG bar charts with every value also written as text.
 
 import { ApiError } from "./api.js";
+import { deskCharts } from "./desk_kpis.js";
 import { h, PRIORITY, s, span, swap, when } from "./util.js";
 
 const METRICS = [
@@ -126,6 +128,7 @@ export function createKpis(ctx) {
           h("h2", { id: "kpis-title", tabindex: "-1" }, "KPIs"),
           h("label", { for: "kpi-period" }, "Period "), picker,
           h("span", { class: "muted" }, `${data.incidents} incident${data.incidents === 1 ? "" : "s"} created since ${when(data.window.since)}`)),
+        deskCharts(data),
         h("section", { class: "card" }, METRICS.map((m) => metricChart(m, data.priorities))),
         h("section", { class: "card" }, channelChart(data.channels)),
         table(data)),

@@ -75,7 +75,17 @@ export function createReview(ctx) {
           h("dt", {}, "Category"), h("dd", {}, `${i.category || "—"} (${label({}, i.classification)})`),
           h("dt", {}, "Source"), h("dd", {}, `${i.source}; caller ${i.caller_number || "—"}`),
           h("dt", {}, "Opened / closed"), h("dd", {}, `${when(i.created_at)} / ${when(i.closed_at)}`),
-          h("dt", {}, "Escalation level"), h("dd", {}, String(i.escalation_level)))),
+          h("dt", {}, "Escalation level"), h("dd", {}, String(i.escalation_level)),
+          i.merged_into ? [h("dt", {}, "Merged into"), h("dd", {}, `${i.merged_into} (closed as a duplicate)`)] : null)),
+      (review.merged || []).length
+        ? h("section", { class: "card merged" },
+          h("h3", {}, `Merged duplicates (${review.merged.length})`),
+          h("ul", {}, review.merged.map((m) => h("li", {},
+            h("span", { class: "mono" }, m.reference),
+            ` · call ${m.call_id || "—"} from ${m.caller_number || "—"} · opened ${when(m.created_at)} · merged ${when(m.merged_at)}`,
+            h("details", {}, h("summary", {}, `Its timeline (${m.timeline.length} events)`),
+              h("ol", { class: "audit" }, m.timeline.map((e) => h("li", {}, h("span", { class: "mono" }, hhmmss(e.at)), " ", h("code", {}, e.kind), ` ${e.actor}`))))))))
+        : null,
       h("section", { class: "card" },
         h("h3", {}, "Response times"),
         h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Milestone"), h("th", { scope: "col" }, "From creation"), h("th", { scope: "col" }, "At"))),

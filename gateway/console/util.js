@@ -91,6 +91,7 @@ export const CLOSED_REASON = {
   one_way: "one-way channel: not waiting for an ack",
   done: "sent; no acknowledgement needed",
   acknowledged: "acknowledged",
+  "incident merged": "incident merged into another",
 };
 export const FALLBACK_REASONS = new Set(["failed", "confirm_timeout", "ack_timeout", "channel_down"]);
 

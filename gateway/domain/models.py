@@ -55,6 +55,9 @@ class Incident:
     recommendation: list[dict[str, Any]] = field(default_factory=list)
     escalation_level: int = 0
     lessons: str | None = None
+    # Set when this incident was merged into another as a duplicate (it is then closed): the
+    # surviving incident's reference. gateway/services/merge.py.
+    merged_into: str | None = None
     call_answered_at: float | None = None
     call_ended_at: float | None = None
     triaged_at: float | None = None

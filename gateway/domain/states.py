@@ -31,6 +31,9 @@ INCIDENT_TRANSITIONS: dict[IncidentState, frozenset[IncidentState]] = {
     _S.CANCELLED: frozenset({_S.CLOSED}),
 }
 OPEN_INCIDENT_STATES = frozenset({_S.NEW, _S.TRIAGED, _S.DISPATCHED, _S.ACKNOWLEDGED, _S.ON_SCENE})
+# The one move outside the table: merging a duplicate into another incident closes it from any
+# open state (gateway/services/merge.py); the survivor must be open too.
+MERGEABLE_STATES = OPEN_INCIDENT_STATES
 
 
 def check_incident_transition(key: str, current: IncidentState, target: IncidentState) -> None:
@@ -191,6 +194,7 @@ class CloseReason(StrEnum):
     INCIDENT_RESOLVED = "incident resolved"
     INCIDENT_CANCELLED = "incident cancelled"
     INCIDENT_CLOSED = "incident closed"
+    INCIDENT_MERGED = "incident merged"
     DECLINED = "declined by resource"
 
 

@@ -2,7 +2,8 @@
 
 `CallAnswered` creates the incident (source `call`, caller as personal data, the call id) and
 publishes a screen-pop with the caller's recent incidents; a repeat call from the same number
-while an incident from it is open (within `cti.repeat_window`) is linked to it instead. `CallEnded`
+while an incident from it is open (within `cti.repeat_window`) is linked to it instead, or to the
+incident it was merged into (gateway/services/merge.py). `CallEnded`
 records handling time per desk; a call never answered is recorded as abandoned.
 """
 
@@ -82,6 +83,10 @@ class CtiService:
                 call.incident, call.answered_at = existing.reference, existing.call_answered_at or e.at
                 return {"result": "duplicate", "incident": existing.reference}
             linked = await tx.open_incident_for_caller(e.caller, window_start) if e.caller else None
+            reason = "repeat call while the incident is open"
+            if linked is None and e.caller:  # the caller's incident was merged into another
+                linked = await tx.survivor_for_caller(e.caller, window_start)
+                reason = "repeat call; the caller's incident was merged into this one"
             if linked is not None:
                 inc = linked
                 await tx.record(
@@ -89,7 +94,7 @@ class CtiService:
                     incident=inc,
                     at=e.at,
                     actor=f"cti:{e.source}",
-                    data={**_call_data(e), "reason": "repeat call while the incident is open"},
+                    data={**_call_data(e), "reason": reason},
                 )
                 result = "linked"
             else:

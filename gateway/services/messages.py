@@ -30,3 +30,15 @@ def escalation_text(i: Incident, level: int, after: float) -> str:
         f"{i.reference} {i.priority or ''} ESCALATION {level}: no acknowledgement after "
         f"{after:g}s. {i.nature or ''} at {i.location or 'unknown location'}"
     )
+
+
+def merged_stand_down_text(duplicate: Incident, survivor: Incident, *, carry_on: bool) -> str:
+    """To a unit reached on an incident merged into another (gateway/services/merge.py)."""
+    then = f"Carry on with {survivor.reference}." if carry_on else "No action needed."
+    return f"{duplicate.reference} STAND DOWN: duplicate of {survivor.reference}, merged. {then}"
+
+
+def merged_dispatch_text(duplicate: Incident, survivor: Incident, hazard: str = "") -> str:
+    """To a unit carried over from a merged duplicate: the survivor's dispatch, the old reference
+    last (a channel that must truncate keeps the new reference and the hazard)."""
+    return f"{dispatch_text(survivor, hazard)}. Replaces {duplicate.reference} (merged)"

@@ -30,6 +30,7 @@ async def build_review(tx: Tx, ref: str, settings: Settings) -> dict[str, Any]:
     audit = await tx.audit_for_incident(inc.id)
     updates = await tx.updates_for_incident(inc.id)
     survey = await tx.survey_for(inc.id)
+    merged = [(m, await tx.audit_for_incident(m.id)) for m in await tx.incidents_merged_into(inc.reference)]
     target = settings.triage.targets[inc.priority].response_target if inc.priority else None
     times: dict[str, Any] = {}
     for name, attr in MILESTONES:
@@ -72,6 +73,7 @@ async def build_review(tx: Tx, ref: str, settings: Settings) -> dict[str, Any]:
             "created_at": iso(inc.created_at),
             "closed_at": iso(inc.closed_at),
             "escalation_level": inc.escalation_level,
+            "merged_into": inc.merged_into,
         },
         "times": times,
         "deliveries": [
@@ -89,9 +91,19 @@ async def build_review(tx: Tx, ref: str, settings: Settings) -> dict[str, Any]:
         "channels": {name: dict(c) for name, c in sorted(per_channel.items())},
         "fallbacks": fallbacks,
         "acknowledged": sum(1 for d in deliveries if d.state is DeliveryState.ACKNOWLEDGED),
-        "timeline": [
-            {"at": iso(e["at"]), "kind": e["kind"], "actor": e["actor"], "data": redact_fields(e["data"])}
-            for e in audit
+        "timeline": [_entry(e) for e in audit],
+        # Duplicates merged into this incident (gateway/services/merge.py): each call and timeline.
+        "merged": [
+            {
+                "reference": m.reference,
+                "call_id": m.call_id,
+                "caller_number": mask_number(m.caller_number),
+                "desk": m.desk,
+                "created_at": iso(m.created_at),
+                "merged_at": iso(m.closed_at),
+                "timeline": [_entry(e) for e in rows],
+            }
+            for m, rows in merged
         ],
         "lessons": inc.lessons or "",
         "stakeholder_updates": [
@@ -115,6 +127,10 @@ async def build_review(tx: Tx, ref: str, settings: Settings) -> dict[str, Any]:
     }
 
 
+def _entry(e: dict[str, Any]) -> dict[str, Any]:
+    return {"at": iso(e["at"]), "kind": e["kind"], "actor": e["actor"], "data": redact_fields(e["data"])}
+
+
 def _secs(v: float | None) -> str:
     if v is None:
         return "—"
@@ -135,6 +151,7 @@ def review_markdown(r: dict[str, Any]) -> str:
         f"- **Source:** {i['source']}; caller {i['caller_number'] or '—'}",
         f"- **Opened:** {i['created_at']}; **closed:** {i['closed_at'] or '—'}",
         f"- **Escalation level reached:** {i['escalation_level']}",
+        *([f"- **Merged into:** {i['merged_into']} (closed as a duplicate)"] if i["merged_into"] else []),
         "",
         "## Response times",
         "",
@@ -178,6 +195,15 @@ def review_markdown(r: dict[str, Any]) -> str:
         lines += ["", f"Caller survey: {r['survey']['state']}" + (f", score {score}/5" if score else "")]
     lines += ["", "## Timeline", ""]
     lines += [f"- {e['at']} `{e['kind']}` by {e['actor']}" for e in r["timeline"]]
+    lines += ["", "## Merged duplicates", ""]
+    held = []
+    for m in r["merged"]:
+        held.append(
+            f"- {m['reference']}: call {m['call_id'] or '—'} from {m['caller_number'] or '—'}, "
+            f"opened {m['created_at']}, merged {m['merged_at'] or '—'}"
+        )
+        held += [f"  - {e['at']} `{e['kind']}` by {e['actor']}" for e in m["timeline"]]
+    lines += held or ["- none"]
     lines += ["", "## Hazards at the location", ""]
     lines += [f"- {h['kind']} ({h['id']}){': ' + h['note'] if h['note'] else ''}" for h in r["hazards"]] or [
         "- none"

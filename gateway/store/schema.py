@@ -53,6 +53,7 @@ incidents = sa.Table(
     sa.Column("recommendation", sa.JSON, nullable=False),
     sa.Column("escalation_level", sa.Integer, nullable=False),
     sa.Column("lessons", sa.Text),
+    sa.Column("merged_into", sa.String(32), index=True),
     sa.Column("call_answered_at", sa.Float),
     sa.Column("call_ended_at", sa.Float),
     sa.Column("triaged_at", sa.Float),

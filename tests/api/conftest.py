@@ -18,6 +18,7 @@ from multidict import CIMultiDict
 from adapters.base import Capabilities
 from gateway.api import ApiServer
 from gateway.app import Gateway
+from gateway.clock import Clock
 from gateway.settings import Settings
 from tests.support.scripted import ScriptedChannel
 
@@ -152,10 +153,12 @@ async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 5.0) ->
 
 
 @contextlib.asynccontextmanager
-async def running_api(settings: Settings, *, run: bool = True) -> AsyncIterator[Api]:
+async def running_api(
+    settings: Settings, *, run: bool = True, clock: Clock | None = None
+) -> AsyncIterator[Api]:
     desk, hook = ScriptedChannel("desk", caps=DESK_CAPS), ScriptedChannel("hook", caps=DESK_CAPS)
     async with (
-        Gateway(settings, channels={"desk": desk, "hook": hook}) as gw,
+        Gateway(settings, channels={"desk": desk, "hook": hook}, clock=clock) as gw,
         contextlib.AsyncExitStack() as stack,
     ):
         if run:

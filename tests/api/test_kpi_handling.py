@@ -28,6 +28,8 @@ async def test_average_handling_time_per_desk_and_overall(cti_api: Api) -> None:
     # Still on the phone: not counted until it ends.
     await post_event(cti_api, {**call("answered", "c4", 1, at=now - 5), "caller": "+447700900199"})
     kpis = (await cti_api.call("GET", "/api/v1/kpis?hours=1")).body
+    # One hour: a trend of one point, the calls all in it.
+    assert [(p["calls"], p["average_seconds"]) for p in kpis["handling"].pop("trend")] == [(3, 80.0)]
     assert kpis["handling"] == {
         "overall": {"calls": 3, "average_seconds": 80.0},
         "desks": {

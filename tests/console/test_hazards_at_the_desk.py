@@ -56,7 +56,7 @@ async def test_hazards_are_shown_sent_and_reviewed(desk: Desk, browser: Any) -> 
     )
     await page.locator("#queue button", has_text=again["reference"]).click()
     hint = page.locator(".dupes")
-    await hint.get_by_role("button", name=ref).wait_for()
+    await hint.get_by_role("button", name=ref, exact=True).wait_for()
     assert other["reference"] not in (await hint.text_content() or "")
     await shot(page, "26-duplicate-hint")
     _, dupes = await desk.call("GET", f"/api/v1/incidents/{again['reference']}/duplicates")

@@ -167,3 +167,27 @@ class IncidentQueries(UnitOfWork):
     async def incidents_awaiting_ack(self) -> list[Incident]:
         res = await self._run(INCIDENT_VIEW.where(t.incidents.c.state == "dispatched"))
         return [rows.incident_from_row(r._mapping) for r in res]
+
+    async def incidents_merged_into(self, reference: str) -> list[Incident]:
+        """The duplicates merged into this incident, oldest first (gateway/services/merge.py)."""
+        res = await self._run(
+            INCIDENT_VIEW.where(t.incidents.c.merged_into == reference).order_by(t.incidents.c.created_at)
+        )
+        return [rows.incident_from_row(r._mapping) for r in res]
+
+    async def survivor_for_caller(self, number: str, since: float) -> Incident | None:
+        """The open incident that this number's latest incident since `since` was merged into:
+        where a repeat call from a merged duplicate's caller belongs (gateway/services/cti.py)."""
+        i = t.incidents.c
+        q = (
+            sa.select(i.merged_into)
+            .select_from(t.incidents.join(t.subjects, i.subject_id == t.subjects.c.id))
+            .where(t.subjects.c.number == number, i.created_at >= since, i.merged_into.is_not(None))
+            .order_by(i.created_at.desc())
+            .limit(1)
+        )
+        ref = (await self._run(q)).scalar_one_or_none()
+        if ref is None:
+            return None
+        survivor = await self.get_incident(ref)
+        return survivor if survivor.state.value in OPEN_INCIDENTS else None

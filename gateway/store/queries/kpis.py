@@ -1,8 +1,10 @@
-"""What the KPI view measures: response times and attempt outcomes since a moment."""
+"""What the KPI view measures since a moment: response times, attempt outcomes, handled calls and
+the contacts first-contact resolution judges."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,11 +30,48 @@ class KpiQueries(UnitOfWork):
         q = sa.select(a.channel, a.state, a.closed_reason).select_from(joined)
         return (await self._run(q.where(t.incidents.c.created_at >= since))).all()
 
-    async def handling_times_since(self, since: float) -> Sequence[sa.Row[Any]]:
-        """(desk, call_answered_at, call_ended_at) of every answered call that has ended, for
-        incidents created since `since`: what average handling time is measured from."""
+    async def handled_calls_since(self, since: float) -> list[SimpleNamespace]:
+        """(at, desk, seconds) of every answered call that ended since `since`, repeat calls
+        linked to an open incident included: the `call.ended` events that carry a handling time."""
+        a = t.audit.c
+        q = sa.select(a.at, a.data).where(a.kind == "call.ended", a.at >= since).order_by(a.id)
+        out = []
+        for r in await self._run(q):
+            data = r.data or {}
+            seconds = data.get("handling_seconds")
+            if isinstance(seconds, int | float):
+                out.append(SimpleNamespace(at=r.at, desk=data.get("desk"), seconds=float(seconds)))
+        return out
+
+    async def call_contacts_since(self, since: float) -> Sequence[sa.Row[Any]]:
+        """The incidents created since `since` that began with a call or were merged into
+        another, with the caller's number: what first-contact resolution judges."""
         i = t.incidents.c
-        q = sa.select(i.desk, i.call_answered_at, i.call_ended_at).where(
-            i.created_at >= since, i.call_answered_at.is_not(None), i.call_ended_at.is_not(None)
+        q = (
+            sa.select(
+                i.reference,
+                i.desk,
+                i.call_id,
+                i.created_at,
+                i.call_answered_at,
+                i.call_ended_at,
+                i.dispatched_at,
+                i.resolved_at,
+                i.cancelled_at,
+                i.merged_into,
+                t.subjects.c.number.label("caller_number"),
+            )
+            .select_from(t.incidents.outerjoin(t.subjects, i.subject_id == t.subjects.c.id))
+            .where(i.created_at >= since, sa.or_(i.call_id.is_not(None), i.merged_into.is_not(None)))
+        )
+        return (await self._run(q)).all()
+
+    async def linked_calls_since(self, since: float) -> Sequence[sa.Row[Any]]:
+        """(reference, at) of every repeat call linked to an open incident since `since`."""
+        a = t.audit.c
+        q = (
+            sa.select(t.incidents.c.reference, a.at)
+            .select_from(t.audit.join(t.incidents, t.incidents.c.id == a.incident_id))
+            .where(a.kind == "call.linked", a.at >= since)
         )
         return (await self._run(q)).all()
