@@ -27,6 +27,7 @@ from gateway.domain.models import Attempt, Delivery
 from gateway.domain.states import CloseReason, DeliveryState
 from gateway.engine import ledger
 from gateway.engine.outcomes import OutcomeRecorder
+from gateway.engine.picking import mark_sending
 from gateway.engine.progress import Finish, Start, Step, Wait
 from gateway.engine.reports import apply_report
 from gateway.engine.sending import Outcome, call_channel
@@ -212,16 +213,7 @@ class DeliveryEngine:
             async with attempt as tx:
                 jobs.clear()  # a retried transaction starts afresh
                 found = await tx.due_attempts(now, free)
-                deliveries = await tx.deliveries_by_ids({a.delivery_id for a in found}, for_update=True)
-                # Read again under the deliveries' locks: an ack may have closed one meanwhile.
-                fresh = {a.id: a for a in await tx.attempts_by_ids([a.id for a in found])}
-                due = [fresh[a.id] for a in found if a.id in fresh and _still_due(fresh[a.id], now)]
-                await tx.preload_references({d.incident_id for d in deliveries.values()})
-                for a in due:
-                    d = deliveries[a.delivery_id]
-                    if await self._ready(tx, d, a, now):
-                        await ledger.move_attempt(tx, d, a, D.SENDING, now=now)
-                        jobs.append((a, d, await tx.reference_of(d.incident_id)))
+                jobs += await mark_sending(tx, found, now, ready=self._ready)
         for job in jobs:
             await self._start(tg, *job)
 
@@ -469,10 +461,3 @@ class DeliveryEngine:
                     results.append("matched")
         return results
 
-
-def _still_due(a: Attempt, now: float) -> bool:
-    return (
-        a.closed_reason is None
-        and a.state in (D.PENDING, D.FAILED_TEMPORARY)
-        and (a.next_try_at is None or a.next_try_at <= now)
-    )
