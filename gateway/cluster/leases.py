@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Collection
 
 from gateway.clock import Clock
 from gateway.cluster import nodes
+from gateway.cluster.fence import Fence
 from gateway.domain.models import Delivery
 from gateway.domain.states import CloseReason, DeliveryState
 from gateway.engine import ledger
@@ -36,8 +37,10 @@ class Leases:
         clock: Clock,
         hosts: Collection[str],
         configured: Collection[str],
+        fence: Fence | None = None,
     ) -> None:
         self.store = store
+        self.fence = fence  # cut off from the store: claim nothing, send nothing (fence.py)
         self.configured = frozenset(configured)  # every channel of the site, hosted here or not
         self.settings = settings
         self.node = settings.name
@@ -79,6 +82,8 @@ class Leases:
         deliveries are locked first (skipped when an ack or a receipt holds one) and the attempts
         read again under the lock, as every writer does: a takeover never undoes an ack."""
         jobs: list[Job] = []
+        if self._fenced(now):
+            return jobs
         if not own:
             if now < self._lapse_check_at:
                 return jobs
@@ -123,6 +128,7 @@ class Leases:
                     )
                     jobs.append((a, d, await tx.reference_of(d.incident_id)))
                 await tx.hold_leases([a.id for a, _, _ in jobs], node=self.node, until=self.until(now))
+        self._leased(jobs, now)
         self.taken_over += 0 if own else len(jobs)
         if jobs:
             log.info("node %s: %s %d attempts", self.node, "resumed" if own else "took over", len(jobs))
@@ -133,7 +139,7 @@ class Leases:
         deliveries another node (or an ack) holds locked, and lease them; the picking is the
         engine's own (gateway/engine/picking.py), `ready` its last check."""
         jobs: list[Job] = []
-        if free <= 0:
+        if free <= 0 or self._fenced(now):
             return jobs
         async with self.store.read() as tx:  # most cycles find nothing: no write for that
             if not await tx.due_attempts(now, 1, await self.claimable(tx, now)):
@@ -143,4 +149,12 @@ class Leases:
                 found = await tx.due_attempts(now, free, await self.claimable(tx, now), skip_locked=True)
                 jobs = await mark_sending(tx, found, now, ready=ready)
                 await tx.hold_leases([a.id for a, _, _ in jobs], node=self.node, until=self.until(now))
+        self._leased(jobs, now)
         return jobs
+
+    def _fenced(self, now: float) -> bool:
+        return self.fence is not None and self.fence.fenced(now)
+
+    def _leased(self, jobs: list[Job], basis: float) -> None:
+        if self.fence is not None:
+            self.fence.leased([a.id for a, _, _ in jobs], basis=basis)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.backoff import reconnect_delays
 from adapters.base import Channel, DeliveryReport, HealthState
 from gateway.clock import Clock
+from gateway.cluster.fence import Fenced
 from gateway.domain.models import Attempt, Delivery
 from gateway.domain.states import CloseReason, DeliveryState
 from gateway.engine import ledger
@@ -358,16 +359,26 @@ class DeliveryEngine:
         tg.create_task(self._send(a, d, ref), name=f"engine.send.{a.id}")
 
     async def _send(self, a: Attempt, d: Delivery, ref: str) -> None:
-        """Call the channel outside any transaction; the recorder writes down what happened."""
-        outcome = await call_channel(
-            self.channels.get(a.channel),
-            a,
-            d,
-            ref,
-            send_timeout=self.send_timeouts.get(a.channel, self.settings.send_timeout),
-            clock=self.clock,
-            metrics=self.metrics,
-        )
+        """Call the channel outside any transaction; the recorder writes down what happened.
+        Several nodes: not once this node's lease may lapse (gateway/cluster/fence.py)."""
+        fence = self.leases.fence if self.leases is not None else None
+        try:
+            async with fence.sending(a.id) if fence is not None else contextlib.nullcontext():
+                outcome = await call_channel(
+                    self.channels.get(a.channel),
+                    a,
+                    d,
+                    ref,
+                    send_timeout=self.send_timeouts.get(a.channel, self.settings.send_timeout),
+                    clock=self.clock,
+                    metrics=self.metrics,
+                )
+        except Fenced:  # left `sending` under its lease: the node that takes it over sends it
+            self._in_flight -= 1
+            self._slots.release()
+            if self._in_flight == 0:
+                self._drained.set()
+            return
         self._outcomes.put_nowait(outcome)
 
     async def _recorder(self) -> None:
@@ -460,4 +471,3 @@ class DeliveryEngine:
                     )
                     results.append("matched")
         return results
-

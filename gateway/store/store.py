@@ -49,13 +49,21 @@ def _run_migrations(sync_conn: sa.Connection) -> None:
 
 class Store:
     def __init__(
-        self, url: str, *, bus: Bus, clock: Clock, echo: bool = False, sqlite_synchronous: str = "full"
+        self,
+        url: str,
+        *,
+        bus: Bus,
+        clock: Clock,
+        echo: bool = False,
+        sqlite_synchronous: str = "full",
+        session_settings: dict[str, str] | None = None,
     ) -> None:
         self.url = url
         self.sqlite_synchronous = sqlite_synchronous
         self.bus = bus
         self.clock = clock
         self._echo = echo
+        self.session_settings = dict(session_settings or {})  # PostgreSQL settings per connection
         self._engine: AsyncEngine | None = None
         self._write_lock = WriterLock()
         self.is_sqlite = url.startswith("sqlite")
@@ -80,7 +88,10 @@ class Store:
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         connect_args: dict[str, Any] = {}
         if not self.is_sqlite:  # names this process's changes in the resource notifications
-            connect_args["server_settings"] = {"application_name": self.application_name}
+            connect_args["server_settings"] = {
+                **self.session_settings,
+                "application_name": self.application_name,
+            }
         engine = create_async_engine(self.url, echo=self._echo, connect_args=connect_args)
         if self.is_sqlite:
             _sqlite_pragmas(engine, synchronous=self.sqlite_synchronous)
