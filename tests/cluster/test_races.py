@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from gateway.app import Gateway
 from gateway.cluster.leases import Leases
 from gateway.domain.states import CloseReason, DeliveryState
@@ -71,10 +73,13 @@ async def test_a_takeover_never_undoes_an_ack_under_way_on_the_same_delivery(tmp
         assert "attempt.taken_over" not in kinds and "delivery.acknowledged" in kinds
 
 
-async def test_an_ack_waits_for_a_takeover_that_holds_the_delivery(tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", ["field", "desk"])
+async def test_an_ack_waits_for_a_takeover_that_holds_the_delivery(tmp_path: Path, source: str) -> None:
     """The other order: south's takeover has locked the delivery (its channel is hosted by no live
-    node, so the attempt fails over to the next endpoint) when the ack arrives. The ack waits for
-    the takeover to commit and then acknowledges on fresh rows: the failover and the ack both stand."""
+    node, so the attempt fails over to the next endpoint) when the ack arrives, from the unit's
+    radio (`ack_attempts`) or from the desk (`acknowledge`, which locks the incident first). The
+    ack waits for the takeover to commit and then acknowledges on fresh rows: the failover and the
+    ack both stand, and the endpoint the failover opened is cancelled, not sent."""
     async with private_database() as db, Gateway(make_settings(db), channels=scripted_channels()) as gw:
         inc = await gw.incidents.create(FIRE, source="desk", actor="test")
         await gw.dispatch.dispatch(inc.reference, ["ENG-1"], actor="test")
@@ -103,12 +108,15 @@ async def test_an_ack_waits_for_a_takeover_that_holds_the_delivery(tmp_path: Pat
         takeover = asyncio.ensure_future(south.take_over(now, advance=advance_slowly))
         await until(lambda: moved.is_set() or takeover.done(), "the takeover failing the radio over")
         assert moved.is_set(), await takeover
-        ack = FieldAck(a.id, via=(a.channel, a.address), evidence={"source": "radio"})
-        acking = asyncio.ensure_future(gw.acks.ack_attempts([ack]))
+        if source == "field":
+            ack = FieldAck(a.id, via=(a.channel, a.address), evidence={"source": "radio"})
+            acking = asyncio.ensure_future(gw.acks.ack_attempts([ack]))
+        else:
+            acking = asyncio.ensure_future(gw.acks.acknowledge(inc.reference, "ENG-1", actor="desk"))
         await until(lambda: _waiting_on_a_lock(db), "the ack waiting for the takeover's lock")
         go_on.set()
         assert await takeover == []  # failed over, not resent here
-        assert await acking == [True]
+        assert await acking
 
         rows = await fetch(db, "SELECT id, channel, state, closed_reason FROM attempts ORDER BY id")
         radio, sms = rows  # the failover opened the next endpoint; the ack closed it
