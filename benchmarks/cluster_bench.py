@@ -114,7 +114,9 @@ async def takeover(args: argparse.Namespace) -> None:
                 print(
                     f"takeover (lease {args.lease:g} s): first attempt taken over {first:.2f} s "
                     "after kill -9, "
-                    f"{len(taken)} taken over, all {count} sent {settled:.2f} s after; {twice} arrived twice",
+                    f"{len(taken)} taken over, all {count} sent {settled:.2f} s after; "
+                    f"{twice} arrived twice, "
+                    f"{app.duplicates_dropped} more dropped by the app (same Idempotency-Key)",
                     flush=True,
                 )
 

@@ -89,6 +89,7 @@ class Gateway:
             clock=self.clock,
             echo=settings.store.echo,
             sqlite_synchronous=settings.store.sqlite_synchronous,
+            session_settings=_cluster_session(settings),
         )
         self._stack = AsyncExitStack()
         self.ready = asyncio.Event()
@@ -119,6 +120,7 @@ class Gateway:
                     clock=self.clock,
                     hosts=list(channels),
                     configured=[c.name for c in self.settings.channels],
+                    fence=self.heartbeat.fence if self.heartbeat is not None else None,
                 )
                 if self.settings.node.clustered
                 else None
@@ -261,6 +263,7 @@ class Gateway:
             self._keep(tg, "privacy.purge", self.privacy.run)
             if self.heartbeat is not None:
                 self._keep(tg, "cluster.heartbeat", self.heartbeat.run)
+                self._keep(tg, "cluster.fence", self.heartbeat.fence.run)
             if self.timers is not None:
                 self._keep(tg, "cluster.timers", self.timers.run)
                 events = ClusterEvents(store=self.store, bus=self.bus, poke=self.engine.poke)
@@ -321,3 +324,12 @@ def _stakeholders(settings: Settings) -> list[Stakeholder]:
         )
         for s in settings.stakeholders
     ]
+
+
+def _cluster_session(settings: Settings) -> dict[str, str]:
+    """Several nodes: a session left idle inside a transaction for a lease (its node cut off
+    mid-transaction) is ended by the server, so the rows it locked are taken over with its leases
+    (PostgreSQL manual, "idle_in_transaction_session_timeout", in milliseconds)."""
+    if not settings.node.clustered:
+        return {}
+    return {"idle_in_transaction_session_timeout": str(int(settings.node.lease_seconds * 1000))}

@@ -14,7 +14,9 @@ Idempotency (draft-ietf-httpapi-idempotency-key-header): a POST whose `Idempoten
 has already taken is not acted on again; it is answered with the first answer and counted in
 `duplicates_dropped`.
 `respond_delay`: seconds the app takes to answer each POST (a slow link). Every request is kept in
-`received`, so a test can count how often each `message_id` arrived.
+`received`, so a test can count how often each `message_id` arrived. A POST whose `message_id` is
+still being handled for another sender that is still connected is also noted in `overlapping`
+(two senders holding one message at once); a sender that went away no longer counts.
 
 """
 
@@ -55,6 +57,8 @@ class FieldApp:
     echo: bool = False
     received: list[Received] = field(default_factory=list)
     duplicates_dropped: int = 0
+    overlapping: list[str] = field(default_factory=list)
+    _open: dict[str, list[web.Request]] = field(default_factory=dict, repr=False)
     _answers: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     async def __aenter__(self) -> Self:
@@ -85,11 +89,22 @@ class FieldApp:
         return f"http://127.0.0.1:{self.port}"
 
     async def _receive(self, request: web.Request) -> web.Response:
-        channel, address = request.match_info["channel"], request.match_info["address"]
         try:
             body = await request.json()
         except json.JSONDecodeError:
             return web.json_response({"error": "body is not JSON"}, status=400)
+        message_id = str(body.get("message_id"))
+        others = self._open.setdefault(message_id, [])
+        if any(r.transport is not None and not r.transport.is_closing() for r in others):
+            self.overlapping.append(message_id)
+        others.append(request)
+        try:
+            return await self._handle(request, body)
+        finally:
+            others.remove(request)
+
+    async def _handle(self, request: web.Request, body: dict[str, Any]) -> web.Response:
+        channel, address = request.match_info["channel"], request.match_info["address"]
         key = request.headers.get("Idempotency-Key")
         if key is not None and key in self._answers:
             self.duplicates_dropped += 1

@@ -23,9 +23,21 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when the store answers a query; channel health is reported, not required."""
+    """Ready when the store answers a query; channel health is reported, not required. Several
+    nodes: not ready while this node is fenced (its heartbeat too old to send safely)."""
     gw = context.gateway(request)
     channels = {name: ch.health.state.value for name, ch in gw.channels.items()}
+    if gw.heartbeat is not None and gw.heartbeat.fence.fenced():  # cut off: sends nothing
+        age = gw.heartbeat.fence.heartbeat_age()
+        return web.json_response(
+            {
+                "status": "unavailable",
+                "reason": f"fenced: no heartbeat recorded for {age:.1f}s",
+                "node": gw.settings.node.name,
+                "channels": channels,
+            },
+            status=503,
+        )
     try:
         async with asyncio.timeout(READY_TIMEOUT), gw.store.read() as tx:
             await tx.conn.execute(sa.text("SELECT 1"))

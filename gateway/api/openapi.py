@@ -194,7 +194,14 @@ OPS = [
         body=privacy.ErasureBody,
     ),
     Op("get", "/healthz", "healthz", "Liveness", V.Anything, auth="none"),
-    Op("get", "/readyz", "readyz", "Readiness (503 when the store does not answer)", V.Anything, auth="none"),
+    Op(
+        "get",
+        "/readyz",
+        "readyz",
+        "Readiness (503 when the store does not answer, or the node is fenced)",
+        V.Anything,
+        auth="none",
+    ),
     Op("get", "/metrics", "metrics", "Prometheus metrics", auth="none", content="text/plain"),
     Op(
         "post",

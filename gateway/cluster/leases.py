@@ -14,18 +14,18 @@ from collections.abc import Awaitable, Callable, Collection
 
 from gateway.clock import Clock
 from gateway.cluster import nodes
-from gateway.domain.models import Attempt, Delivery
+from gateway.cluster.fence import Fence
+from gateway.domain.models import Delivery
 from gateway.domain.states import CloseReason, DeliveryState
 from gateway.engine import ledger
+from gateway.engine.picking import Job, Ready, mark_sending
 from gateway.settings import NodeSettings
 from gateway.store import Store, Tx
 
 log = logging.getLogger(__name__)
 D = DeliveryState
 TAKEOVER_BATCH = 256
-Job = tuple[Attempt, Delivery, str]
 Advance = Callable[[Tx, Delivery], Awaitable[None]]
-Ready = Callable[[Tx, Delivery, Attempt, float], Awaitable[bool]]
 
 
 class Leases:
@@ -37,8 +37,10 @@ class Leases:
         clock: Clock,
         hosts: Collection[str],
         configured: Collection[str],
+        fence: Fence | None = None,
     ) -> None:
         self.store = store
+        self.fence = fence  # cut off from the store: claim nothing, send nothing (fence.py)
         self.configured = frozenset(configured)  # every channel of the site, hosted here or not
         self.settings = settings
         self.node = settings.name
@@ -76,8 +78,12 @@ class Leases:
 
     async def take_over(self, now: float, *, advance: Advance, own: bool = False) -> list[Job]:
         """Claim attempts whose lease lapsed (or, `own`, this node's from before a restart): each is
-        sent again here, or failed over when its channel is hosted by no live node."""
+        sent again here, or failed over when its channel is hosted by no live node. Their
+        deliveries are locked first (skipped when an ack or a receipt holds one) and the attempts
+        read again under the lock, as every writer does: a takeover never undoes an ack."""
         jobs: list[Job] = []
+        if self._fenced(now):
+            return jobs
         if not own:
             if now < self._lapse_check_at:
                 return jobs
@@ -89,7 +95,7 @@ class Leases:
                 lapsed = await tx.claim_lapsed(now, TAKEOVER_BATCH, channels, node=self.node, own=own)
                 if not lapsed:
                     return []
-                deliveries = await tx.deliveries_by_ids({a.delivery_id for a, _ in lapsed})
+                deliveries = await tx.deliveries_by_ids({a.delivery_id for a, _ in lapsed}, for_update=True)
                 await tx.preload_references({d.incident_id for d in deliveries.values()})
                 for a, holder in lapsed:
                     d = deliveries[a.delivery_id]
@@ -122,6 +128,7 @@ class Leases:
                     )
                     jobs.append((a, d, await tx.reference_of(d.incident_id)))
                 await tx.hold_leases([a.id for a, _, _ in jobs], node=self.node, until=self.until(now))
+        self._leased(jobs, now)
         self.taken_over += 0 if own else len(jobs)
         if jobs:
             log.info("node %s: %s %d attempts", self.node, "resumed" if own else "took over", len(jobs))
@@ -129,24 +136,25 @@ class Leases:
 
     async def claim(self, now: float, free: int, *, ready: Ready) -> list[Job]:
         """Mark up to `free` due attempts `sending` on the channels this node may claim, skipping
-        rows another node has locked, and lease them; `ready` is the engine's last check (a
-        channel down or not hosted moves on, a rate limit holds)."""
+        deliveries another node (or an ack) holds locked, and lease them; the picking is the
+        engine's own (gateway/engine/picking.py), `ready` its last check."""
         jobs: list[Job] = []
-        if free <= 0:
+        if free <= 0 or self._fenced(now):
             return jobs
         async with self.store.read() as tx:  # most cycles find nothing: no write for that
-            if not await tx.claim_due(now, 1, await self.claimable(tx, now), lock=False):
+            if not await tx.due_attempts(now, 1, await self.claimable(tx, now)):
                 return jobs
         async for attempt in self.store.retrying(urgent=True):
             async with attempt as tx:
-                jobs.clear()
-                due = await tx.claim_due(now, free, await self.claimable(tx, now))
-                deliveries = await tx.deliveries_by_ids({a.delivery_id for a in due})
-                await tx.preload_references({d.incident_id for d in deliveries.values()})
-                for a in due:
-                    d = deliveries[a.delivery_id]
-                    if await ready(tx, d, a, now):
-                        await ledger.move_attempt(tx, d, a, D.SENDING, now=now)
-                        jobs.append((a, d, await tx.reference_of(d.incident_id)))
+                found = await tx.due_attempts(now, free, await self.claimable(tx, now), skip_locked=True)
+                jobs = await mark_sending(tx, found, now, ready=ready)
                 await tx.hold_leases([a.id for a, _, _ in jobs], node=self.node, until=self.until(now))
+        self._leased(jobs, now)
         return jobs
+
+    def _fenced(self, now: float) -> bool:
+        return self.fence is not None and self.fence.fenced(now)
+
+    def _leased(self, jobs: list[Job], basis: float) -> None:
+        if self.fence is not None:
+            self.fence.leased([a.id for a, _, _ in jobs], basis=basis)

@@ -46,6 +46,19 @@ async def renew_leases(conn: AsyncConnection, *, name: str, until: float) -> int
     return int(res.rowcount or 0)
 
 
+async def give_up_leases(conn: AsyncConnection, *, name: str, ids: Sequence[int], now: float) -> None:
+    """Let the leases on these attempts lapse now: this node stopped their sends (fenced), and
+    any node hosting the channel takes them over. Only leases this node still holds."""
+    if not ids:
+        return
+    a = t.attempts.c
+    await conn.execute(
+        sa.update(t.attempts)
+        .where(a.id.in_(sorted(ids)), a.lease_node == name, a.state == DeliveryState.SENDING)
+        .values(lease_expires_at=now)
+    )
+
+
 async def list_nodes(conn: AsyncConnection, *, now: float) -> list[NodeRow]:
     a = t.attempts.c
     held = (

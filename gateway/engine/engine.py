@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 from adapters.backoff import reconnect_delays
 from adapters.base import Channel, DeliveryReport, HealthState
 from gateway.clock import Clock
+from gateway.cluster.fence import Fenced
 from gateway.domain.models import Attempt, Delivery
 from gateway.domain.states import CloseReason, DeliveryState
 from gateway.engine import ledger
 from gateway.engine.outcomes import OutcomeRecorder
+from gateway.engine.picking import mark_sending
 from gateway.engine.progress import Finish, Start, Step, Wait
 from gateway.engine.reports import apply_report
 from gateway.engine.sending import AddressResolver, Outcome, call_channel
@@ -213,16 +215,7 @@ class DeliveryEngine:
             async with attempt as tx:
                 jobs.clear()  # a retried transaction starts afresh
                 found = await tx.due_attempts(now, free)
-                deliveries = await tx.deliveries_by_ids({a.delivery_id for a in found}, for_update=True)
-                # Read again under the deliveries' locks: an ack may have closed one meanwhile.
-                fresh = {a.id: a for a in await tx.attempts_by_ids([a.id for a in found])}
-                due = [fresh[a.id] for a in found if a.id in fresh and _still_due(fresh[a.id], now)]
-                await tx.preload_references({d.incident_id for d in deliveries.values()})
-                for a in due:
-                    d = deliveries[a.delivery_id]
-                    if await self._ready(tx, d, a, now):
-                        await ledger.move_attempt(tx, d, a, D.SENDING, now=now)
-                        jobs.append((a, d, await tx.reference_of(d.incident_id)))
+                jobs += await mark_sending(tx, found, now, ready=self._ready)
         for job in jobs:
             await self._start(tg, *job)
 
@@ -367,17 +360,27 @@ class DeliveryEngine:
         tg.create_task(self._send(a, d, ref), name=f"engine.send.{a.id}")
 
     async def _send(self, a: Attempt, d: Delivery, ref: str) -> None:
-        """Call the channel outside any transaction; the recorder writes down what happened."""
-        outcome = await call_channel(
-            self.channels.get(a.channel),
-            a,
-            d,
-            ref,
-            send_timeout=self.send_timeouts.get(a.channel, self.settings.send_timeout),
-            clock=self.clock,
-            metrics=self.metrics,
-            resolve=self.resolve_address,
-        )
+        """Call the channel outside any transaction; the recorder writes down what happened.
+        Several nodes: not once this node's lease may lapse (gateway/cluster/fence.py)."""
+        fence = self.leases.fence if self.leases is not None else None
+        try:
+            async with fence.sending(a.id) if fence is not None else contextlib.nullcontext():
+                outcome = await call_channel(
+                    self.channels.get(a.channel),
+                    a,
+                    d,
+                    ref,
+                    send_timeout=self.send_timeouts.get(a.channel, self.settings.send_timeout),
+                    clock=self.clock,
+                    metrics=self.metrics,
+                    resolve=self.resolve_address,
+                )
+        except Fenced:  # left `sending` under its lease: the node that takes it over sends it
+            self._in_flight -= 1
+            self._slots.release()
+            if self._in_flight == 0:
+                self._drained.set()
+            return
         self._outcomes.put_nowait(outcome)
 
     async def _recorder(self) -> None:
@@ -470,11 +473,3 @@ class DeliveryEngine:
                     )
                     results.append("matched")
         return results
-
-
-def _still_due(a: Attempt, now: float) -> bool:
-    return (
-        a.closed_reason is None
-        and a.state in (D.PENDING, D.FAILED_TEMPORARY)
-        and (a.next_try_at is None or a.next_try_at <= now)
-    )

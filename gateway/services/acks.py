@@ -55,7 +55,7 @@ class AckService:
                 inc = await tx.get_incident(ref, for_update=True)
                 targets = [
                     d
-                    for d in await tx.deliveries_for_incident(inc.id)
+                    for d in await tx.deliveries_for_incident(inc.id, for_update=True)
                     if d.purpose is Purpose.DISPATCH
                     and d.acknowledged_at is None
                     and d.outcome not in ENDED_EARLY
@@ -178,6 +178,7 @@ class AckService:
                     )
                     return "no open dispatch"
                 inc = await tx.get_incident(d.incident_id, for_update=True)
+                d = (await tx.deliveries_by_ids({d.id}, for_update=True))[d.id]  # fresh, locked
                 if reply.kind is ReplyKind.DECLINE:
                     await ledger.finish(
                         tx,

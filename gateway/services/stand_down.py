@@ -55,7 +55,7 @@ class StandDownService:
     async def stand_down(self, tx: Tx, inc: Incident, *, why: CloseReason, actor: str) -> int:
         """Cancel what is still going out and tell everyone who was reached to stand down."""
         now = self.core.clock.now()
-        deliveries = await tx.deliveries_for_incident(inc.id)
+        deliveries = await tx.deliveries_for_incident(inc.id, for_update=True)
         attempts = await tx.attempts_for([d.id for d in deliveries])
         reached: dict[int, list[int]] = {}  # delivery id -> plan indexes that reached the recipient
         for a in attempts:
@@ -115,7 +115,7 @@ class StandDownService:
                 if lessons is not None:
                     inc.lessons = lessons
                 await self.incidents.move(tx, inc, S.CLOSED, actor=actor)
-                for d in await tx.deliveries_for_incident(inc.id):
+                for d in await tx.deliveries_for_incident(inc.id, for_update=True):
                     if d.completed_at is None and d.purpose not in INFORMATIONAL:
                         await ledger.finish(
                             tx,

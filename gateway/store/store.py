@@ -56,13 +56,21 @@ def _run_migrations(sync_conn: sa.Connection) -> None:
 
 class Store:
     def __init__(
-        self, url: str, *, bus: Bus, clock: Clock, echo: bool = False, sqlite_synchronous: str = "full"
+        self,
+        url: str,
+        *,
+        bus: Bus,
+        clock: Clock,
+        echo: bool = False,
+        sqlite_synchronous: str = "full",
+        session_settings: dict[str, str] | None = None,
     ) -> None:
         self.url = url
         self.sqlite_synchronous = sqlite_synchronous
         self.bus = bus
         self.clock = clock
         self._echo = echo
+        self.session_settings = dict(session_settings or {})  # PostgreSQL settings per connection
         self._engine: AsyncEngine | None = None
         self.is_sqlite = url.startswith("sqlite")
         self._group = GroupCommitter(WriterLock(), self._published) if self.is_sqlite else None
@@ -88,7 +96,10 @@ class Store:
         connect_args: dict[str, Any] = {}
         options: dict[str, Any] = {}
         if not self.is_sqlite:  # names this process's changes in the resource notifications
-            connect_args["server_settings"] = {"application_name": self.application_name}
+            connect_args["server_settings"] = {
+                **self.session_settings,
+                "application_name": self.application_name,
+            }
             options.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
         if self.is_sqlite:  # statements in the loop's thread, commits in a worker (sqlite_inline.py)
             options["async_creator"] = sqlite_inline.creator(sa.make_url(self.url).database or ":memory:")

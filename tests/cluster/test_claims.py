@@ -1,5 +1,6 @@
 """The lease queries on a private PostgreSQL database: two nodes' transactions claiming at once
-get disjoint attempts (FOR UPDATE SKIP LOCKED), and only a lapsed lease is claimable."""
+get disjoint attempts (their deliveries locked FOR UPDATE SKIP LOCKED), and only a lapsed lease
+is claimable."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ async def test_two_claims_at_once_never_take_the_same_attempt(tmp_path: Path) ->
             await gw.callout.callout(inc.reference, Selection("resources", ["ENG-1", "ENG-2"]), actor="test")
             now = gw.clock.now() + 1
             async with gw.store.write() as first:
-                mine = await first.claim_due(now, 1, {"radio"})
+                mine = await first.due_attempts(now, 1, {"radio"}, skip_locked=True)
                 async with gw.store.write() as second:
-                    theirs = await second.claim_due(now, 10, {"radio"})
-                    assert await second.claim_due(now, 10, {"sms"}) == []  # not a hosted channel
+                    theirs = await second.due_attempts(now, 10, {"radio"}, skip_locked=True)
+                    not_hosted = await second.due_attempts(now, 10, {"sms"}, skip_locked=True)
+                    assert not_hosted == []
             assert len(mine) == 1 and len(theirs) == 1
             assert mine[0].id != theirs[0].id
 

@@ -84,11 +84,13 @@ def nodes(
     names: list[str],
     hosts: dict[str, list[str]] | None = None,
     env: dict[str, str] | None = None,
+    configs: dict[str, Path] | None = None,
 ) -> Iterator[list[Node]]:
+    """Start the nodes in order; `configs`: a site file of its own for some node (by name)."""
     started: list[Node] = []
     try:
         for n in names:
-            started.append(start(cfg, n, hosts=(hosts or {}).get(n), env=env))
+            started.append(start((configs or {}).get(n, cfg), n, hosts=(hosts or {}).get(n), env=env))
         yield started
     finally:
         for node in started:
@@ -117,6 +119,17 @@ async def acall(node: Node, method: str, path: str, body: Any = None) -> Any:
     ):
         assert resp.status < 300, (resp.status, await resp.text())
         return await resp.json()
+
+
+async def probe(node: Node, path: str) -> tuple[int, Any]:
+    """A call that may fail: the HTTP status and the JSON body (e.g. /readyz answering 503)."""
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{node.url}{path}", timeout=aiohttp.ClientTimeout(total=30)) as resp,
+    ):
+        return resp.status, await resp.json()
 
 
 async def fetch(db_url: str, sql: str, *args: Any) -> list[Any]:

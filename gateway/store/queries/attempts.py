@@ -90,10 +90,35 @@ class AttemptQueries(UnitOfWork):
             out[a.channel_ref or ""] = a  # ordered by id: the newest wins
         return out
 
-    async def due_attempts(self, now: float, limit: int) -> list[Attempt]:
-        """Open attempts waiting to be sent whose time has come, most urgent first."""
-        res = await self._run(_DUE, {"now": now, "limit": limit})
-        return [rows.attempt_from_row(r._mapping) for r in res]
+    async def due_attempts(
+        self, now: float, limit: int, channels: Collection[str] | None = None, *, skip_locked: bool = False
+    ) -> list[Attempt]:
+        """Open attempts waiting to be sent whose time has come, most urgent first; `channels`: only
+        on these. `skip_locked` (several nodes, PostgreSQL): their deliveries are locked for this
+        transaction, and a delivery another transaction holds is skipped, not waited for (`FOR
+        UPDATE OF deliveries SKIP LOCKED`, PostgreSQL manual, SELECT, "The Locking Clause"), so two
+        nodes claim disjoint work and a delivery is always locked before its attempts change."""
+        if channels is None and not skip_locked:
+            return [
+                rows.attempt_from_row(r._mapping) for r in await self._run(_DUE, {"now": now, "limit": limit})
+            ]
+        a = t.attempts.c
+        query = (
+            sa.select(t.attempts)
+            .join(t.deliveries, t.deliveries.c.id == a.delivery_id)
+            .where(
+                a.closed_reason.is_(None),
+                a.state.in_((DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY)),
+                sa.or_(a.next_try_at.is_(None), a.next_try_at <= now),
+            )
+            .order_by(t.deliveries.c.priority, a.id)
+            .limit(limit)
+        )
+        if channels is not None:
+            query = query.where(a.channel.in_(sorted(channels)))
+        if skip_locked and self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=t.deliveries)
+        return [rows.attempt_from_row(r._mapping) for r in await self._run(query)]
 
     async def attempts_in_state(self, state: DeliveryState) -> list[Attempt]:
         res = await self._run(

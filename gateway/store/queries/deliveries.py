@@ -44,12 +44,17 @@ class DeliveryQueries(UnitOfWork):
             raise NotFound("delivery", delivery_id)
         return rows.delivery_from_row(row._mapping)
 
-    async def deliveries_for_incident(self, incident_id: int) -> list[Delivery]:
-        res = await self._run(
+    async def deliveries_for_incident(self, incident_id: int, *, for_update: bool = False) -> list[Delivery]:
+        """`for_update`: locked in id order, as `deliveries_by_ids`, before their attempts are read
+        to be changed (an ack or a stand-down racing the engine or a takeover)."""
+        q = (
             sa.select(t.deliveries)
             .where(t.deliveries.c.incident_id == incident_id)
             .order_by(t.deliveries.c.id)
         )
+        if for_update and self.conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        res = await self._run(q)
         return [rows.delivery_from_row(r._mapping) for r in res]
 
     async def latest_dispatch_delivery(

@@ -1,6 +1,8 @@
-"""Leases (several nodes, migration 0012): attempts claimed with `SELECT … FOR UPDATE SKIP
-LOCKED`, so two nodes never claim the same row (PostgreSQL manual, SELECT, "The Locking Clause"),
-and the lease (node, expiry) written on each attempt a node sends."""
+"""Leases (several nodes, migration 0012): the lease (node, expiry) written on each attempt a node
+sends, and the attempts left `sending` under a lease that lapsed. Due work is claimed with
+`due_attempts(..., skip_locked=True)` (gateway/store/queries/attempts.py). Every claim locks the
+deliveries, never the attempts first: the order of every other writer (the delivery, then its
+attempts), so a claim cannot deadlock with an ack or a receipt nor write back a stale attempt."""
 
 from __future__ import annotations
 
@@ -18,50 +20,33 @@ D = DeliveryState
 
 
 class LeaseQueries(UnitOfWork):
-    async def claim_due(
-        self, now: float, limit: int, channels: Collection[str], *, lock: bool = True
-    ) -> list[Attempt]:
-        """Due attempts on these channels, most urgent first, locked for this transaction; rows
-        another node holds locked are skipped, not waited for."""
-        a = t.attempts.c
-        query = (
-            sa.select(t.attempts)
-            .join(t.deliveries, t.deliveries.c.id == a.delivery_id)
-            .where(
-                a.closed_reason.is_(None),
-                a.state.in_((D.PENDING, D.FAILED_TEMPORARY)),
-                sa.or_(a.next_try_at.is_(None), a.next_try_at <= now),
-                a.channel.in_(sorted(channels)),
-            )
-            .order_by(t.deliveries.c.priority, a.id)
-            .limit(limit)
-        )
-        if lock:
-            query = query.with_for_update(skip_locked=True, of=t.attempts)
-        return [rows.attempt_from_row(r._mapping) for r in await self._run(query)]
-
     async def claim_lapsed(
         self, now: float, limit: int, channels: Collection[str], *, node: str, own: bool = False
     ) -> list[tuple[Attempt, str | None]]:
         """Attempts left `sending` under a lease that has expired (its node died), with the node
-        that held it; `own`: this node's leases from before it restarted, expired or not."""
+        that held it; `own`: this node's leases from before it restarted, expired or not. Their
+        deliveries are locked first, those another transaction holds skipped (`FOR UPDATE OF
+        deliveries SKIP LOCKED`); the attempts are then read again under those locks, since an ack
+        or a receipt may have changed them before the lock was taken (READ COMMITTED)."""
         a = t.attempts.c
-        lapsed = (
-            a.lease_node == node if own else sa.or_(a.lease_expires_at.is_(None), a.lease_expires_at <= now)
-        )
-        query = (
-            sa.select(t.attempts)
-            .where(
-                a.closed_reason.is_(None),
-                a.state == D.SENDING,
-                a.channel.in_(sorted(channels)),
-                lapsed,
-            )
+        held = lapsed(now, node=node, own=own)
+        locking = (
+            sa.select(a.id)
+            .join(t.deliveries, t.deliveries.c.id == a.delivery_id)
+            .where(a.closed_reason.is_(None), a.state == D.SENDING, a.channel.in_(sorted(channels)), held)
             .order_by(a.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=t.deliveries)
         )
-        return [(rows.attempt_from_row(r._mapping), r.lease_node) for r in await self._run(query)]
+        ids = list((await self._run(locking)).scalars())
+        if not ids:
+            return []
+        fresh = (
+            sa.select(t.attempts)
+            .where(a.id.in_(ids), a.closed_reason.is_(None), a.state == D.SENDING, held)
+            .order_by(a.id)
+        )
+        return [(rows.attempt_from_row(r._mapping), r.lease_node) for r in await self._run(fresh)]
 
     async def hold_leases(self, ids: Collection[int], *, node: str, until: float) -> None:
         if not ids:
@@ -71,3 +56,10 @@ class LeaseQueries(UnitOfWork):
             .where(t.attempts.c.id.in_(sorted(ids)))
             .values(lease_node=node, lease_expires_at=until)
         )
+
+
+def lapsed(now: float, *, node: str, own: bool) -> sa.ColumnElement[bool]:
+    a = t.attempts.c
+    if own:
+        return a.lease_node == node
+    return sa.or_(a.lease_expires_at.is_(None), a.lease_expires_at <= now)
