@@ -11,8 +11,9 @@ the first packet, durations growing every 50 ms, the end packet three times), or
 with `application/dtmf-relay` (`--dtmf info`).
 
 One simulator serves many phones: the user part of the Request-URI picks a phone's behaviour
-(`phones`), else the default. Faults: `busy` (486), `reject` (603), `no_answer` (rings until
-CANCEL), `silent` (answers, never presses), `hangup` (answers, hangs up after `hangup_after`).
+(`phones`), else the default. Faults: `busy` (486, or `status` 600), `reject` (603, or `status`
+404, 484, 403), `no_answer` (rings until CANCEL), `silent` (answers, never presses), `hangup`
+(answers, hangs up after `hangup_after`).
 
     callout simulate phone --port 5080 --press 1 --after 3s --record-dir /tmp/calls
 """
@@ -43,6 +44,16 @@ COMPACT = {
     "c": "content-type",
 }
 RATE = 8000
+# RFC 3261 §21: the reason phrases of the final statuses a phone or its PBX refuses a call with.
+REASONS = {
+    403: "Forbidden",
+    404: "Not Found",
+    480: "Temporarily Unavailable",
+    484: "Address Incomplete",
+    486: "Busy Here",
+    600: "Busy Everywhere",
+    603: "Decline",
+}
 T1 = 0.5
 
 
@@ -55,6 +66,7 @@ class Behaviour:
     fault: Fault = "none"
     hangup_after: float = 2.0  # fault "hangup": seconds after the answer
     busy_first: int = 0  # answer 486 Busy Here to this many calls first, then behave as above
+    status: int = 0  # faults busy and reject: the final status (0: 486 for busy, 603 for reject)
 
 
 @dataclass(slots=True)
@@ -238,9 +250,8 @@ class SipPhone(asyncio.DatagramProtocol):
         self._send(self._response(msg, 100, "Trying", ""), addr)
         busy_before = sum(1 for c in self.calls if c.user == user) <= behaviour.busy_first
         if behaviour.fault in ("busy", "reject") or busy_before:
-            code, text = (
-                (603, "Decline") if behaviour.fault == "reject" and not busy_before else (486, "Busy Here")
-            )
+            code = 486 if busy_before else behaviour.status or (603 if behaviour.fault == "reject" else 486)
+            text = REASONS.get(code, "Refused")
             call.status = code
             self._send(self._response(msg, code, text, d.to_tag), addr)
             self._finish(d, "phone")
@@ -445,6 +456,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fault", choices=["none", "busy", "reject", "no_answer", "silent", "hangup"], default="none"
     )
     parser.add_argument("--hangup-after", default="2s", help="fault hangup: seconds after the answer")
+    parser.add_argument(
+        "--status", type=int, default=0, help="faults busy and reject: the final status, e.g. 600 or 404"
+    )
     parser.add_argument("--record-dir", type=Path, default=None, help="write each call's audio here")
 
 
@@ -460,6 +474,7 @@ async def main(**o: object) -> int:
         dtmf=o["dtmf"],  # type: ignore[arg-type]
         fault=o["fault"],
         hangup_after=_seconds(str(o["hangup_after"])),
+        status=int(str(o.get("status") or 0)),
     )  # type: ignore[arg-type]
     record = o.get("record_dir")
     async with SipPhone(

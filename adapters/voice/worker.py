@@ -61,6 +61,8 @@ class Outgoing:
     answered_at: float | None = None  # time.time()
     answered_mono: float | None = None
     message_ends: float | None = None
+    message_started: float | None = None  # monotonic, when the script began to play
+    message_length: float = 0.0
     hangup_at: float | None = None
     digits: str = ""
     confirmed: bool = False
@@ -238,9 +240,9 @@ class Worker:
     def hangup(self, call: VoiceCall, code: int) -> None:
         prm = pj.CallOpParam()
         prm.statusCode = code if code >= 300 else 0
+        call.state.hung_up = True  # nothing more to time; before hangup(), which may end the call at once
         with contextlib.suppress(pj.Error):
             call.hangup(prm)
-        call.state.hung_up = True  # nothing more to time
 
     def reap(self) -> None:
         for call in list(self.calls.values()):
@@ -276,7 +278,9 @@ class Worker:
             emit({"ev": "answered", "ref": s.ref, "call_id": s.call_id, "at": s.answered_at})
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not s.ended:
             s.ended = True
-            talk = round(time.monotonic() - s.answered_mono, 3) if s.answered_mono else 0.0
+            now = time.monotonic()
+            talk = round(now - s.answered_mono, 3) if s.answered_mono else 0.0
+            played = now - s.message_started if s.message_started is not None else 0.0
             emit(
                 {
                     "ev": "ended",
@@ -288,6 +292,9 @@ class Worker:
                     "talk_seconds": talk,
                     "digits": s.digits,
                     "placed": True,
+                    "at": time.time(),
+                    "hung_up_by": "callout" if s.hung_up else "callee",
+                    "message_complete": s.message_started is not None and played >= s.message_length,
                 }
             )
 
@@ -299,7 +306,8 @@ class Worker:
         for i, media in enumerate(info.media):
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 self.play(call, call.getAudioMedia(i), s.audio)
-                s.message_ends = time.monotonic() + wav_seconds(s.audio)
+                s.message_started, s.message_length = time.monotonic(), wav_seconds(s.audio)
+                s.message_ends = s.message_started + s.message_length
                 return
 
     def play(self, call: VoiceCall, sink: Any, path: str) -> None:
