@@ -18,6 +18,7 @@ confirmation and hangs up after it; no digit within `digit_timeout` after the me
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -259,10 +260,14 @@ class Worker:
             deadline = time.monotonic() + 1.0
             while any(not c.state.ended for c in self.calls.values()) and time.monotonic() < deadline:
                 self.ep.libHandleEvents(10)
-        for call in self.calls.values():
-            call.state.players.clear()
+        # Every Call wrapper dies before libDestroy: a wrapper destroyed after it asserts in
+        # pjsua_call_set_user_data and aborts the worker (no loop variable may keep one alive).
+        calls = [*self.calls.values(), *self.graveyard]
         self.calls.clear()
         self.graveyard.clear()
+        while calls:
+            calls.pop().state.players.clear()
+        gc.collect()  # any stray wrapper dies here (pjproject #4353, as on the desk)
         with contextlib.suppress(Exception):
             self.account.shutdown()
         with contextlib.suppress(Exception):

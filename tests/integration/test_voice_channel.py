@@ -107,6 +107,18 @@ async def test_the_whole_message_is_spoken_before_a_silent_phone_is_hung_up(tmp_
     assert voiced > 0.6 * spoken, (spoken, voiced)
 
 
+async def test_a_channel_closed_mid_call_hangs_up_and_its_worker_exits_cleanly(tmp_path):
+    async with SipPhone(default=Behaviour(answer_after=0.2, fault="silent")) as phone:
+        async with channel(phone, tmp_path) as ch:
+            await asyncio.wait_for(ch.wait_ready(), 20)
+            await ch.send(message("108"))
+        call = phone.calls[0]
+        async with asyncio.timeout(10):
+            await call.done.wait()
+    assert call.ended_by == "caller"
+    assert ch.workers[0].exit_codes == [0]  # no wrapper outlived libDestroy (it aborts the worker)
+
+
 async def test_keys_2_and_3_go_to_the_reply_grammar_over_sip_info_too(tmp_path):
     phones = {"103": Behaviour(answer_after=0.2, press="3", press_after=0.5, dtmf="info")}
     async with SipPhone(phones=phones) as phone, channel(phone, tmp_path) as ch:
