@@ -202,9 +202,7 @@ async def test_a_receipt_that_overtakes_its_send_is_applied_once_the_send_is_rec
 async def test_evidence_after_the_send_is_added_to_its_attempt_and_changes_no_state(rig_factory):
     rig = await rig_factory(caps={"radio": TWO_WAY})
     # Evidence that overtakes the record of its send waits for it, as a receipt does.
-    assert await rig.gw.engine.on_reports("radio", [AttemptEvidence("radio-1", {"digits": ""})]) == [
-        "parked"
-    ]
+    assert await rig.gw.engine.on_reports("radio", [AttemptEvidence("radio-1", {"digits": ""})]) == ["parked"]
     ref = await dispatch_eng1(rig)
     (radio,) = [a for a in await rig.attempts(ref) if a.channel == "radio"]
     assert radio.channel_ref == "radio-1" and radio.evidence["digits"] == ""
