@@ -24,7 +24,7 @@ from pathlib import Path
 from adapters.sip.channel import build
 from gateway.app import Gateway
 from gateway.settings import Settings
-from simulators.sip_calls import Caller, SippCalls
+from simulators.sip_calls import Caller, SippCalls, Traced
 
 
 def pct(values: list[float], p: float) -> float:
@@ -57,25 +57,42 @@ async def run_rate(rate: int, seconds: float, workers: int) -> None:
                 await sipp.wait()
                 messages = sipp.messages()
             elapsed = time.monotonic() - started
-            await asyncio.sleep(1.0)
+            answered = {str(m.header("Call-ID")) for m in messages if _ok_to_invite(m)}
+            # Incidents still being written when sipp is done are late, not lost: wait for them
+            # while they keep coming.
+            waited, last = time.monotonic(), -1
+            while len(answered - seen.keys()) and len(seen) != last:
+                last = len(seen)
+                await asyncio.sleep(2.0)
+            backlog = time.monotonic() - waited
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
-    oks = {
-        m.header("Call-ID"): m.at
-        for m in messages
-        if m.direction == "received"
-        and m.first_line.startswith("SIP/2.0 200 ")
-        and (m.header("CSeq") or "").endswith("INVITE")
-    }
+    oks = {str(m.header("Call-ID")): m.at for m in messages if _ok_to_invite(m)}
     refused = sum(1 for m in messages if m.direction == "received" and m.first_line.startswith("SIP/2.0 486"))
-    invites = sum(1 for m in messages if m.direction == "sent" and m.first_line.startswith("INVITE "))
+    invites = len(
+        {
+            str(m.header("Call-ID"))
+            for m in messages
+            if m.direction == "sent" and m.first_line.startswith("INVITE ")
+        }
+    )
     lat = [(seen[cid] - at) * 1000 for cid, at in oks.items() if cid in seen]
     handled = len(lat)
     mean = statistics.fmean(lat) if lat else 0.0
     print(
-        f"{rate:>4} calls/s for {elapsed:5.1f} s: {invites} calls, {handled} handled, "
-        f"{invites - handled} failed ({refused} refused busy); 200 OK -> incident on the bus: "
-        f"p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, mean {mean:.1f} ms"
+        f"{rate:>4} calls/s for {elapsed:5.1f} s: {invites} calls, {len(oks)} answered, {handled} handled, "
+        f"{invites - handled} failed ({invites - len(oks)} unanswered, {refused} refused busy, "
+        f"{len(oks) - handled} answered without an incident); incidents done {backlog:.1f} s after the "
+        f"last call; 200 OK -> incident on the bus: p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
+        f"mean {mean:.1f} ms"
+    )
+
+
+def _ok_to_invite(m: Traced) -> bool:
+    return (
+        m.direction == "received"
+        and m.first_line.startswith("SIP/2.0 200 ")
+        and (m.header("CSeq") or "").endswith("INVITE")
     )
 
 
