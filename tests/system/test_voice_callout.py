@@ -28,6 +28,8 @@ PHONES = {
     "203": Behaviour(answer_after=0.2, press="1", press_after=0.8, busy_first=1),  # busy, then accept
     "204": Behaviour(answer_after=0.2, fault="silent"),  # an answering machine
     "205": Behaviour(answer_after=0.2, press="1", press_after=0.8),
+    "207": Behaviour(answer_after=0.2, fault="hangup", hangup_after=0.5),  # hangs up mid-message
+    "208": Behaviour(answer_after=0.2, press="1", press_after=0.8),
 }
 
 
@@ -36,6 +38,7 @@ PLAN = {
     "ENG-2": [("voice", "202")],
     "ENG-3": [("voice", "203")],
     "ENG-4": [("voice", "204"), ("voice", "205")],
+    "ENG-5": [("voice", "207"), ("voice", "208")],
 }
 VOICE = {
     "bind_address": "127.0.0.1",
@@ -101,7 +104,9 @@ async def test_a_p2_ladder_reaches_the_crews_by_phone_when_the_radio_is_offline(
                 actor="t",
             )
             assert inc.priority is not None and inc.priority.value == "P2"
-            await gw.dispatch.dispatch(inc.reference, ["ENG-1", "ENG-2", "ENG-3", "ENG-4"], actor="t")
+            await gw.dispatch.dispatch(
+                inc.reference, ["ENG-1", "ENG-2", "ENG-3", "ENG-4", "ENG-5"], actor="t"
+            )
 
             async def states() -> dict[str, DeliveryState | str]:
                 async with gw.store.read() as tx:
@@ -116,10 +121,11 @@ async def test_a_p2_ladder_reaches_the_crews_by_phone_when_the_radio_is_offline(
                     s["ENG-1"] is DeliveryState.ACKNOWLEDGED
                     and s["ENG-3"] is DeliveryState.ACKNOWLEDGED
                     and s["ENG-4"] is DeliveryState.ACKNOWLEDGED
+                    and s["ENG-5"] is DeliveryState.ACKNOWLEDGED
                     and s["ENG-2"] == "declined"
                 )
 
-            await until(settled, "ENG-1, 3 and 4 acknowledged, ENG-2 declined", timeout=45)
+            await until(settled, "ENG-1, 3, 4 and 5 acknowledged, ENG-2 declined", timeout=45)
 
             async def recorded() -> bool:  # every answered call's record, once the call is over
                 async with gw.store.read() as tx:
@@ -159,6 +165,14 @@ async def test_a_p2_ladder_reaches_the_crews_by_phone_when_the_radio_is_offline(
     assert silence["answered_at"] and silence["talk_seconds"] >= 2.0  # the message, then digit_timeout
     assert silence["message_complete"] is True and silence["hung_up_by"] == "callout"
     assert any(e["kind"] == "attempt.evidence" for e in audit)
+    # A hang-up mid-message is the same: sent, its talk time recorded, the ack deadline moves on.
+    assert [(a.address, a.state) for a in attempts["ENG-5"]] == [
+        ("207", DeliveryState.SENT),
+        ("208", DeliveryState.ACKNOWLEDGED),
+    ]
+    cut = attempts["ENG-5"][0].evidence
+    assert (cut["digits"], cut["hung_up_by"], cut["message_complete"]) == ("", "callee", False)
+    assert cut["talk_seconds"] > 0 and cut["sip_status"] == 200
 
 
 async def test_a_worker_killed_mid_call_loses_no_callout_the_engine_calls_again(tmp_path):
