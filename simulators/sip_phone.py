@@ -33,16 +33,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
 
+from simulators.sip_message import ULAW, Message, parse, uri_user
+
 Fault = Literal["none", "busy", "reject", "no_answer", "silent", "hangup"]
-COMPACT = {
-    "v": "via",
-    "f": "from",
-    "t": "to",
-    "i": "call-id",
-    "m": "contact",
-    "l": "content-length",
-    "c": "content-type",
-}
 RATE = 8000
 # RFC 3261 §21: the reason phrases of the final statuses a phone or its PBX refuses a call with.
 REASONS = {
@@ -99,62 +92,6 @@ class _Dialog:
     cseq: int = 1
     last_ts: int | None = None
     task: asyncio.Task[None] | None = None
-
-
-@dataclass
-class Message:
-    start: str
-    headers: list[tuple[str, str]]
-    body: bytes = b""
-
-    def get(self, name: str) -> str | None:
-        for k, v in self.headers:
-            if k == name:
-                return v
-        return None
-
-    def all(self, name: str) -> list[str]:
-        return [v for k, v in self.headers if k == name]
-
-    @property
-    def method(self) -> str:
-        return self.start.split(" ", 1)[0]
-
-
-def parse(data: bytes) -> Message:
-    """RFC 3261 §7: start line, headers (compact forms expanded, folded lines joined), body."""
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("utf-8", "replace").split("\r\n")
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        if line[:1] in (" ", "\t") and headers:
-            headers[-1] = (headers[-1][0], headers[-1][1] + " " + line.strip())
-            continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise ValueError(f"bad header line {line!r}")
-        key = name.strip().lower()
-        key = COMPACT.get(key, key)
-        if key == "via":
-            headers.extend((key, v.strip()) for v in value.split(","))
-        else:
-            headers.append((key, value.strip()))
-    return Message(lines[0], headers, body)
-
-
-def uri_user(start_line: str) -> str:
-    m = re.match(r"\S+ sips?:([^@;> ]+)@", start_line)
-    return m.group(1) if m else ""
-
-
-def ulaw_to_linear(u: int) -> int:
-    """ITU-T G.711 µ-law to 16-bit linear."""
-    u = ~u & 0xFF
-    t = (((u & 0x0F) << 3) + 0x84) << ((u >> 4) & 0x07)
-    return (0x84 - t) if u & 0x80 else (t - 0x84)
-
-
-_ULAW = [ulaw_to_linear(i) for i in range(256)]
 
 
 class SipPhone(asyncio.DatagramProtocol):
@@ -440,7 +377,7 @@ class _Rtp(asyncio.DatagramProtocol):
                 call.samples.extend([0] * gap)
             elif gap != 0:
                 return  # late or reordered: dropped
-        call.samples.extend(_ULAW[b] for b in payload)
+        call.samples.extend(ULAW[b] for b in payload)
         call.packets += 1
         self.d.last_ts = (ts + len(payload)) & 0xFFFFFFFF
 

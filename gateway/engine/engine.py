@@ -351,7 +351,7 @@ class DeliveryEngine:
             if expires <= now:
                 del self._parked[key]
                 self.metrics.garbled.labels(key[0]).inc()
-                log.warning("channel %s: delivery report for %s matches no message", key[0], key[1])
+                log.warning("channel %s: report or evidence for %s matches no message", key[0], key[1])
 
     def _health_reason(self, channel: str) -> str:
         ch = self.channels.get(channel)
