@@ -36,12 +36,13 @@ class FieldEvents:
     async def pump(self, channel: Channel) -> None:
         """Consume one channel's inbound events until cancelled. A bad event never stops the pump.
 
-        Whatever is waiting is applied together: every delivery report in one transaction, then
-        every ack that names its message in one more (a radio's receipt and its ack usually arrive
-        as a pair, and a callout brings hundreds of pairs at once); everything else one event at a
-        time, in order. Reports go first, as they happened first. What was applied, or refused by a
-        domain rule, is confirmed to the channel with `handled` once committed (an MQTT uplink is
-        PUBACKed only then); what could not be stored is not, so the peer sends it again."""
+        Whatever is waiting is applied together: every delivery report (and `AttemptEvidence`) in
+        one transaction, then every ack that names its message in one more (a radio's receipt and
+        its ack usually arrive as a pair, and a callout brings hundreds of pairs at once);
+        everything else one event at a time, in order. Reports go first, as they happened first.
+        What was applied, or refused by a domain rule, is confirmed to the channel with `handled`
+        once committed (an MQTT uplink is PUBACKed only then); what could not be stored is not, so
+        the peer sends it again."""
         channel.hold_until_handled()
         async for batch in channel.event_batches():
             reports = [e for e in batch if isinstance(e, DeliveryReport | AttemptEvidence)]
