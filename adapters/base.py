@@ -32,6 +32,7 @@ from adapters.backoff import reconnect_delays
 from adapters.errors import ChannelError
 
 __all__ = [
+    "AttemptEvidence",
     "Capabilities",
     "Channel",
     "ChannelError",
@@ -105,6 +106,16 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptEvidence:
+    """What a channel learns about a message after it was `sent`, for the attempt its
+    `channel_ref` names: a voice call's talk time, digits and how it ended. Merged into the
+    attempt's evidence and audited (`attempt.evidence`); it changes no state."""
+
+    channel_ref: str
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class InboundText:
     """Free text from the field (SMS reply, APRS message, radio text); parsed by the reply grammar."""
 
@@ -133,7 +144,7 @@ class UnitStatusReport:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
-ChannelEvent = DeliveryReport | InboundText | RadioAck | UnitStatusReport
+ChannelEvent = DeliveryReport | AttemptEvidence | InboundText | RadioAck | UnitStatusReport
 TaskFactory = Callable[[], Coroutine[Any, Any, None]]
 
 log = logging.getLogger(__name__)

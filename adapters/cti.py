@@ -62,6 +62,14 @@ class CtiSource(Component):
         while True:
             yield await self._events.get()
 
+    async def event_batches(self, limit: int = 256) -> AsyncIterator[list[CtiEvent]]:
+        """Call events as they queue up: each batch is everything waiting, up to `limit`."""
+        while True:
+            batch = [await self._events.get()]
+            while len(batch) < limit and not self._events.empty():
+                batch.append(self._events.get_nowait())
+            yield batch
+
     async def answer(self, call_id: str) -> None:
         """Pick up a ringing call on the dispatcher's behalf (sources that can; others refuse)."""
         raise NotImplementedError(f"{self.kind} cannot answer calls")

@@ -2,9 +2,11 @@
 
     python -m benchmarks.cti_sip_bench [--seconds 60] [--rates 10,50,100] [--workers 4]
 
-For each rate: calls handled (answered by the desk, incident on the bus), failed calls (sipp's
-failures, 486 refusals when all lines are busy), and p50/p99 latency from the 200 OK sipp received
-to the incident's screen-pop event on the bus (what the WebSocket streams to the desk). Callers get
+For each rate: calls answered (a 200 OK to sipp's INVITE), handled (answered, and the incident's
+screen-pop on the bus), failed (unanswered, among them 486 refusals when all lines are busy, or
+answered with no incident once the incidents stop coming), how long after sipp's last call the
+last incident came, and p50/p99 latency from the 200 OK sipp received to the incident's
+screen-pop event on the bus (what the WebSocket streams to the desk). Callers get
 distinct numbers, so every call makes an incident. The pjsua2 wheel allows 4 calls at once per
 process, so the desk runs `--workers` worker processes behind its SIP front (adapters/sip/pool.py;
 0: the in-process desk); calls are short (the caller hangs up after 1 ms) and sipp keeps at most
@@ -24,7 +26,7 @@ from pathlib import Path
 from adapters.sip.channel import build
 from gateway.app import Gateway
 from gateway.settings import Settings
-from simulators.sip_calls import Caller, SippCalls
+from simulators.sip_calls import Caller, SippCalls, Traced
 
 
 def pct(values: list[float], p: float) -> float:
@@ -57,25 +59,43 @@ async def run_rate(rate: int, seconds: float, workers: int) -> None:
                 await sipp.wait()
                 messages = sipp.messages()
             elapsed = time.monotonic() - started
-            await asyncio.sleep(1.0)
+            answered = {str(m.header("Call-ID")) for m in messages if _ok_to_invite(m)}
+            # Incidents still being written when sipp is done are late, not lost: wait for them
+            # while they keep coming.
+            done_at, last, progress = time.time(), -1, time.monotonic()
+            while answered - seen.keys() and time.monotonic() - progress < 2.0:
+                if len(seen) != last:
+                    last, progress = len(seen), time.monotonic()
+                await asyncio.sleep(0.05)
+            backlog = max(0.0, max(seen.values(), default=done_at) - done_at)
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
-    oks = {
-        m.header("Call-ID"): m.at
-        for m in messages
-        if m.direction == "received"
-        and m.first_line.startswith("SIP/2.0 200 ")
-        and (m.header("CSeq") or "").endswith("INVITE")
-    }
+    oks = {str(m.header("Call-ID")): m.at for m in messages if _ok_to_invite(m)}
     refused = sum(1 for m in messages if m.direction == "received" and m.first_line.startswith("SIP/2.0 486"))
-    invites = sum(1 for m in messages if m.direction == "sent" and m.first_line.startswith("INVITE "))
+    invites = len(
+        {
+            str(m.header("Call-ID"))
+            for m in messages
+            if m.direction == "sent" and m.first_line.startswith("INVITE ")
+        }
+    )
     lat = [(seen[cid] - at) * 1000 for cid, at in oks.items() if cid in seen]
     handled = len(lat)
     mean = statistics.fmean(lat) if lat else 0.0
     print(
-        f"{rate:>4} calls/s for {elapsed:5.1f} s: {invites} calls, {handled} handled, "
-        f"{invites - handled} failed ({refused} refused busy); 200 OK -> incident on the bus: "
-        f"p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, mean {mean:.1f} ms"
+        f"{rate:>4} calls/s for {elapsed:5.1f} s: {invites} calls, {len(oks)} answered, {handled} handled, "
+        f"{invites - handled} failed ({invites - len(oks)} unanswered, {refused} refused busy, "
+        f"{len(oks) - handled} answered without an incident); last incident {backlog:.2f} s after the "
+        f"last call; 200 OK -> incident on the bus: p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
+        f"mean {mean:.1f} ms"
+    )
+
+
+def _ok_to_invite(m: Traced) -> bool:
+    return (
+        m.direction == "received"
+        and m.first_line.startswith("SIP/2.0 200 ")
+        and (m.header("CSeq") or "").endswith("INVITE")
     )
 
 

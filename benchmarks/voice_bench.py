@@ -4,8 +4,10 @@
 
 The voice channel phones simulated phones (simulators/sip_phone.py) on loopback; each answers
 after 0.2 s and presses 1 one second after answering. Reports callouts completed per minute
-(send to acknowledgement), the most calls up at once, and p50/p99 of send -> answer and
-send -> key 1. Prints figures; asserts nothing.
+(send to acknowledgement), the most calls up at once, p50/p99 of send -> answer (with a line
+to wait for once `--concurrency` calls are up: a call keeps its line while its confirmation
+plays) and send -> key 1, and the talk time from each call's record. Prints figures; asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from adapters.base import OutboundMessage, RadioAck
+from adapters.base import AttemptEvidence, OutboundMessage, RadioAck
 from adapters.errors import ChannelError
 from adapters.voice.channel import VoiceChannel, build
 from simulators.sip_phone import Behaviour, SipPhone
@@ -55,6 +57,8 @@ async def run(callouts: int, workers: int, concurrency: int) -> None:
                 acked: dict[str, float] = {}
                 most = 0
                 failed: list[str] = []
+                talk: list[float] = []  # from each call's record once it ended
+                recorded = asyncio.Event()
                 heard = {u: asyncio.Event() for u in phones}
                 gate = asyncio.Semaphore(concurrency)
 
@@ -81,11 +85,19 @@ async def run(callouts: int, workers: int, concurrency: int) -> None:
                         if isinstance(event, RadioAck):
                             acked[event.address] = time.monotonic()
                             heard[event.address].set()
+                        elif isinstance(event, AttemptEvidence):
+                            talk.append(float(event.evidence["talk_seconds"]))
+                            if len(talk) >= callouts - len(failed):
+                                recorded.set()
 
                 started = time.monotonic()
                 listener = asyncio.create_task(acks())
                 await asyncio.gather(*(one(n, u) for n, u in enumerate(phones)))
                 elapsed = time.monotonic() - started
+                if len(talk) >= len(answered):
+                    recorded.set()
+                with contextlib.suppress(TimeoutError):  # the last calls' records, once they end
+                    await asyncio.wait_for(recorded.wait(), 15)
                 listener.cancel()
     to_ack = [acked[u] - sent_at[u] for u in acked]
     print(
@@ -93,7 +105,8 @@ async def run(callouts: int, workers: int, concurrency: int) -> None:
         f"{len(acked)} acknowledged, {len(failed)} failed, in {elapsed:.1f} s = "
         f"{len(acked) / elapsed * 60:.0f} callouts/min; most calls up at once {most}; "
         f"send -> answer p50 {pct(answered, 50) * 1000:.0f} ms p99 {pct(answered, 99) * 1000:.0f} ms; "
-        f"send -> key 1 p50 {pct(to_ack, 50):.2f} s p99 {pct(to_ack, 99):.2f} s"
+        f"send -> key 1 p50 {pct(to_ack, 50):.2f} s p99 {pct(to_ack, 99):.2f} s; "
+        f"talk time p50 {pct(talk, 50):.2f} s ({len(talk)} call records)"
     )
     for reason in sorted(set(failed)):
         print(f"  failed: {failed.count(reason)} x {reason}")

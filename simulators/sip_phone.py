@@ -11,8 +11,9 @@ the first packet, durations growing every 50 ms, the end packet three times), or
 with `application/dtmf-relay` (`--dtmf info`).
 
 One simulator serves many phones: the user part of the Request-URI picks a phone's behaviour
-(`phones`), else the default. Faults: `busy` (486), `reject` (603), `no_answer` (rings until
-CANCEL), `silent` (answers, never presses), `hangup` (answers, hangs up after `hangup_after`).
+(`phones`), else the default. Faults: `busy` (486, or `status` 600), `reject` (603, or `status`
+404, 484, 403), `no_answer` (rings until CANCEL), `silent` (answers, never presses), `hangup`
+(answers, hangs up after `hangup_after`).
 
     callout simulate phone --port 5080 --press 1 --after 3s --record-dir /tmp/calls
 """
@@ -32,17 +33,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
 
+from simulators.sip_message import ULAW, Message, parse, uri_user
+
 Fault = Literal["none", "busy", "reject", "no_answer", "silent", "hangup"]
-COMPACT = {
-    "v": "via",
-    "f": "from",
-    "t": "to",
-    "i": "call-id",
-    "m": "contact",
-    "l": "content-length",
-    "c": "content-type",
-}
 RATE = 8000
+# RFC 3261 §21: the reason phrases of the final statuses a phone or its PBX refuses a call with.
+REASONS = {
+    403: "Forbidden",
+    404: "Not Found",
+    480: "Temporarily Unavailable",
+    484: "Address Incomplete",
+    486: "Busy Here",
+    600: "Busy Everywhere",
+    603: "Decline",
+}
 T1 = 0.5
 
 
@@ -55,6 +59,7 @@ class Behaviour:
     fault: Fault = "none"
     hangup_after: float = 2.0  # fault "hangup": seconds after the answer
     busy_first: int = 0  # answer 486 Busy Here to this many calls first, then behave as above
+    status: int = 0  # faults busy and reject: the final status (0: 486 for busy, 603 for reject)
 
 
 @dataclass(slots=True)
@@ -87,62 +92,6 @@ class _Dialog:
     cseq: int = 1
     last_ts: int | None = None
     task: asyncio.Task[None] | None = None
-
-
-@dataclass
-class Message:
-    start: str
-    headers: list[tuple[str, str]]
-    body: bytes = b""
-
-    def get(self, name: str) -> str | None:
-        for k, v in self.headers:
-            if k == name:
-                return v
-        return None
-
-    def all(self, name: str) -> list[str]:
-        return [v for k, v in self.headers if k == name]
-
-    @property
-    def method(self) -> str:
-        return self.start.split(" ", 1)[0]
-
-
-def parse(data: bytes) -> Message:
-    """RFC 3261 §7: start line, headers (compact forms expanded, folded lines joined), body."""
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("utf-8", "replace").split("\r\n")
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        if line[:1] in (" ", "\t") and headers:
-            headers[-1] = (headers[-1][0], headers[-1][1] + " " + line.strip())
-            continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise ValueError(f"bad header line {line!r}")
-        key = name.strip().lower()
-        key = COMPACT.get(key, key)
-        if key == "via":
-            headers.extend((key, v.strip()) for v in value.split(","))
-        else:
-            headers.append((key, value.strip()))
-    return Message(lines[0], headers, body)
-
-
-def uri_user(start_line: str) -> str:
-    m = re.match(r"\S+ sips?:([^@;> ]+)@", start_line)
-    return m.group(1) if m else ""
-
-
-def ulaw_to_linear(u: int) -> int:
-    """ITU-T G.711 µ-law to 16-bit linear."""
-    u = ~u & 0xFF
-    t = (((u & 0x0F) << 3) + 0x84) << ((u >> 4) & 0x07)
-    return (0x84 - t) if u & 0x80 else (t - 0x84)
-
-
-_ULAW = [ulaw_to_linear(i) for i in range(256)]
 
 
 class SipPhone(asyncio.DatagramProtocol):
@@ -238,9 +187,8 @@ class SipPhone(asyncio.DatagramProtocol):
         self._send(self._response(msg, 100, "Trying", ""), addr)
         busy_before = sum(1 for c in self.calls if c.user == user) <= behaviour.busy_first
         if behaviour.fault in ("busy", "reject") or busy_before:
-            code, text = (
-                (603, "Decline") if behaviour.fault == "reject" and not busy_before else (486, "Busy Here")
-            )
+            code = 486 if busy_before else behaviour.status or (603 if behaviour.fault == "reject" else 486)
+            text = REASONS.get(code, "Refused")
             call.status = code
             self._send(self._response(msg, code, text, d.to_tag), addr)
             self._finish(d, "phone")
@@ -429,7 +377,7 @@ class _Rtp(asyncio.DatagramProtocol):
                 call.samples.extend([0] * gap)
             elif gap != 0:
                 return  # late or reordered: dropped
-        call.samples.extend(_ULAW[b] for b in payload)
+        call.samples.extend(ULAW[b] for b in payload)
         call.packets += 1
         self.d.last_ts = (ts + len(payload)) & 0xFFFFFFFF
 
@@ -445,6 +393,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fault", choices=["none", "busy", "reject", "no_answer", "silent", "hangup"], default="none"
     )
     parser.add_argument("--hangup-after", default="2s", help="fault hangup: seconds after the answer")
+    parser.add_argument(
+        "--status", type=int, default=0, help="faults busy and reject: the final status, e.g. 600 or 404"
+    )
     parser.add_argument("--record-dir", type=Path, default=None, help="write each call's audio here")
 
 
@@ -460,6 +411,7 @@ async def main(**o: object) -> int:
         dtmf=o["dtmf"],  # type: ignore[arg-type]
         fault=o["fault"],
         hangup_after=_seconds(str(o["hangup_after"])),
+        status=int(str(o.get("status") or 0)),
     )  # type: ignore[arg-type]
     record = o.get("record_dir")
     async with SipPhone(

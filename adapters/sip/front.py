@@ -7,22 +7,28 @@ derived from the caller's so retransmissions map to the same transaction, §16.1
 Max-Forwards minus one (§16.6 step 3); responses from a worker lose our Via (§16.7 step 3) and
 go back to where the request came from. Messages the worker sends itself (its BYE at shutdown)
 reach the caller straight from the worker's Contact; a caller such as sipp that answers them to
-the front is routed by Call-ID too. Every line taken: the INVITE goes to the least busy worker,
-whose pjsua answers 486 Busy Here (§21.4.24) and reports the call offered and ended
-"rejected", as a single desk does. No worker running at all: the front answers 486 itself and
-the pool reports the call the same way.
-Sans-I/O: `FrontRouter.handle(data, source, now)` returns the datagrams to send.
+the front is routed by Call-ID too. Every line taken: the INVITE waits in the front up to
+`HOLD` seconds for a line to free (a caller who hung up a moment ago is often not yet reported
+ended by its worker), its retransmissions dropped meanwhile and a CANCEL answered 200 with 487
+to the INVITE (§9.2); then it goes to the least busy worker, whose pjsua answers 486 Busy Here
+(§21.4.24) and reports the call offered and ended "rejected", as a single desk does. No worker
+running at all: the front answers 486 itself and the pool reports the call the same way.
+Sans-I/O: `FrontRouter.handle(data, source, now)`, `call_ended(call_id, now)` and `expire(now)`
+return the datagrams to send.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 Address = tuple[str, int]
+Out = list[tuple[bytes, Address]]
 LINGER = 32.0  # seconds a finished call's route is kept for late retransmissions (64*T1, §17.1.1.2)
+HOLD = 0.5  # seconds a new INVITE waits for a free line when every line is taken (T1, §17.1.1.2)
 _VIA = re.compile(rb"^(via|v)[ \t]*:", re.I)
 _MAXF = re.compile(rb"^max-forwards[ \t]*:[ \t]*(\d+)", re.I)
 _CALL_ID = re.compile(rb"^(call-id|i)[ \t]*:[ \t]*(.+)$", re.I)
@@ -34,6 +40,16 @@ class Route:
     worker: int
     caller: Address
     ended_at: float | None = None
+
+
+@dataclass(slots=True)
+class Held:
+    """A new INVITE waiting in the front for a free line."""
+
+    lines: list[bytes]
+    body: bytes
+    source: Address
+    since: float
 
 
 @dataclass(slots=True)
@@ -57,24 +73,54 @@ class FrontRouter:
         self._free_lines = free_lines  # [(worker index, free lines)] of running workers
         self._worker_address = workers
         self.routes: dict[bytes, Route] = {}
+        self.held: dict[bytes, Held] = {}  # oldest first
         self.refused: list[Refusal] = []
         self.dropped = 0
+        self._busy: dict[int, int] = {}  # worker -> calls routed to it and not ended
+        self._ended: deque[tuple[float, bytes]] = deque()  # (ended at, Call-ID), oldest first
 
-    def call_ended(self, call_id: str, now: float) -> None:
-        route = self.routes.get(call_id.encode())
+    def call_ended(self, call_id: str, now: float) -> Out:
+        """The worker reported the call over: its line is free (an INVITE held for one goes now)."""
+        self._end(call_id.encode(), now)
+        return self._release(now)
+
+    def _end(self, key: bytes, now: float) -> None:
+        route = self.routes.get(key)
         if route is not None and route.ended_at is None:
             route.ended_at = now
+            self._busy[route.worker] -= 1
+            self._ended.append((now, key))
+
+    def worker_lost(self, worker: int, now: float) -> Out:
+        """A worker died: every call routed to it is over."""
+        for key, route in list(self.routes.items()):
+            if route.worker == worker and route.ended_at is None:
+                self._end(key, now)
+        return self._release(now)
 
     def busy(self, worker: int) -> int:
-        return sum(1 for r in self.routes.values() if r.worker == worker and r.ended_at is None)
+        return self._busy.get(worker, 0)
 
-    def expire(self, now: float) -> None:
-        for key in [
-            k for k, r in self.routes.items() if r.ended_at is not None and now - r.ended_at > LINGER
-        ]:
-            del self.routes[key]
+    def expire(self, now: float) -> Out:
+        """Forget finished calls after LINGER; INVITEs held HOLD seconds go on (to a 486)."""
+        while self._ended and now - self._ended[0][0] > LINGER:
+            ended_at, key = self._ended.popleft()
+            route = self.routes.get(key)
+            if route is not None and route.ended_at == ended_at:
+                del self.routes[key]
+        return self._release(now)
 
-    def handle(self, data: bytes, source: Address, now: float) -> list[tuple[bytes, Address]]:
+    def _release(self, now: float) -> Out:
+        out: Out = []
+        for key, held in list(self.held.items()):
+            worker, free = self._pick()
+            if worker is not None and free <= 0 and now - held.since < HOLD:
+                break
+            del self.held[key]
+            out += self._request(held.lines, held.body, key, held.source, now, waited=True)
+        return out
+
+    def handle(self, data: bytes, source: Address, now: float) -> Out:
         head, sep, body = data.partition(b"\r\n\r\n")
         if not sep or not head.strip():
             if not data.strip():
@@ -91,10 +137,26 @@ class FrontRouter:
         return self._request(lines, body, call_id, source, now)
 
     def _request(
-        self, lines: list[bytes], body: bytes, call_id: bytes, source: Address, now: float
-    ) -> list[tuple[bytes, Address]]:
+        self,
+        lines: list[bytes],
+        body: bytes,
+        call_id: bytes,
+        source: Address,
+        now: float,
+        *,
+        waited: bool = False,
+    ) -> Out:
         route = self.routes.get(call_id)
         method = lines[0].split(b" ", 1)[0]
+        held = self.held.get(call_id)
+        if held is not None:  # an INVITE waiting for a line: its retransmissions wait with it
+            if method != b"CANCEL":
+                return []
+            del self.held[call_id]
+            return [
+                (_reply(lines, 200, b"OK"), source),
+                (_reply(held.lines, 487, b"Request Terminated"), held.source),
+            ]
         if route is None or (method == b"INVITE" and route.ended_at is not None and now - route.ended_at > 1):
             if method != b"INVITE":
                 return (
@@ -102,11 +164,15 @@ class FrontRouter:
                     if method != b"ACK"
                     else []
                 )
-            worker = self._pick()
+            worker, free = self._pick()
             if worker is None:
                 self.refused.append(Refusal(b"\r\n".join(lines) + b"\r\n\r\n" + body, source))
                 return [(_reply(lines, 486, b"Busy Here"), source)]
+            if free <= 0 and not waited:
+                self.held[call_id] = Held(lines, body, source, now)
+                return []
             route = self.routes[call_id] = Route(worker, source)
+            self._busy[worker] = self._busy.get(worker, 0) + 1
         target = self._worker_address(route.worker)
         if target is None:
             return [(_reply(lines, 503, b"Service Unavailable"), source)] if method != b"ACK" else []
@@ -123,6 +189,8 @@ class FrontRouter:
                 continue
             maxf = int(m.group(1))
             if maxf <= 0 and method != b"ACK":
+                if method == b"INVITE":
+                    self._end(call_id, now)  # never reaches a worker: no line taken
                 return [(_reply(lines, 483, b"Too Many Hops"), source)]
             out.append(b"Max-Forwards: %d" % max(0, maxf - 1))
         if maxf is None:
@@ -130,9 +198,7 @@ class FrontRouter:
         route.caller = source if method == b"INVITE" else route.caller
         return [(b"\r\n".join(out) + b"\r\n\r\n" + body, target)]
 
-    def _response(
-        self, lines: list[bytes], body: bytes, call_id: bytes, source: Address
-    ) -> list[tuple[bytes, Address]]:
+    def _response(self, lines: list[bytes], body: bytes, call_id: bytes, source: Address) -> Out:
         route = self.routes.get(call_id)
         if route is None:
             self.dropped += 1
@@ -145,15 +211,16 @@ class FrontRouter:
         target = self._worker_address(route.worker)  # the caller's answer to a worker's request
         return [(b"\r\n".join(lines) + b"\r\n\r\n" + body, target)] if target else []
 
-    def _pick(self) -> int | None:
-        """The running worker with the most free lines. When every line is taken the INVITE still
-        goes to the least busy worker: its pjsua answers 486 and reports the call, as one desk does."""
+    def _pick(self) -> tuple[int | None, int]:
+        """The running worker with the most free lines, and how many. When every line is taken
+        (after HOLD) the INVITE still goes to the least busy worker: its pjsua answers 486 and
+        reports the call, as one desk does."""
         best, most = None, -(10**9)
         for index, lines in self._free_lines():
             free = lines - self.busy(index)
             if free > most:
                 best, most = index, free
-        return best
+        return best, most
 
 
 def _header_call_id(lines: list[bytes]) -> bytes | None:

@@ -97,6 +97,7 @@ class PooledSipSource(CtiSource):
         self.set_health(HealthState.DOWN, "starting desk workers")
         for w in self.workers:
             self.start_task(f"worker-{w.index}", lambda w=w: self._keep_running(w))  # type: ignore[misc]
+        self.start_task("front-clock", self._front_clock)
         self.stack.push_async_callback(self._stop_workers)
         await asyncio.wait_for(self._ready.wait(), 30)
 
@@ -113,11 +114,23 @@ class PooledSipSource(CtiSource):
         if router is None or transport is None:
             return
         now = time.monotonic()
-        for out, target in router.handle(data, source, now):
-            transport.sendto(out, target)
-        while router.refused:
+        self._send(router.handle(data, source, now))
+        self._send(router.expire(now))
+
+    def _send(self, datagrams: list[tuple[bytes, tuple[str, int]]]) -> None:
+        transport, router = self._transport, self.router
+        if transport is not None:
+            for out, target in datagrams:
+                transport.sendto(out, target)
+        while router is not None and router.refused:
             self._report_refused(router.refused.pop(0).raw)
-        router.expire(now)
+
+    async def _front_clock(self) -> None:
+        """INVITEs held for a free line go on after HOLD even when no datagram comes."""
+        while True:
+            await asyncio.sleep(0.05)
+            if self.router is not None and self.router.held:
+                self._send(self.router.expire(time.monotonic()))
 
     def _report_refused(self, raw: bytes) -> None:
         ident = codec.caller_identity(raw.decode("utf-8", "replace"))
@@ -220,7 +233,7 @@ class PooledSipSource(CtiSource):
             if isinstance(event, CallEnded):
                 w.open_calls.pop(event.call_id, None)
                 if self.router is not None:
-                    self.router.call_ended(event.call_id, time.monotonic())
+                    self._send(self.router.call_ended(event.call_id, time.monotonic()))
             else:
                 w.open_calls[event.call_id] = event
             self.emit(event)
@@ -237,9 +250,9 @@ class PooledSipSource(CtiSource):
     def _lost(self, w: DeskWorker) -> None:
         w.port = None
         calls, w.open_calls = w.open_calls, {}
+        if self.router is not None:  # its lines are gone, the calls it never reported too
+            self._send(self.router.worker_lost(w.index, time.monotonic()))
         for event in calls.values():
-            if self.router is not None:
-                self.router.call_ended(event.call_id, time.monotonic())
             self.emit(
                 CallEnded(
                     call_id=event.call_id,

@@ -6,7 +6,9 @@ that the message is `sent`. An unanswered call raises `ChannelError` classified 
 SIP status (adapters/voice/codec.py `classify`). Digits come back through `events()`: "1" as a
 `RadioAck` naming the attempt, any other reply digit as `InboundText` for the one reply grammar
 (gateway/replies.py), each with the evidence `dtmf`, the call id and when it was answered. An
-answered call with no digit stays `sent`, and the ack deadline moves the ladder on.
+answered call with no digit stays `sent`, and the ack deadline moves the ladder on. When an
+answered call ends, `AttemptEvidence` adds its record to the attempt: talk time, digits, who
+hung up and whether the whole message was played.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import asyncio
 import itertools
 import logging
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from adapters.base import (
+    AttemptEvidence,
     Capabilities,
     Channel,
     HealthState,
@@ -124,10 +128,33 @@ class VoiceChannel(Channel):
         elif ev == "digit":
             self._digit(t, str(m.get("digit", "")), str(m.get("method", "")))
         elif ev in ("ended", "lost"):
+            sent = t.answered.done() and not t.answered.cancelled()  # send() returned its receipt
             if not t.answered.done():
                 t.answered.set_result(m)
             if not t.ended.done():
                 t.ended.set_result(m)
+            if sent and t.answered_at is not None:
+                self.emit(AttemptEvidence(channel_ref=t.call_id or t.ref, evidence=self._record(t, m)))
+
+    @staticmethod
+    def _record(t: CallTicket, m: dict[str, Any]) -> dict[str, Any]:
+        """The evidence of an answered call once it is over: talk time, digits, who hung up."""
+        ended_at = float(m.get("at") or time.time())
+        lost = m.get("ev") == "lost"
+        return {
+            "sip_call_id": t.call_id,
+            "sip_status": 200,
+            "answered_at": t.answered_at,
+            "ended_at": ended_at,
+            "talk_seconds": (
+                float(m["talk_seconds"])
+                if "talk_seconds" in m
+                else round(max(0.0, ended_at - (t.answered_at or ended_at)), 3)
+            ),
+            "digits": str(m.get("digits", "".join(t.digits))),
+            "hung_up_by": "worker lost" if lost else str(m.get("hung_up_by") or ""),
+            "message_complete": bool(m.get("message_complete", False)),
+        }
 
     def _digit(self, t: CallTicket, digit: str, method: str) -> None:
         if digit not in codec.DTMF_KEYS:
@@ -210,10 +237,8 @@ class VoiceChannel(Channel):
             reason=str(m.get("reason") or ""),
         )
         evidence |= {"sip_status": status, "sip_reason": m.get("reason")}
-        if verdict.reached:  # answered and ended at once: still answered
-            return SendReceipt(
-                channel_ref=t.call_id or t.ref, evidence=evidence | {"answered_at": t.answered_at}
-            )
+        if verdict.reached:  # answered and ended at once: still answered, the call's record now
+            return SendReceipt(channel_ref=t.call_id or t.ref, evidence=evidence | self._record(t, m))
         raise self.fail(verdict.reason, temporary=verdict.temporary, endpoint=address, **evidence)
 
     async def _free_worker(self) -> WorkerProcess:

@@ -66,6 +66,7 @@ class WorkerProcess:
         self.calls: dict[str, CallTicket] = {}
         self.starts = 0
         self.garbled = 0
+        self.exit_codes: list[int] = []  # of each process, in order (a crash shows here)
 
     @property
     def free(self) -> int:
@@ -104,7 +105,14 @@ class WorkerProcess:
                 data = await proc.stdout.read(65536)
                 if not data:
                     code = await proc.wait()
-                    log.warning("voice worker %d (pid %d) exited with %s", self.index, proc.pid, code)
+                    self.exit_codes.append(code)
+                    log.log(
+                        logging.INFO if code == 0 else logging.WARNING,
+                        "voice worker %d (pid %d) exited with %s",
+                        self.index,
+                        proc.pid,
+                        code,
+                    )
                     return
                 try:
                     messages = decoder.feed(data)

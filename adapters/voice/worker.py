@@ -18,6 +18,7 @@ confirmation and hangs up after it; no digit within `digit_timeout` after the me
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -61,6 +62,8 @@ class Outgoing:
     answered_at: float | None = None  # time.time()
     answered_mono: float | None = None
     message_ends: float | None = None
+    message_started: float | None = None  # monotonic, when the script began to play
+    message_length: float = 0.0
     hangup_at: float | None = None
     digits: str = ""
     confirmed: bool = False
@@ -238,9 +241,9 @@ class Worker:
     def hangup(self, call: VoiceCall, code: int) -> None:
         prm = pj.CallOpParam()
         prm.statusCode = code if code >= 300 else 0
+        call.state.hung_up = True  # nothing more to time; before hangup(), which may end the call at once
         with contextlib.suppress(pj.Error):
             call.hangup(prm)
-        call.state.hung_up = True  # nothing more to time
 
     def reap(self) -> None:
         for call in list(self.calls.values()):
@@ -257,10 +260,14 @@ class Worker:
             deadline = time.monotonic() + 1.0
             while any(not c.state.ended for c in self.calls.values()) and time.monotonic() < deadline:
                 self.ep.libHandleEvents(10)
-        for call in self.calls.values():
-            call.state.players.clear()
+        # Every Call wrapper dies before libDestroy: a wrapper destroyed after it asserts in
+        # pjsua_call_set_user_data and aborts the worker (no loop variable may keep one alive).
+        calls = [*self.calls.values(), *self.graveyard]
         self.calls.clear()
         self.graveyard.clear()
+        while calls:
+            calls.pop().state.players.clear()
+        gc.collect()  # any stray wrapper dies here (pjproject #4353, as on the desk)
         with contextlib.suppress(Exception):
             self.account.shutdown()
         with contextlib.suppress(Exception):
@@ -276,7 +283,9 @@ class Worker:
             emit({"ev": "answered", "ref": s.ref, "call_id": s.call_id, "at": s.answered_at})
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not s.ended:
             s.ended = True
-            talk = round(time.monotonic() - s.answered_mono, 3) if s.answered_mono else 0.0
+            now = time.monotonic()
+            talk = round(now - s.answered_mono, 3) if s.answered_mono else 0.0
+            played = now - s.message_started if s.message_started is not None else 0.0
             emit(
                 {
                     "ev": "ended",
@@ -288,6 +297,9 @@ class Worker:
                     "talk_seconds": talk,
                     "digits": s.digits,
                     "placed": True,
+                    "at": time.time(),
+                    "hung_up_by": "callout" if s.hung_up else "callee",
+                    "message_complete": s.message_started is not None and played >= s.message_length,
                 }
             )
 
@@ -299,7 +311,8 @@ class Worker:
         for i, media in enumerate(info.media):
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 self.play(call, call.getAudioMedia(i), s.audio)
-                s.message_ends = time.monotonic() + wav_seconds(s.audio)
+                s.message_started, s.message_length = time.monotonic(), wav_seconds(s.audio)
+                s.message_ends = s.message_started + s.message_length
                 return
 
     def play(self, call: VoiceCall, sink: Any, path: str) -> None:

@@ -17,11 +17,11 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from adapters.backoff import reconnect_delays
-from adapters.base import Channel, DeliveryReport, HealthState
+from adapters.base import AttemptEvidence, Channel, DeliveryReport, HealthState
 from gateway.clock import Clock
 from gateway.cluster.fence import Fenced
 from gateway.domain.models import Attempt, Delivery
@@ -30,7 +30,7 @@ from gateway.engine import ledger
 from gateway.engine.outcomes import OutcomeRecorder
 from gateway.engine.picking import mark_sending
 from gateway.engine.progress import Finish, Start, Step, Wait
-from gateway.engine.reports import apply_report
+from gateway.engine.reports import Report, add_evidence, apply_report
 from gateway.engine.sending import AddressResolver, Outcome, call_channel
 from gateway.metrics import Metrics
 from gateway.policies.ratelimit import RateLimiter
@@ -78,8 +78,8 @@ class DeliveryEngine:
         self._drained = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
-        # (channel, channel_ref) -> (expires at, delivered, reason, evidence)
-        self._parked: dict[tuple[str, str], tuple[float, bool, str, dict[str, Any]]] = {}
+        # (channel, channel_ref) -> (expires at, the report or evidence waiting for its send)
+        self._parked: dict[tuple[str, str], tuple[float, Report]] = {}
         self.idle = asyncio.Event()
         self.in_service: Callable[[str], bool] = lambda _channel: True
         self.resolve_address: AddressResolver | None = None  # `subject:<id>` endpoints (surveys)
@@ -345,7 +345,7 @@ class DeliveryEngine:
             if expires <= now:
                 del self._parked[key]
                 self.metrics.garbled.labels(key[0]).inc()
-                log.warning("channel %s: delivery report for %s matches no message", key[0], key[1])
+                log.warning("channel %s: report or evidence for %s matches no message", key[0], key[1])
 
     def _health_reason(self, channel: str) -> str:
         ch = self.channels.get(channel)
@@ -431,9 +431,8 @@ class DeliveryEngine:
             parked = self._parked.pop(key, None)
             if parked is None:
                 continue
-            _, delivered, reason, evidence = parked
             try:
-                await self.on_report(key[0], key[1], delivered=delivered, reason=reason, evidence=evidence)
+                await self.on_reports(key[0], [parked[1]])
             except Exception:
                 log.exception("engine: could not apply the parked receipt %s", key[1])
 
@@ -445,9 +444,10 @@ class DeliveryEngine:
         report = DeliveryReport(channel_ref, delivered=delivered, reason=reason, evidence=evidence)
         return (await self.on_reports(channel, [report]))[0]
 
-    async def on_reports(self, channel: str, reports: list[DeliveryReport]) -> list[str]:
-        """Receipts from one channel, in one transaction: each "matched", or "parked" until its
-        send is recorded (a receipt can overtake the record of its own send)."""
+    async def on_reports(self, channel: str, reports: Sequence[Report]) -> list[str]:
+        """Receipts (and later evidence, `AttemptEvidence`) from one channel, in one transaction:
+        each "matched", or "parked" until its send is recorded (a receipt can overtake the record
+        of its own send)."""
         results: list[str] = []
         async for attempt in self.store.retrying(urgent=True):
             async with attempt as tx:
@@ -458,18 +458,16 @@ class DeliveryEngine:
                 now = self.clock.now()
                 for r in reports:
                     if r.channel_ref not in found:
-                        self._parked[(channel, r.channel_ref)] = (
-                            now + PARK_SECONDS,
-                            r.delivered,
-                            r.reason,
-                            r.evidence,
-                        )
+                        self._parked[(channel, r.channel_ref)] = (now + PARK_SECONDS, r)
                         results.append("parked")
                         continue
                     a = batch.by_id[found[r.channel_ref].id]
                     d = batch.deliveries[a.delivery_id]
-                    await apply_report(
-                        tx, d, a, r, caps=caps, attempts=batch.attempts[d.id], now=now, engine=self
-                    )
+                    if isinstance(r, AttemptEvidence):
+                        await add_evidence(tx, d, a, r, now=now)
+                    else:
+                        await apply_report(
+                            tx, d, a, r, caps=caps, attempts=batch.attempts[d.id], now=now, engine=self
+                        )
                     results.append("matched")
         return results

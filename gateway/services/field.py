@@ -7,7 +7,15 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from adapters.base import Channel, ChannelEvent, DeliveryReport, InboundText, RadioAck, UnitStatusReport
+from adapters.base import (
+    AttemptEvidence,
+    Channel,
+    ChannelEvent,
+    DeliveryReport,
+    InboundText,
+    RadioAck,
+    UnitStatusReport,
+)
 from gateway.domain.personal import mask_number
 from gateway.domain.states import UnitStatus
 from gateway.errors import CalloutError
@@ -31,17 +39,22 @@ class FieldEvents:
     async def pump(self, channel: Channel) -> None:
         """Consume one channel's inbound events until cancelled. A bad event never stops the pump.
 
-        Whatever is waiting is applied together: every delivery report in one transaction, then
-        every ack that names its message in one more (a radio's receipt and its ack usually arrive
-        as a pair, and a callout brings hundreds of pairs at once); everything else one event at a
-        time, in order. Reports go first, as they happened first. What was applied, or refused by a
-        domain rule, is confirmed to the channel with `handled` once committed (an MQTT uplink is
-        PUBACKed only then); what could not be stored is not, so the peer sends it again."""
+        Whatever is waiting is applied together: every delivery report (and `AttemptEvidence`) in
+        one transaction, then every ack that names its message in one more (a radio's receipt and
+        its ack usually arrive as a pair, and a callout brings hundreds of pairs at once);
+        everything else one event at a time, in order. Reports go first, as they happened first.
+        What was applied, or refused by a domain rule, is confirmed to the channel with `handled`
+        once committed (an MQTT uplink is PUBACKed only then); what could not be stored is not, so
+        the peer sends it again."""
         channel.hold_until_handled()
         async for batch in channel.event_batches():
-            reports = [e for e in batch if isinstance(e, DeliveryReport)]
+            reports = [e for e in batch if isinstance(e, DeliveryReport | AttemptEvidence)]
             acks = [e for e in batch if isinstance(e, RadioAck) and _names_its_message(e)]
-            rest = [e for e in batch if not isinstance(e, DeliveryReport) and not _names_its_message(e)]
+            rest = [
+                e
+                for e in batch
+                if not isinstance(e, DeliveryReport | AttemptEvidence) and not _names_its_message(e)
+            ]
             if reports:
                 applied = self.core.engine.on_reports(channel.name, reports)
                 await self._guarded(channel, "delivery reports", applied, list(reports))
@@ -81,6 +94,9 @@ class FieldEvents:
                 evidence=event.evidence,
             )
             return "report" if matched == "matched" else "parked"  # the engine counts it if it never matches
+        if isinstance(event, AttemptEvidence):
+            (matched,) = await self.core.engine.on_reports(channel, [event])
+            return "evidence" if matched == "matched" else "parked"
         resource = self.core.resource_at(channel, event.address)
         if isinstance(event, RadioAck):
             if event.message_id is not None and event.message_id.isdigit():

@@ -65,6 +65,11 @@ async def _run(tmp_path: Path, names: list[str]) -> None:
             await until(victim_is_sending, f"node {victim.name} sending mid-stream", timeout=20)
             victim.kill()
             killed_at = time.time()
+            # What it held when it died (it may have claimed more since the poll above); its leases
+            # lapse only after LEASE seconds, so nobody has taken these over yet.
+            held[:] = await cluster.fetch(
+                db, "SELECT id FROM attempts WHERE state = 'sending' AND lease_node = $1", victim.name
+            )
 
             async def settled() -> bool:
                 rows = await cluster.fetch(

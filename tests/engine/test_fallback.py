@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.base import Capabilities, HealthState
+from adapters.base import AttemptEvidence, Capabilities, HealthState
 from gateway.domain.states import DeliveryState, IncidentState
 from tests.support.engine import FIRE, FIRE_P1
 from tests.support.scripted import PERM, TEMP
@@ -196,4 +196,26 @@ async def test_a_receipt_that_overtakes_its_send_is_applied_once_the_send_is_rec
         return (await rig.deliveries(ref))[0].state is DeliveryState.DELIVERED
 
     await until(delivered, "the early receipt applied")
+    assert rig.gw.engine._parked == {}
+
+
+async def test_evidence_after_the_send_is_added_to_its_attempt_and_changes_no_state(rig_factory):
+    rig = await rig_factory(caps={"radio": TWO_WAY})
+    # Evidence that overtakes the record of its send waits for it, as a receipt does.
+    assert await rig.gw.engine.on_reports("radio", [AttemptEvidence("radio-1", {"digits": ""})]) == ["parked"]
+    ref = await dispatch_eng1(rig)
+
+    async def radio_evidence(key: str) -> bool:
+        (radio,) = [a for a in await rig.attempts(ref) if a.channel == "radio"]
+        return key in radio.evidence
+
+    await until(lambda: radio_evidence("digits"), "the parked evidence applied once the send is recorded")
+    rig.ch["radio"].emit(AttemptEvidence(channel_ref="radio-1", evidence={"talk_seconds": 12.5}))
+    await until(lambda: radio_evidence("talk_seconds"), "the evidence applied")
+    await rig.settle()
+    (radio,) = [a for a in await rig.attempts(ref) if a.channel == "radio"]
+    assert radio.channel_ref == "radio-1" and radio.evidence["scripted_ref"] == "radio-1"
+    assert (radio.evidence["digits"], radio.evidence["talk_seconds"]) == ("", 12.5)
+    assert (radio.state, radio.closed_reason) == (DeliveryState.SENT, None)
+    assert (await rig.kinds(ref)).count("attempt.evidence") == 2
     assert rig.gw.engine._parked == {}

@@ -87,7 +87,7 @@ def test_final_statuses_are_classified_as_the_issue_says(status, answered, reach
 
 def test_the_phone_simulators_g711_decoder_matches_the_reference_values():
     # ITU-T G.711 µ-law: 0xFF and 0x7F are the two zeros, 0x00 and 0x80 the extremes (±32124).
-    from simulators.sip_phone import ulaw_to_linear
+    from simulators.sip_message import ulaw_to_linear
 
     assert ulaw_to_linear(0xFF) == 0 and ulaw_to_linear(0x7F) == 0
     assert ulaw_to_linear(0x00) == -32124 and ulaw_to_linear(0x80) == 32124
