@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from gateway.domain.states import Classification, DeliveryMode, Priority
 from gateway.schedules import SCHEDULE_CHANNEL
+from gateway.settings_positions import Gazetteer, PositionSettings
 from gateway.settings_sections import (
     CategoryPractice,
     Hazard,
@@ -337,6 +338,8 @@ class Settings(BaseSettings):
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
     schedules: list[ScheduleConfig] = Field(default_factory=list)
     hazards: list[Hazard] = Field(default_factory=list)
+    positions: PositionSettings = Field(default_factory=PositionSettings)
+    gazetteer: Gazetteer = Field(default_factory=Gazetteer)
 
     @classmethod
     def settings_customise_sources(
