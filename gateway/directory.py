@@ -20,8 +20,8 @@ transaction read, which may be older than one applied since, and never puts it b
 from __future__ import annotations
 
 import bisect
-import heapq
 import dataclasses
+import heapq
 from collections.abc import Collection, Iterable, Sequence
 
 from gateway.domain.models import Position, Resource

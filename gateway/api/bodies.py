@@ -41,6 +41,8 @@ Lessons = Annotated[str, Field(max_length=20000)]
 Number = Annotated[str, Field(max_length=40), AfterValidator(normalise_number)]
 Name = Annotated[str, Field(max_length=200)]
 Level = Annotated[int, Field(ge=1, le=9)]  # the configured matrix's bounds are the service's check
+Latitude = Annotated[float, Field(ge=-90, le=90)]  # WGS 84 degrees
+Longitude = Annotated[float, Field(ge=-180, le=180)]
 
 
 class Body(BaseModel):
@@ -64,6 +66,9 @@ class IncidentFields(Body):
     caller_name: Name | None = None
     called_number: Number | None = None
     desk: Short | None = None
+    # The location's coordinates, where the form knows them; else the gazetteer may give them.
+    lat: Latitude | None = None
+    lon: Longitude | None = None
 
 
 class IncidentCreate(IncidentFields):
@@ -137,6 +142,16 @@ class InboundStatus(Body):
     status: UnitStatus
 
 
+class InboundPosition(Body):
+    """A fix from the field app: degrees, and when it was taken (`observed_at`, epoch seconds)."""
+
+    type: Literal["position"]
+    address: Short
+    lat: Latitude
+    lon: Longitude
+    observed_at: Annotated[float, Field(ge=0)] | None = None
+
+
 class InboundReport(Body):
     type: Literal["report"]
     channel_ref: Short
@@ -148,5 +163,6 @@ INBOUND: dict[str, type[Body]] = {
     "reply": InboundReply,
     "ack": InboundAck,
     "status": InboundStatus,
+    "position": InboundPosition,
     "report": InboundReport,
 }

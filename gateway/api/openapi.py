@@ -135,7 +135,7 @@ OPS = [
         "post",
         "/api/v1/channels/{name}/inbound",
         "channel-inbound",
-        "Inbound traffic from an HTTP device",
+        "Inbound traffic from an HTTP device (reply, ack, status, position, report)",
         V.Anything,
         body=B.InboundReply,
         auth="secret",

@@ -28,6 +28,8 @@ class IncidentView(View):
     state: str
     nature: str | None
     location: str | None
+    lat: float | None  # the location's coordinates (form or gazetteer)
+    lon: float | None
     category: str | None
     classification: str | None
     impact: int | None
@@ -63,6 +65,7 @@ class ResourceView(View):
     capabilities: list[str]
     status: str
     contact_plan: list[dict[str, Any]]
+    position: dict[str, Any] | None  # the last fix: lat, lon, observed_at, source (or null)
 
 
 class ChannelView(View):

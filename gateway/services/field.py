@@ -1,4 +1,4 @@
-"""Inbound traffic from the field: delivery reports, acks, replies and unit status, from every
+"""Inbound traffic from the field: delivery reports, acks, replies, unit status and positions, from every
 channel, mapped onto the same events (docs/architecture.md: one acknowledgement grammar)."""
 
 from __future__ import annotations
@@ -7,23 +7,35 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from adapters.base import Channel, ChannelEvent, DeliveryReport, InboundText, RadioAck, UnitStatusReport
+from adapters.base import (
+    Channel,
+    ChannelEvent,
+    DeliveryReport,
+    InboundText,
+    PositionReport,
+    RadioAck,
+    UnitStatusReport,
+)
 from gateway.domain.personal import mask_number
 from gateway.domain.states import UnitStatus
 from gateway.errors import CalloutError
 from gateway.replies import Reply, ReplyKind, parse_reply
 from gateway.services.acks import AckService, FieldAck
 from gateway.services.core import Core
+from gateway.services.positions import PositionService
 from gateway.services.unit_status import UnitStatusService
 
 log = logging.getLogger(__name__)
 
 
 class FieldEvents:
-    def __init__(self, core: Core, acks: AckService, units: UnitStatusService) -> None:
+    def __init__(
+        self, core: Core, acks: AckService, units: UnitStatusService, positions: PositionService
+    ) -> None:
         self.core = core
         self.acks = acks
         self.units = units
+        self.positions = positions
 
     async def pump(self, channel: Channel) -> None:
         """Consume one channel's inbound events until cancelled. A bad event never stops the pump.
@@ -122,6 +134,16 @@ class FieldEvents:
                 urgent=True,
             )
             return f"status {status.value}"
+        if isinstance(event, PositionReport):
+            return await self.positions.report(
+                resource,
+                event.lat,
+                event.lon,
+                observed_at=event.observed_at,
+                source=channel,
+                actor=f"field:{resource}",
+                evidence=event.evidence,
+            )
         return "ignored"
 
     async def _resource_ack(self, channel: str, event: RadioAck) -> str:
