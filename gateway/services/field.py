@@ -101,6 +101,8 @@ class FieldEvents:
                 if ok:
                     return "ack"
             return await self._resource_ack(channel, event)
+        if resource is None and isinstance(event, PositionReport):
+            return "position of a station not ours"  # APRS: every station on the air beacons
         if resource is None:
             return await self._unmatched(channel, type(event).__name__, event.address)
         if isinstance(event, InboundText):
