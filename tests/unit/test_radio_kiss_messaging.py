@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.base import PositionReport, DeliveryReport, InboundText
+from adapters.base import DeliveryReport, InboundText, PositionReport
 from adapters.radio_kiss.aprs import (
     AprsAck,
     AprsError,
