@@ -5,7 +5,8 @@ Contract (README, "webhook channel"): callout POSTs `{"message_id", "address", "
 "incident", "priority", "needs_ack", "purpose"}` to `/<channel>/<address>`; the app replies by
 POSTing `{"type": "reply", "address", "text"}` to `<callout>/api/v1/channels/<channel>/inbound`
 with the header `X-Callout-Secret`; the phone's GPS goes the same way as
-`{"type": "position", "address", "lat", "lon", "observed_at"}` (`send_position`). Written from that contract; it imports nothing of adapters.
+`{"type": "position", "address", "lat", "lon", "observed_at"}` (`send_position`). Written from
+that contract; it imports nothing of adapters.
 
 Behaviours per address (fault injection): `walk` (ack, then en route, on scene, clear), `ack`,
 `silent` (accepts, never answers), `reject` (HTTP 404: no such device), `fail` (HTTP 503), `decline`,
