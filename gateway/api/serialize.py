@@ -112,7 +112,7 @@ def audit_event(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def resource(r: Resource) -> dict[str, Any]:
+def resource(r: Resource, *, max_age: float | None = None) -> dict[str, Any]:
     return {
         "id": r.id,
         "name": r.name,
@@ -123,15 +123,19 @@ def resource(r: Resource) -> dict[str, Any]:
         "current_incident": r.current_incident,
         "priorities": [p.value for p in r.priorities],
         "contact_plan": [{"channel": e.channel, "address": e.address} for e in r.contact_plan],
-        "position": position(r.position),
+        "position": position(r.position, max_age),
     }
 
 
-def position(p: Position | None) -> dict[str, Any] | None:
-    """A unit's last fix; the board works out its age from `observed_at`."""
+def position(p: Position | None, max_age: float | None = None) -> dict[str, Any] | None:
+    """A unit's last fix; the board works out its age from `observed_at`, and from `stale_at`
+    (observed_at + `[positions] max_age`) when the recommendation stops counting it as fresh."""
     if p is None:
         return None
-    return {"lat": p.lat, "lon": p.lon, "observed_at": iso(p.observed_at), "source": p.source}
+    out = {"lat": p.lat, "lon": p.lon, "observed_at": iso(p.observed_at), "source": p.source}
+    if max_age is not None:
+        out["stale_at"] = iso(p.observed_at + max_age)
+    return out
 
 
 def channel(ch: Channel) -> dict[str, Any]:

@@ -65,7 +65,7 @@ class ResourceView(View):
     capabilities: list[str]
     status: str
     contact_plan: list[dict[str, Any]]
-    position: dict[str, Any] | None  # the last fix: lat, lon, observed_at, source (or null)
+    position: dict[str, Any] | None  # the last fix: lat, lon, observed_at, source, stale_at (or null)
 
 
 class ChannelView(View):

@@ -31,6 +31,7 @@ async def test_a_fix_from_the_field_app_shows_on_the_resource(api: Api) -> None:
         "lon": -0.12,
         "observed_at": "2001-09-09T01:46:40.000Z",
         "source": "hook",
+        "stale_at": "2001-09-09T01:51:40.000Z",  # [positions] max_age, 300 s by default
     }
     assert next(u for u in units.body if u["id"] == "ENG-1")["position"] is None
     r = await _post(api, {"type": "position", "address": "unknown", "lat": 0.0, "lon": 0.0})
