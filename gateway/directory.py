@@ -30,11 +30,11 @@ from gateway.triage import (
     Recommendation,
     Scene,
     channel_count,
-    rank_key,
     recommend,
     recommendation_for,
     status_tier,
     unique_capabilities,
+    whereabouts,
 )
 
 # An entry in a ranked list: (tier, -channels, id), so list order is the ranking order.
@@ -125,23 +125,26 @@ class ResourceDirectory:
         wanted = [c.casefold() for c in required]
         lists = [self._ranked.get(k, []) for k in wanted] or [self._ranked.get(ANY, [])]
         shortest = min(lists, key=len)
-        picked: list[Resource] = []
+        picked: list[tuple[Entry, Resource]] = []
         done_tier = -1
-        for tier, _channels, rid in shortest:
+        for entry in shortest:
+            tier, _channels, rid = entry
             if len(picked) >= count and (scene is None or tier > done_tier):
                 break
             if rid in exclude:
                 continue
             unit = self._units[rid]
-            entry = self._entry[rid]
-            assert entry is not None
-            if priority in unit.priorities and all(k in entry[1] for k in wanted):
-                picked.append(unit)
+            keys = self._entry[rid]
+            assert keys is not None
+            if priority in unit.priorities and all(k in keys[1] for k in wanted):
+                picked.append((entry, unit))
                 done_tier = tier  # with a scene, the rest of this tier may be nearer
         if len(picked) >= count:
-            if scene is not None:
-                picked = heapq.nsmallest(count, picked, key=lambda u: rank_key(u, required, scene))
-            return [recommendation_for(u, required, scene) for u in picked[:count]]
+            units = [u for _, u in picked]
+            if scene is not None:  # full matches all: recommend's rank without the missing count
+                by_place = [((e[0], *whereabouts(u, scene)[:2], e[1], e[2]), u) for e, u in picked]
+                units = [u for _, u in heapq.nsmallest(count, by_place, key=lambda x: x[0])]
+            return [recommendation_for(u, required, scene) for u in units[:count]]
         # Too few full matches: the full ranking (partial matches come after the full ones).
         units = self.all()
         return recommend(

@@ -166,17 +166,22 @@ def _unique(words: Sequence[str]) -> list[str]:
     return out
 
 
+def whereabouts(resource: Resource, scene: Scene | None) -> tuple[int, float, float]:
+    """(fresh, stale or unlocated; metres from the scene; age of the fix in seconds): the part
+    of the ranking a scene adds. Without a scene every unit counts as fresh and at the scene."""
+    fix = resource.position
+    if scene is None:
+        return _FRESH, 0.0, 0.0
+    if fix is None:
+        return _UNLOCATED, 0.0, 0.0
+    age = max(0.0, scene.now - fix.observed_at)  # a fix "from the future": a clock ahead
+    place = _FRESH if age <= scene.max_age else _STALE
+    return place, distance_m(scene.lat, scene.lon, fix.lat, fix.lon), age
+
+
 def _candidate(resource: Resource, required: list[str], scene: Scene | None = None) -> _Candidate:
     own = {c.strip().casefold() for c in resource.capabilities}
-    place, distance, age = _FRESH, 0.0, 0.0
-    fix = resource.position
-    if scene is not None:
-        if fix is None:
-            place = _UNLOCATED
-        else:
-            distance = distance_m(scene.lat, scene.lon, fix.lat, fix.lon)
-            age = max(0.0, scene.now - fix.observed_at)  # a fix "from the future": a clock ahead
-            place = _FRESH if age <= scene.max_age else _STALE
+    place, distance, age = whereabouts(resource, scene)
     return _Candidate(
         resource=resource,
         has=tuple(c for c in required if c.casefold() in own),
@@ -233,13 +238,6 @@ def recommendation_for(resource: Resource, required: list[str], scene: Scene | N
     """What `recommend` says of one candidate (its score and rationale), for callers that
     choose candidates by an index rather than a scan (gateway/directory.py)."""
     return _recommendation(_candidate(resource, required, scene), len(required), scene)
-
-
-def rank_key(
-    resource: Resource, required: list[str], scene: Scene | None
-) -> tuple[int, int, int, float, int, str]:
-    """The sort key `recommend` ranks a candidate by (lower first)."""
-    return _candidate(resource, required, scene).rank()
 
 
 def _recommendation(c: _Candidate, required: int, scene: Scene | None) -> Recommendation:
