@@ -105,13 +105,14 @@ class IncidentService:
         unknown = set(fields) - set(EDITABLE)
         if unknown:
             raise ValidationFailed(dict.fromkeys(sorted(unknown), "not an editable field"))
-        fields = self.locate(fields)
         async for attempt in self.core.store.retrying():
             async with attempt as tx:
                 inc = await tx.get_incident(ref, for_update=True)
                 if inc.state in (S.CLOSED, S.CANCELLED) and set(fields) != {"lessons"}:
                     raise ValidationFailed({"state": f"a {inc.state.value} incident can only take lessons"})
-                changed = {k: v for k, v in fields.items() if getattr(inc, k) != v}
+                moved = "location" in fields and fields["location"] != inc.location
+                located = self.locate(fields) if moved else fields  # the same place keeps its coordinates
+                changed = {k: v for k, v in located.items() if getattr(inc, k) != v}
                 for k, v in changed.items():
                     setattr(inc, k, v)
                 inc.updated_at = self.core.clock.now()
