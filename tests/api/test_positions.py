@@ -54,6 +54,10 @@ async def test_incident_coordinates_from_the_form_or_the_gazetteer(tmp_path: Pat
         assert (inc["lat"], inc["lon"]) == (51.4, -0.3)  # the gazetteer
         inc = await api.create(location="a field off the A1", lat=52.0, lon=-0.25)
         assert (inc["lat"], inc["lon"]) == (52.0, -0.25)  # the form
+        same = await api.call(
+            "PATCH", f"/api/v1/incidents/{inc['reference']}", json={"location": "a field off the A1"}
+        )
+        assert (same.body["lat"], same.body["lon"]) == (52.0, -0.25)  # the same place keeps the form's
         r = await api.call(
             "PATCH", f"/api/v1/incidents/{inc['reference']}", json={"location": "2 High Street"}
         )
