@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, field_validator
 
 from gateway.domain.states import UnitStatus
 from gateway.errors import ValidationFailed
@@ -166,3 +166,13 @@ INBOUND: dict[str, type[Body]] = {
     "position": InboundPosition,
     "report": InboundReport,
 }
+
+
+class InboundBody(RootModel[InboundReply | InboundAck | InboundStatus | InboundPosition | InboundReport]):
+    """What `POST /api/v1/channels/{name}/inbound` takes, one of the INBOUND bodies by `type` (for
+    the API description; the handler picks the model from `type` itself)."""
+
+    root: Annotated[
+        InboundReply | InboundAck | InboundStatus | InboundPosition | InboundReport,
+        Field(discriminator="type"),
+    ]

@@ -137,7 +137,7 @@ OPS = [
         "channel-inbound",
         "Inbound traffic from an HTTP device (reply, ack, status, position, report)",
         V.Anything,
-        body=B.InboundReply,
+        body=B.InboundBody,
         auth="secret",
     ),
     Op(
