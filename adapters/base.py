@@ -4,7 +4,7 @@ and the lifecycle skeleton that channels and CTI sources share.
 A channel is an async context manager. `send` hands one message to the device or network and
 returns a receipt, or raises `ChannelError` saying whether the failure is temporary (retry on the
 same channel) or permanent (move to the next endpoint). Inbound traffic (delivery reports, replies,
-acks, unit status) arrives through the async iterator `events()` (or `event_batches()`), and
+acks, unit status, positions) arrives through the async iterator `events()` (or `event_batches()`), and
 health changes through `health_changes()`. A consumer that stores events calls
 `hold_until_handled()` once and `handled(events)` after each commit, so a channel confirms an
 event to its peer (an MQTT PUBACK) only once it is stored.
@@ -44,6 +44,7 @@ __all__ = [
     "HealthState",
     "InboundText",
     "OutboundMessage",
+    "PositionReport",
     "RadioAck",
     "SendReceipt",
     "UnitStatusReport",
@@ -144,7 +145,19 @@ class UnitStatusReport:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
-ChannelEvent = DeliveryReport | AttemptEvidence | InboundText | RadioAck | UnitStatusReport
+@dataclass(frozen=True, slots=True)
+class PositionReport:
+    """A unit's position fix (an APRS position report, a radio's GPS, the field app): WGS 84
+    degrees, and when the fix was taken (epoch seconds) where the report says; None: on receipt."""
+
+    address: str
+    lat: float
+    lon: float
+    observed_at: float | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+ChannelEvent = DeliveryReport | AttemptEvidence | InboundText | RadioAck | UnitStatusReport | PositionReport
 TaskFactory = Callable[[], Coroutine[Any, Any, None]]
 
 log = logging.getLogger(__name__)

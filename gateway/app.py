@@ -39,6 +39,7 @@ from gateway.services.escalation import EscalationService
 from gateway.services.field import FieldEvents
 from gateway.services.incidents import IncidentService
 from gateway.services.merge import MergeService
+from gateway.services.positions import PositionService
 from gateway.services.practice import PracticeService
 from gateway.services.privacy import PrivacyService
 from gateway.services.stand_down import StandDownService
@@ -161,7 +162,8 @@ class Gateway:
             self.acks = AckService(self.core, self.incidents, self.units)
             self.stand_down = StandDownService(self.core, self.incidents, self.units)
             self.merge = MergeService(self.core, self.incidents, self.units)
-            self.field = FieldEvents(self.core, self.acks, self.units)
+            self.positions = PositionService(self.core)
+            self.field = FieldEvents(self.core, self.acks, self.units, self.positions)
             self.escalation = EscalationService(self.core, self.dispatch)
             self.cti = CtiService(self.core, self.incidents)
             self.privacy = PrivacyService(self.settings, self.store, self.clock)

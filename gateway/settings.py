@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from gateway.domain.states import Classification, DeliveryMode, Priority
 from gateway.schedules import SCHEDULE_CHANNEL
+from gateway.settings_positions import Gazetteer, PositionSettings
 from gateway.settings_sections import (
     CategoryPractice,
     Hazard,
@@ -343,6 +344,8 @@ class Settings(BaseSettings):
     hazards: list[Hazard] = Field(default_factory=list)
     updates: UpdateSettings = Field(default_factory=UpdateSettings)
     survey: SurveySettings = Field(default_factory=SurveySettings)
+    positions: PositionSettings = Field(default_factory=PositionSettings)
+    gazetteer: Gazetteer = Field(default_factory=Gazetteer)
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from gateway.domain.models import Incident, Resource
 from gateway.domain.states import Classification, Priority, UnitStatus
+from gateway.policies.geo import describe_age, describe_distance, distance_m
 from gateway.policies.hazards import words
 from gateway.settings import ClassificationRule
 from gateway.settings_sections import CategoryPractice
@@ -123,6 +124,22 @@ class Recommendation:
     rationale: str
 
 
+@dataclass(frozen=True, slots=True)
+class Scene:
+    """Where the incident is and when it is asked: a recommendation for it weighs each unit's
+    distance (great circle) and the age of its position. `max_age`: seconds a fix is fresh."""
+
+    lat: float
+    lon: float
+    now: float
+    max_age: float
+
+
+# Where a unit stands for a scene, best first: a fresh fix, a stale one, none.
+_FRESH, _STALE, _UNLOCATED = 0, 1, 2
+_HALF_SCORE_DISTANCE = 5000.0  # metres at which distance gives half its score points
+
+
 @dataclass(frozen=True)
 class _Candidate:
     resource: Resource
@@ -130,9 +147,12 @@ class _Candidate:
     missing: tuple[str, ...]
     tier: int
     channels: int
+    place: int = _FRESH  # _FRESH for every unit when there is no scene: the ranking is unchanged
+    distance: float = 0.0  # metres from the scene
+    age: float = 0.0  # seconds since the fix
 
-    def rank(self) -> tuple[int, int, int, str]:
-        return len(self.missing), self.tier, -self.channels, self.resource.id
+    def rank(self) -> tuple[int, int, int, float, int, str]:
+        return len(self.missing), self.tier, self.place, self.distance, -self.channels, self.resource.id
 
 
 def _unique(words: Sequence[str]) -> list[str]:
@@ -146,23 +166,53 @@ def _unique(words: Sequence[str]) -> list[str]:
     return out
 
 
-def _candidate(resource: Resource, required: list[str]) -> _Candidate:
+def whereabouts(resource: Resource, scene: Scene | None) -> tuple[int, float, float]:
+    """(fresh, stale or unlocated; metres from the scene; age of the fix in seconds): the part
+    of the ranking a scene adds. Without a scene every unit counts as fresh and at the scene."""
+    fix = resource.position
+    if scene is None:
+        return _FRESH, 0.0, 0.0
+    if fix is None:
+        return _UNLOCATED, 0.0, 0.0
+    age = max(0.0, scene.now - fix.observed_at)  # a fix "from the future": a clock ahead
+    place = _FRESH if age <= scene.max_age else _STALE
+    return place, distance_m(scene.lat, scene.lon, fix.lat, fix.lon), age
+
+
+def _candidate(resource: Resource, required: list[str], scene: Scene | None = None) -> _Candidate:
     own = {c.strip().casefold() for c in resource.capabilities}
+    place, distance, age = whereabouts(resource, scene)
     return _Candidate(
         resource=resource,
         has=tuple(c for c in required if c.casefold() in own),
         missing=tuple(c for c in required if c.casefold() not in own),
         tier=_STATUS_TIER.get(resource.status, _BUSY_TIER),
         channels=len({endpoint.channel for endpoint in resource.contact_plan}),
+        place=place,
+        distance=distance,
+        age=age,
     )
 
 
-def _score(candidate: _Candidate, required: int) -> float:
-    """0..1, ordered exactly like the ranking: capabilities, then status, then channel diversity."""
-    status_points = _BUSY_TIER - candidate.tier
+def _reach_points(candidate: _Candidate, scene: Scene | None) -> float:
+    """0..4 (_SCORE_CHANNELS) within a status tier. Without a scene: channel diversity. With one:
+    a fresh fix 3..4 and a stale one 1..2, nearer higher; no fix 0..1 by channel diversity."""
     channel_points = min(candidate.channels, _SCORE_CHANNELS)
+    if scene is None:
+        return channel_points
+    if candidate.place == _UNLOCATED:
+        return 0.99 * channel_points / _SCORE_CHANNELS
+    nearness = _HALF_SCORE_DISTANCE / (_HALF_SCORE_DISTANCE + candidate.distance)  # 1 at the scene
+    return (3.0 if candidate.place == _FRESH else 1.0) + 0.99 * nearness
+
+
+def _score(candidate: _Candidate, required: int, scene: Scene | None = None) -> float:
+    """0..1, ordered like the ranking: capabilities, then status, then (for a scene) a fresh fix,
+    a stale one, none, nearer first, else channel diversity."""
+    status_points = _BUSY_TIER - candidate.tier
+    channel_points = _reach_points(candidate, scene)
     per_capability = (_BUSY_TIER + 1) * (_SCORE_CHANNELS + 1)
-    points = (required - len(candidate.missing)) * per_capability
+    points: float = (required - len(candidate.missing)) * per_capability
     points += status_points * (_SCORE_CHANNELS + 1) + channel_points
     best = required * per_capability + _BUSY_TIER * (_SCORE_CHANNELS + 1) + _SCORE_CHANNELS
     return round(points / best, 3)
@@ -184,18 +234,33 @@ def channel_count(resource: Resource) -> int:
     return len({endpoint.channel for endpoint in resource.contact_plan})
 
 
-def recommendation_for(resource: Resource, required: list[str]) -> Recommendation:
+def recommendation_for(resource: Resource, required: list[str], scene: Scene | None = None) -> Recommendation:
     """What `recommend` says of one candidate (its score and rationale), for callers that
     choose candidates by an index rather than a scan (gateway/directory.py)."""
-    c = _candidate(resource, required)
-    return Recommendation(resource_id=resource.id, score=_score(c, len(required)), rationale=_rationale(c))
+    return _recommendation(_candidate(resource, required, scene), len(required), scene)
+
+
+def _recommendation(c: _Candidate, required: int, scene: Scene | None) -> Recommendation:
+    return Recommendation(
+        resource_id=c.resource.id, score=_score(c, required, scene), rationale=_rationale(c, scene)
+    )
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _rationale(candidate: _Candidate) -> str:
+def _whereabouts(candidate: _Candidate) -> str:
+    """ "1.4 km, position 40 s old", "stale", or "no position"."""
+    if candidate.place == _UNLOCATED:
+        return "no position"
+    fix = candidate.resource.position
+    assert fix is not None
+    stale = ", stale" if candidate.place == _STALE else ""
+    return f"{describe_distance(candidate.distance)}, position {describe_age(candidate.age)} old{stale}"
+
+
+def _rationale(candidate: _Candidate, scene: Scene | None = None) -> str:
     resource = candidate.resource
     if candidate.tier == _BUSY_TIER:
         status = f"busy ({resource.status.value.replace('_', ' ')})"
@@ -210,7 +275,8 @@ def _rationale(candidate: _Candidate) -> str:
     if not candidate.has and not candidate.missing:
         phrases.append("no capability required")
     reach = f"{_plural(len(resource.contact_plan), 'endpoint')} on {_plural(candidate.channels, 'channel')}"
-    return f"{resource.id}: {', '.join(phrases)}; {reach}"
+    where = f"; {_whereabouts(candidate)}" if scene is not None else ""
+    return f"{resource.id}: {', '.join(phrases)}{where}; {reach}"
 
 
 def recommend(
@@ -220,20 +286,23 @@ def recommend(
     priority: Priority,
     count: int,
     exclude: Collection[str] = (),
+    scene: Scene | None = None,
 ) -> list[Recommendation]:
     """At most `count` resources for an incident, best first, each with a score and a rationale.
 
     Candidates: not in `exclude`, able to take `priority`, and neither unavailable nor out of
     service. Ranking: fewest missing capabilities (full matches first, so a partial match is only
     offered when full ones run out), then available, returning, busy (dispatched, en route, on
-    scene), then more distinct channels in the contact plan, then id.
+    scene); then, when the incident's coordinates are known (`scene`), units with a fresh
+    position, then a stale one, each nearest first, then units without one; then more distinct
+    channels in the contact plan, then id.
     """
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
     required = _unique(capabilities)
     candidates = sorted(
         (
-            _candidate(resource, required)
+            _candidate(resource, required, scene)
             for resource in resources
             if resource.id not in exclude
             and priority in resource.priorities
@@ -241,7 +310,4 @@ def recommend(
         ),
         key=_Candidate.rank,
     )
-    return [
-        Recommendation(resource_id=c.resource.id, score=_score(c, len(required)), rationale=_rationale(c))
-        for c in candidates[:count]
-    ]
+    return [_recommendation(c, len(required), scene) for c in candidates[:count]]

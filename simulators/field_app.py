@@ -4,7 +4,9 @@ answers like a crew member would, through callout's inbound API.
 Contract (README, "webhook channel"): callout POSTs `{"message_id", "address", "text", "parts",
 "incident", "priority", "needs_ack", "purpose"}` to `/<channel>/<address>`; the app replies by
 POSTing `{"type": "reply", "address", "text"}` to `<callout>/api/v1/channels/<channel>/inbound`
-with the header `X-Callout-Secret`. Written from that contract; it imports nothing of adapters.
+with the header `X-Callout-Secret`; the phone's GPS goes the same way as
+`{"type": "position", "address", "lat", "lon", "observed_at"}` (`send_position`). Written from
+that contract; it imports nothing of adapters.
 
 Behaviours per address (fault injection): `walk` (ack, then en route, on scene, clear), `ack`,
 `silent` (accepts, never answers), `reject` (HTTP 404: no such device), `fail` (HTTP 503), `decline`,
@@ -130,6 +132,20 @@ class FieldApp:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return web.json_response(answer)
+
+    async def send_position(
+        self, channel: str, address: str, lat: float, lon: float, observed_at: float | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """The crew's phone reports its GPS fix; returns callout's HTTP status and answer."""
+        body: dict[str, Any] = {"type": "position", "address": address, "lat": lat, "lon": lon}
+        if observed_at is not None:
+            body["observed_at"] = observed_at
+        async with self._session.post(
+            f"{self.callout}/api/v1/channels/{channel}/inbound",
+            json=body,
+            headers={"X-Callout-Secret": self.secret},
+        ) as resp:
+            return resp.status, await resp.json()
 
     async def _answer(self, channel: str, address: str, words: tuple[str, ...]) -> None:
         for word in words:

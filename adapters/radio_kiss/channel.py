@@ -18,6 +18,7 @@ import contextlib
 import logging
 import random
 import termios
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,7 @@ class LinkStats:
     opens: int = 0
     frames_in: int = 0
     frames_out: int = 0
-    garbled: int = 0  # frames that could not be decoded (KISS, AX.25 or APRS message errors)
+    garbled: int = 0  # frames that could not be decoded (KISS, AX.25, APRS message or position errors)
     ignored: int = 0  # valid frames of no concern (other ports, non-UI, not for us, copies)
     echoes: int = 0  # our own packets repeated by a digipeater
     discarded_bytes: int = 0  # line noise outside any KISS frame
@@ -255,7 +256,7 @@ class KissRadioChannel(Channel):
         self.stats.frames_in += 1
         try:
             frame = UIFrame.decode(item.data)
-            reaction = self.messenger.receive(frame, self._loop.time())
+            reaction = self.messenger.receive(frame, self._loop.time(), wall=time.time())
         except framing.UnsupportedFrame as exc:
             self.stats.ignored += 1
             log.debug("kiss_radio %s: ignored frame: %s", self.name, exc.reason)

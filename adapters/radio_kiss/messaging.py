@@ -8,7 +8,10 @@ seconds) and writes the frames it gets back. It turns
 - an `ackNN` for each part into `DeliveryReport(delivered=True)`, a `rejNN` or an exhausted
   schedule into `DeliveryReport(delivered=False)`;
 - an incoming message addressed to us into an ack back (every copy is acked: ch. 14) and one
-  `InboundText` (retransmitted copies, same source and number, are not emitted again).
+  `InboundText` (retransmitted copies, same source and number, are not emitted again);
+- a position report from any station (ch. 8, 9: `aprs_position.py`) into one `PositionReport`
+  (a digipeated copy, the same packet from the same station within 30 s, is not emitted again);
+  the core keeps those of the stations it knows.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.base import ChannelEvent, DeliveryReport, InboundText
+from adapters.base import ChannelEvent, DeliveryReport, InboundText, PositionReport
 from adapters.radio_kiss.aprs import (
     AprsAck,
     AprsMessage,
@@ -28,6 +31,7 @@ from adapters.radio_kiss.aprs import (
     parse_info,
     sanitize_text,
 )
+from adapters.radio_kiss.aprs_position import observed_at, parse_position
 from adapters.radio_kiss.framing import Address, AX25Error, UIFrame
 
 MSGNO_LIMIT = 100_000  # numbers run 1..99999: at most five characters (ch. 14)
@@ -159,13 +163,14 @@ class Messenger:
         return reaction
 
     # ---- inbound --------------------------------------------------------------------------------
-    def receive(self, frame: UIFrame, now: float) -> Reaction:
-        """React to one heard UI frame. Raises AprsError for a malformed message packet."""
+    def receive(self, frame: UIFrame, now: float, wall: float | None = None) -> Reaction:
+        """React to one heard UI frame. Raises AprsError for a malformed message or position
+        packet. `wall`: epoch seconds now, to date a position's ch. 6 timestamp."""
         if frame.source.call == self.station.call and frame.source.ssid == self.station.ssid:
             return Reaction(echo=True)
         packet = parse_info(frame.info)
         if packet is None:
-            return Reaction(ignored="not an APRS message")
+            return self._position(frame, now, wall)
         if packet.addressee.upper() != self.callsign:
             return Reaction(ignored=f"message for {packet.addressee}")
         source = str(frame.source)
@@ -223,6 +228,24 @@ class Messenger:
             evidence["aprs_msgno"] = packet.msgno
         reaction.events.append(InboundText(address=source, text=packet.text, evidence=evidence))
         return reaction
+
+    def _position(self, frame: UIFrame, now: float, wall: float | None) -> Reaction:
+        fix = parse_position(frame.info)
+        if fix is None:
+            return Reaction(ignored="neither an APRS message nor a position")
+        source = str(frame.source)
+        self._forget_old(now)
+        key = (source, "@" + frame.info.decode("ascii", errors="replace"))
+        seen = self._seen.get(key)
+        if seen is not None and now - seen < UNNUMBERED_WINDOW:
+            return Reaction(ignored=f"copy of a position from {source} already received")
+        self._seen[key] = now
+        evidence: dict[str, Any] = {"aprs_from": source, "aprs_symbol": fix.symbol}
+        if fix.ambiguity:
+            evidence["aprs_ambiguity"] = fix.ambiguity
+        when = observed_at(fix.timestamp, wall) if wall is not None else None
+        report = PositionReport(address=source, lat=fix.lat, lon=fix.lon, observed_at=when, evidence=evidence)
+        return Reaction(events=[report])
 
     # ---- helpers --------------------------------------------------------------------------------
     def _frame(self, info: bytes) -> UIFrame:

@@ -57,6 +57,12 @@ Uplink, on ``<prefix>/radio/<radio>/up``::
                                                    unavailable, out_of_service
     {"type": "text", "text": "ETA 5 MIN", "id": "u18"}      free text, parsed by callout's
                                                    reply grammar
+    {"type": "position", "lat": 51.5072, "lon": -0.1276, "fix_ts": 1764648000.0}
+                                                   a GPS fix (WGS 84 degrees; fix_ts: when it
+                                                   was taken, POSIX seconds, optional)
+
+A ``status`` uplink may carry the same ``lat``, ``lon`` and ``fix_ts`` (the radio's fix when the
+crew pressed the status key): it is then a status and a position.
 
 ``delivered`` and ``ack`` may carry ``"group": "ALPHA"`` when the radio got the message through
 talkgroup ALPHA. For ``status`` and ``text`` the optional ``id`` is the radio's own uplink id

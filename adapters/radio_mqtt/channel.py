@@ -38,6 +38,7 @@ from adapters.base import (
     HealthState,
     InboundText,
     OutboundMessage,
+    PositionReport,
     RadioAck,
     SendReceipt,
     UnitStatusReport,
@@ -371,13 +372,24 @@ class RadioMqttChannel(Channel):
             self.stats.acked += 1
             ack()
 
+        if uplink.fix is not None and uplink.type is UplinkType.STATUS:
+            # A status with a fix: the position first, then the status, which carries the PUBACK
+            # (a fix lost in between is replaced by the radio's next one).
+            self.emit(self._position(ref.id, uplink.fix, topic))
         self.emit(self._event(ref.id, uplink, topic), on_handled=stored)
         return True
 
+    @staticmethod
+    def _position(radio: str, fix: codec.Fix, topic: str) -> PositionReport:
+        return PositionReport(radio, fix.lat, fix.lon, fix.ts, {"topic": topic})
+
     def _event(
         self, radio: str, uplink: codec.Uplink, topic: str
-    ) -> DeliveryReport | RadioAck | UnitStatusReport | InboundText:
+    ) -> DeliveryReport | RadioAck | UnitStatusReport | InboundText | PositionReport:
         evidence: dict[str, Any] = {"topic": topic}
+        if uplink.type is UplinkType.POSITION:
+            assert uplink.fix is not None
+            return self._position(radio, uplink.fix, topic)
         if uplink.type is UplinkType.STATUS:
             assert uplink.status is not None
             return UnitStatusReport(address=radio, status=uplink.status, evidence=evidence)

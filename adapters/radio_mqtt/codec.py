@@ -187,6 +187,16 @@ class UplinkType(StrEnum):
     ACK = "ack"
     STATUS = "status"
     TEXT = "text"
+    POSITION = "position"
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A radio's GPS fix: WGS 84 degrees; `ts` POSIX seconds when it was taken, if sent."""
+
+    lat: float
+    lon: float
+    ts: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +206,7 @@ class Uplink:
     status: str | None = None  # a UnitStatus value (after mapping "clear" to "available")
     text: str | None = None
     group: str | None = None  # talkgroup the quoted downlink came through
+    fix: Fix | None = None  # position: always; status: when the radio sent one
 
     def dedupe_key(self, radio: str) -> tuple[str, str, str] | None:
         return None if self.id is None else (radio, self.type.value, self.id)
@@ -207,6 +218,10 @@ def encode_uplink(uplink: Uplink) -> bytes:
         value = getattr(uplink, key)
         if value is not None:
             doc[key] = value
+    if uplink.fix is not None:
+        doc["lat"], doc["lon"] = uplink.fix.lat, uplink.fix.lon
+        if uplink.fix.ts is not None:
+            doc["fix_ts"] = uplink.fix.ts
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -229,13 +244,27 @@ def decode_uplink(payload: bytes, *, topic: str = "") -> Uplink:
         word = _str(doc, "status", topic)
         if word not in STATUS_WORDS:
             raise GarbledUplink(f"unknown status {word[:32]!r}", topic=topic)
-        return Uplink(kind, ident, status=STATUS_WORDS[word])
+        return Uplink(kind, ident, status=STATUS_WORDS[word], fix=_fix(doc, topic, required=False))
+    if kind is UplinkType.POSITION:
+        return Uplink(kind, ident, fix=_fix(doc, topic, required=True))
     if kind is UplinkType.TEXT:
         text = _str(doc, "text", topic)
         if not text.strip():
             raise GarbledUplink("empty text", topic=topic)
         return Uplink(kind, ident, text=text[:MAX_TEXT])
     return Uplink(kind, ident, group=group)
+
+
+def _fix(doc: dict[str, Any], topic: str, *, required: bool) -> Fix | None:
+    if not required and "lat" not in doc and "lon" not in doc:
+        return None
+    lat, lon = _number(doc, "lat", topic), _number(doc, "lon", topic)
+    if not -90 <= lat <= 90 or not -180 <= lon <= 180:
+        raise GarbledUplink("lat must be -90..90 and lon -180..180 degrees", topic=topic)
+    ts = _number(doc, "fix_ts", topic) if "fix_ts" in doc else None
+    if ts is not None and ts < 0:
+        raise GarbledUplink("fix_ts must be POSIX seconds", topic=topic)
+    return Fix(lat, lon, ts)
 
 
 # ---- presence --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, field_validator
 
 from gateway.domain.states import UnitStatus
 from gateway.errors import ValidationFailed
@@ -41,6 +41,8 @@ Lessons = Annotated[str, Field(max_length=20000)]
 Number = Annotated[str, Field(max_length=40), AfterValidator(normalise_number)]
 Name = Annotated[str, Field(max_length=200)]
 Level = Annotated[int, Field(ge=1, le=9)]  # the configured matrix's bounds are the service's check
+Latitude = Annotated[float, Field(ge=-90, le=90)]  # WGS 84 degrees
+Longitude = Annotated[float, Field(ge=-180, le=180)]
 
 
 class Body(BaseModel):
@@ -64,6 +66,9 @@ class IncidentFields(Body):
     caller_name: Name | None = None
     called_number: Number | None = None
     desk: Short | None = None
+    # The location's coordinates, where the form knows them; else the gazetteer may give them.
+    lat: Latitude | None = None
+    lon: Longitude | None = None
 
 
 class IncidentCreate(IncidentFields):
@@ -144,6 +149,16 @@ class InboundStatus(Body):
     status: UnitStatus
 
 
+class InboundPosition(Body):
+    """A fix from the field app: degrees, and when it was taken (`observed_at`, epoch seconds)."""
+
+    type: Literal["position"]
+    address: Short
+    lat: Latitude
+    lon: Longitude
+    observed_at: Annotated[float, Field(ge=0)] | None = None
+
+
 class InboundReport(Body):
     type: Literal["report"]
     channel_ref: Short
@@ -155,5 +170,16 @@ INBOUND: dict[str, type[Body]] = {
     "reply": InboundReply,
     "ack": InboundAck,
     "status": InboundStatus,
+    "position": InboundPosition,
     "report": InboundReport,
 }
+
+
+class InboundBody(RootModel[InboundReply | InboundAck | InboundStatus | InboundPosition | InboundReport]):
+    """What `POST /api/v1/channels/{name}/inbound` takes, one of the INBOUND bodies by `type` (for
+    the API description; the handler picks the model from `type` itself)."""
+
+    root: Annotated[
+        InboundReply | InboundAck | InboundStatus | InboundPosition | InboundReport,
+        Field(discriminator="type"),
+    ]

@@ -7,10 +7,25 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.base import ChannelEvent, DeliveryReport, InboundText, RadioAck, UnitStatusReport
+from adapters.base import (
+    ChannelEvent,
+    DeliveryReport,
+    InboundText,
+    PositionReport,
+    RadioAck,
+    UnitStatusReport,
+)
 from gateway.api import context, serialize
 from gateway.api.auth import Permission, client_address, require
-from gateway.api.bodies import INBOUND, Body, InboundAck, InboundReply, InboundReport, InboundStatus
+from gateway.api.bodies import (
+    INBOUND,
+    Body,
+    InboundAck,
+    InboundPosition,
+    InboundReply,
+    InboundReport,
+    InboundStatus,
+)
 from gateway.api.errors import ForbiddenError, MalformedBodyError, WrongSecretError
 from gateway.api.inputs import MAX_DEPTH, load_json, parse, too_deep
 from gateway.errors import CalloutError, NotFound, ValidationFailed
@@ -41,6 +56,10 @@ def _event(body: Body, via: dict[str, Any]) -> ChannelEvent:
         return RadioAck(address=body.address, message_id=body.message_id, evidence=via)
     if isinstance(body, InboundStatus):
         return UnitStatusReport(address=body.address, status=body.status.value, evidence=via)
+    if isinstance(body, InboundPosition):
+        return PositionReport(
+            address=body.address, lat=body.lat, lon=body.lon, observed_at=body.observed_at, evidence=via
+        )
     assert isinstance(body, InboundReport)
     return DeliveryReport(
         channel_ref=body.channel_ref, delivered=body.delivered, reason=body.reason, evidence=via

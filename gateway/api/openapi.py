@@ -136,9 +136,9 @@ OPS = [
         "post",
         "/api/v1/channels/{name}/inbound",
         "channel-inbound",
-        "Inbound traffic from an HTTP device",
+        "Inbound traffic from an HTTP device (reply, ack, status, position, report)",
         V.Anything,
-        body=B.InboundReply,
+        body=B.InboundBody,
         auth="secret",
     ),
     Op(

@@ -15,7 +15,8 @@ async def list_resources(request: web.Request) -> web.Response:
     gw = context.gateway(request)
     async with gw.store.read() as tx:
         found = await tx.list_resources()
-    return web.json_response([serialize.resource(r) for r in found])
+    max_age = gw.settings.positions.max_age
+    return web.json_response([serialize.resource(r, max_age=max_age) for r in found])
 
 
 async def set_status(request: web.Request) -> web.Response:
@@ -25,7 +26,7 @@ async def set_status(request: web.Request) -> web.Response:
     res = await gw.units.set_unit_status(
         request.match_info["id"], body.status, actor=who.actor, evidence={"source": "api"}
     )
-    return web.json_response(serialize.resource(res))
+    return web.json_response(serialize.resource(res, max_age=gw.settings.positions.max_age))
 
 
 def routes() -> list[web.RouteDef]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from adapters.base import Channel
 from gateway.clock import iso
-from gateway.domain.models import Attempt, Delivery, Incident, Resource
+from gateway.domain.models import Attempt, Delivery, Incident, Position, Resource
 from gateway.domain.personal import redact_fields
 
 _INCIDENT_TIMES = tuple(f.name for f in fields(Incident) if f.name.endswith("_at"))
@@ -24,6 +24,8 @@ def incident(inc: Incident, *, response_target: float | None) -> dict[str, Any]:
         "state": inc.state.value,
         "nature": inc.nature,
         "location": inc.location,
+        "lat": inc.lat,
+        "lon": inc.lon,
         "category": inc.category,
         "classification": inc.classification.value if inc.classification else None,
         "impact": inc.impact,
@@ -112,7 +114,7 @@ def audit_event(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def resource(r: Resource) -> dict[str, Any]:
+def resource(r: Resource, *, max_age: float | None = None) -> dict[str, Any]:
     return {
         "id": r.id,
         "name": r.name,
@@ -123,7 +125,19 @@ def resource(r: Resource) -> dict[str, Any]:
         "current_incident": r.current_incident,
         "priorities": [p.value for p in r.priorities],
         "contact_plan": [{"channel": e.channel, "address": e.address} for e in r.contact_plan],
+        "position": position(r.position, max_age),
     }
+
+
+def position(p: Position | None, max_age: float | None = None) -> dict[str, Any] | None:
+    """A unit's last fix; the board works out its age from `observed_at`, and from `stale_at`
+    (observed_at + `[positions] max_age`) when the recommendation stops counting it as fresh."""
+    if p is None:
+        return None
+    out = {"lat": p.lat, "lon": p.lon, "observed_at": iso(p.observed_at), "source": p.source}
+    if max_age is not None:
+        out["stale_at"] = iso(p.observed_at + max_age)
+    return out
 
 
 def channel(ch: Channel) -> dict[str, Any]:

@@ -28,6 +28,8 @@ class IncidentView(View):
     state: str
     nature: str | None
     location: str | None
+    lat: float | None  # the location's coordinates (form or gazetteer)
+    lon: float | None
     category: str | None
     classification: str | None
     impact: int | None
@@ -74,6 +76,7 @@ class ResourceView(View):
     capabilities: list[str]
     status: str
     contact_plan: list[dict[str, Any]]
+    position: dict[str, Any] | None  # the last fix: lat, lon, observed_at, source, stale_at (or null)
 
 
 class ChannelView(View):

@@ -1,4 +1,5 @@
-// The resource board: every unit with its status, time in status and last contact, and every
+// The resource board: every unit with its status, time in status, last contact and last position
+// (coordinates, how old, which channel; "stale" once the recommendation stops counting it), and every
 // channel's health with the reason it gives; with several nodes, each node, its last heartbeat,
 // the channels it hosts and the leases it holds (GET /api/v1/cluster). Also the compact channel
 // strip in the top bar.
@@ -41,6 +42,16 @@ export function createBoard(ctx) {
       message = `Could not set ${id}: ${err instanceof ApiError ? err.describe() : err.message}`;
     }
     await refresh();
+  }
+
+  /** The unit's last fix: "51.5072, -0.1276 · 40 s ago · aprs", marked stale when it is. */
+  function positionCell(p, now = Date.now()) {
+    if (!p) return h("td", { class: "small muted", "data-position": "none" }, "no position");
+    const stale = p.stale_at && Date.parse(p.stale_at) <= now;
+    return h("td", { class: `small position${stale ? " position-stale" : ""}`, "data-position": stale ? "stale" : "fresh" },
+      h("span", { class: "mono" }, `${p.lat.toFixed(4)}, ${p.lon.toFixed(4)}`), " · ",
+      h("span", { "data-ago": p.observed_at }, ""), ` · ${p.source}`,
+      stale ? h("span", { class: "chip health-degraded" }, " stale") : null);
   }
 
   function statusControl(r) {
@@ -91,6 +102,7 @@ export function createBoard(ctx) {
         h("td", {}, statusControl(r)),
         h("td", { class: "mono", "data-since": r.status_since }),
         h("td", { "data-ago": r.last_contact_at || "" }, r.last_contact_at ? "" : "never"),
+        positionCell(r.position),
         h("td", {}, r.current_incident ? h("button", { type: "button", class: "link mono", onclick: () => ctx.openIncident(r.current_incident) }, r.current_incident) : "—"),
         h("td", { class: "small" }, r.capabilities.join(", ") || "—"),
         h("td", { class: "small mono" }, r.contact_plan.map((e) => e.channel).join(" → "))));
@@ -117,7 +129,7 @@ export function createBoard(ctx) {
           h("h2", { id: "units-title", tabindex: "-1" }, "Units"),
           message ? h("p", { class: "flash flash-info", role: "status" }, message) : null,
           h("table", { class: "units" },
-            h("thead", {}, h("tr", {}, ["Unit", "Status", "In status", "Last contact", "Incident", "Capabilities", "Contact plan"].map((t) => h("th", { scope: "col" }, t)))),
+            h("thead", {}, h("tr", {}, ["Unit", "Status", "In status", "Last contact", "Position", "Incident", "Capabilities", "Contact plan"].map((t) => h("th", { scope: "col" }, t)))),
             h("tbody", {}, units))),
         h("section", { class: "card", "aria-labelledby": "channels-title" },
           h("h2", { id: "channels-title" }, "Channels"),

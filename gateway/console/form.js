@@ -6,6 +6,7 @@ import { h, LEVEL } from "./util.js";
 export const FIELDS = [
   { name: "nature", label: "Nature", required: true, max: 500, hint: "What is happening, in a few words" },
   { name: "location", label: "Location", required: true, max: 500, hint: "Address or landmark" },
+  { name: "coords", label: "Coordinates", max: 40, coords: true, hint: "lat, lon in degrees; empty: from the gazetteer" },
   { name: "category", label: "Category", required: true, max: 64, list: "categories", hint: "e.g. fire, medical, power" },
   { name: "impact", label: "Impact", required: true, level: true, hint: "How many people or services are affected" },
   { name: "urgency", label: "Urgency", required: true, level: true, hint: "How fast it gets worse" },
@@ -13,7 +14,17 @@ export const FIELDS = [
   { name: "caller_name", label: "Caller name", max: 200 },
 ];
 export const MANDATORY = FIELDS.filter((f) => f.required).map((f) => f.name);
-const TRIAGE_INPUTS = new Set(["category", "impact", "urgency"]);
+const TRIAGE_INPUTS = new Set(["category", "impact", "urgency", "coords"]);
+
+/** "51.5072, -0.1276" -> [51.5072, -0.1276]; "" -> null; anything else -> undefined. */
+export function parseCoords(text) {
+  if (!text) return null;
+  const m = text.match(/^\s*(-?\d+(?:\.\d+)?)\s*[,; ]\s*(-?\d+(?:\.\d+)?)\s*$/);
+  if (!m) return undefined;
+  const lat = Number(m[1]);
+  const lon = Number(m[2]);
+  return Math.abs(lat) <= 90 && Math.abs(lon) <= 180 ? [lat, lon] : undefined;
+}
 
 /** Build a form for an incident (null: a new one). `readOnly` for roles that may not write. */
 export function buildForm(incident, { readOnly, onChange, onSubmit }) {
@@ -79,7 +90,7 @@ export function buildForm(incident, { readOnly, onChange, onSubmit }) {
   function setValues(inc) {
     baseline = {};
     for (const f of FIELDS) {
-      const value = inc ? inc[f.name] : null;
+      const value = !inc ? null : f.coords ? (inc.lat === null || inc.lat === undefined ? null : `${inc.lat}, ${inc.lon}`) : inc[f.name];
       baseline[f.name] = value === null || value === undefined ? "" : String(value);
       const input = inputs[f.name];
       if (f.level && baseline[f.name] && !input.querySelector(`option[value="${baseline[f.name]}"]`)) {
@@ -123,6 +134,7 @@ export function buildForm(incident, { readOnly, onChange, onSubmit }) {
     for (const f of FIELDS) {
       if (f.required && !v[f.name]) problems[f.name] = f.level ? "Choose a level" : "Required";
       else if (f.max && v[f.name].length > f.max) problems[f.name] = `At most ${f.max} characters`;
+      else if (f.coords && parseCoords(v[f.name]) === undefined) problems[f.name] = "Two numbers: latitude -90..90, longitude -180..180";
     }
     return problems;
   }
@@ -132,7 +144,8 @@ export function buildForm(incident, { readOnly, onChange, onSubmit }) {
     clearErrors();
     const unplaced = [];
     for (const [name, reason] of Object.entries(problems)) {
-      if (inputs[name]) setError(name, reason);
+      if (name === "lat" || name === "lon") setError("coords", `${name}: ${reason}`);
+      else if (inputs[name]) setError(name, reason);
       else unplaced.push(`${name}: ${reason}`);
     }
     formError.textContent = [general, ...unplaced].filter(Boolean).join(" · ");
@@ -147,6 +160,11 @@ export function buildForm(incident, { readOnly, onChange, onSubmit }) {
     const names = isNew ? FIELDS.map((f) => f.name).filter((n) => v[n] !== "") : dirtyFields();
     for (const name of names) {
       const f = FIELDS.find((x) => x.name === name);
+      if (f.coords) {
+        const both = parseCoords(v[name]) || [null, null];
+        [out.lat, out.lon] = both;
+        continue;
+      }
       out[name] = f.level ? (v[name] === "" ? null : Number(v[name])) : v[name] === "" ? null : v[name];
     }
     return out;

@@ -11,6 +11,7 @@ import asyncio
 import importlib.util
 import os
 import shutil
+import time
 from contextlib import AsyncExitStack, suppress
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ DESK = "desk-1"
 # messages (and says so) but nobody presses its ack button.
 APP_FAULTS = {"ENG1": "reject"}
 SILENT_RADIOS = ("AMB1",)
+DEMO_TOWN = (51.5079, -0.0877)  # the Riverside Hotel in demo.toml's gazetteer; units report around it
 
 
 def channel_of_kind(settings: Settings, kind: str) -> ChannelConfig:
@@ -107,9 +109,19 @@ async def radio_fleet(stack: AsyncExitStack, settings: Settings, broker: str | N
     except (ConnectionError, ValueError) as exc:
         raise LeftOut(device, str(exc), [ch.name]) from exc
     silent = ", ".join(f"{r} never acks" for r in SILENT_RADIOS)
+
+    async def gps() -> None:
+        """Each radio reports a GPS fix every 20 s, somewhere around the demo's town."""
+        while True:
+            for i, rid in enumerate(fleet.radios):
+                lat, lon = DEMO_TOWN
+                fleet.send_position(rid, lat + 0.004 * (i + 1), lon - 0.006 * i, time.time())
+            await asyncio.sleep(20)
+
     return Part(
-        f"radio fleet {', '.join(fleet.radios)} ({silent}) on {where}",
+        f"radio fleet {', '.join(fleet.radios)} ({silent}) on {where}, GPS every 20 s",
         options={ch.name: {"broker": url, "client_id": run}},
+        jobs={"demo.gps.radio": gps},
     )
 
 
@@ -119,7 +131,12 @@ async def kiss_tnc(stack: AsyncExitStack, settings: Settings) -> Part:
     ch = channel_of_kind(settings, "kiss_radio")
     me = str(ch.options["callsign"])
     calls = addresses(settings, ch.name)
-    tnc = await stack.enter_async_context(KissTnc([Station(c, ack_delay=0.3) for c in calls], pty=True))
+    lat, lon = DEMO_TOWN  # the stations beacon their APRS position every 30 s
+    stations = [
+        Station(c, ack_delay=0.3, lat=lat - 0.003 * (i + 1), lon=lon + 0.004 * i, beacon_interval=30)
+        for i, c in enumerate(calls)
+    ]
+    tnc = await stack.enter_async_context(KissTnc(stations, pty=True))
 
     def inbox() -> list[tuple[str, str]]:
         return [(s.callsign, h.text) for s in tnc.stations.values() for h in s.messages()]

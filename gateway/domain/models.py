@@ -29,6 +29,17 @@ class Endpoint:
     max_length: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A unit's last reported fix: WGS 84 degrees, when it was taken (epoch seconds; the time of
+    receipt when the report carries none) and the channel that brought it."""
+
+    lat: float
+    lon: float
+    observed_at: float
+    source: str
+
+
 @dataclass(slots=True)
 class Incident:
     id: int
@@ -47,6 +58,9 @@ class Incident:
     desk: str | None = None
     nature: str | None = None
     location: str | None = None
+    # Coordinates of the location (WGS 84 degrees): from the form, or from the gazetteer.
+    lat: float | None = None
+    lon: float | None = None
     category: str | None = None
     classification: Classification | None = None
     impact: int | None = None
@@ -83,6 +97,7 @@ class Resource:
     last_contact_at: float | None = None
     priorities: list[Priority] = field(default_factory=lambda: list(Priority))
     current_incident: str | None = None
+    position: Position | None = None  # the last fix reported (gateway/services/positions.py)
 
 
 @dataclass(slots=True)

@@ -88,6 +88,7 @@ class EscalationService:
                 priority=inc.priority,
                 count=level.count,
                 exclude=busy | self.core.maintenance.resources_out(self.core.clock.now()),
+                scene=self.dispatch.incidents.scene(inc.lat, inc.lon),
             )
             detail["recommendation"] = [asdict(r) for r in recs]
             if recs:

@@ -1,4 +1,4 @@
-"""Inbound traffic from the field: delivery reports, acks, replies and unit status, from every
+"""Inbound traffic from the field: delivery reports, acks, replies, unit status and positions, from every
 channel, mapped onto the same events (docs/architecture.md: one acknowledgement grammar)."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from adapters.base import (
     ChannelEvent,
     DeliveryReport,
     InboundText,
+    PositionReport,
     RadioAck,
     UnitStatusReport,
 )
@@ -22,19 +23,23 @@ from gateway.errors import CalloutError
 from gateway.replies import Reply, ReplyKind, parse_reply
 from gateway.services.acks import AckService, FieldAck
 from gateway.services.core import Core
+from gateway.services.positions import PositionService
 from gateway.services.unit_status import UnitStatusService
 
 log = logging.getLogger(__name__)
 
 
 class FieldEvents:
-    def __init__(self, core: Core, acks: AckService, units: UnitStatusService) -> None:
+    def __init__(
+        self, core: Core, acks: AckService, units: UnitStatusService, positions: PositionService
+    ) -> None:
         self.core = core
         self.acks = acks
         self.units = units
         # A text from an address that is no unit's: (channel, address, text) -> what it did, or
         # None when nothing wanted it (the caller's survey reply, gateway/services/survey.py).
         self.from_others: Callable[[str, str, str], Awaitable[str | None]] | None = None
+        self.positions = positions
 
     async def pump(self, channel: Channel) -> None:
         """Consume one channel's inbound events until cancelled. A bad event never stops the pump.
@@ -108,6 +113,8 @@ class FieldEvents:
                 if ok:
                     return "ack"
             return await self._resource_ack(channel, event)
+        if resource is None and isinstance(event, PositionReport):
+            return "position of a station not ours"  # APRS: every station on the air beacons
         if resource is None:
             if isinstance(event, InboundText) and self.from_others is not None:
                 done = await self.from_others(channel, event.address, event.text)
@@ -145,6 +152,16 @@ class FieldEvents:
                 urgent=True,
             )
             return f"status {status.value}"
+        if isinstance(event, PositionReport):
+            return await self.positions.report(
+                resource,
+                event.lat,
+                event.lon,
+                observed_at=event.observed_at,
+                source=channel,
+                actor=f"field:{resource}",
+                evidence=event.evidence,
+            )
         return "ignored"
 
     async def _resource_ack(self, channel: str, event: RadioAck) -> str:

@@ -12,10 +12,11 @@ from gateway.domain.models import PERSONAL_FIELDS, Incident
 from gateway.domain.personal import mask_number
 from gateway.domain.states import Classification, IncidentState, Priority, check_incident_transition
 from gateway.errors import ValidationFailed
+from gateway.policies.geo import find_place
 from gateway.policies.priority import priority_for
 from gateway.services.core import Core
 from gateway.store import Tx
-from gateway.triage import classify
+from gateway.triage import Scene, classify
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ EDITABLE = (
     "called_number",
     "desk",
     "lessons",
+    "lat",
+    "lon",
 )
 MANDATORY = ("nature", "location", "category", "impact", "urgency")
 
@@ -58,6 +61,7 @@ class IncidentService:
         self, fields: dict[str, Any], *, source: str, actor: str, tx: Tx | None = None
     ) -> Incident:
         self._check_fields(fields)
+        fields = self.locate(fields)
         ready = all(fields.get(k) not in (None, "") for k in MANDATORY)
         triaged = self.assess(fields) if ready else None  # before the transaction: no lock held
         if tx is not None:
@@ -111,7 +115,9 @@ class IncidentService:
                 inc = await tx.get_incident(ref, for_update=True)
                 if inc.state in (S.CLOSED, S.CANCELLED) and set(fields) != {"lessons"}:
                     raise ValidationFailed({"state": f"a {inc.state.value} incident can only take lessons"})
-                changed = {k: v for k, v in fields.items() if getattr(inc, k) != v}
+                moved = "location" in fields and fields["location"] != inc.location
+                located = self.locate(fields) if moved else fields  # the same place keeps its coordinates
+                changed = {k: v for k, v in located.items() if getattr(inc, k) != v}
                 for k, v in changed.items():
                     setattr(inc, k, v)
                 inc.updated_at = self.core.clock.now()
@@ -125,7 +131,7 @@ class IncidentService:
                         actor=actor,
                         data={"changed": sorted(changed), **self._public(inc)},
                     )
-                retriage = {"category", "impact", "urgency"} & set(changed)
+                retriage = {"category", "impact", "urgency", "lat", "lon"} & set(changed)
                 ready = all(getattr(inc, k) not in (None, "") for k in MANDATORY)
                 if ready and (inc.state is S.NEW or (retriage and inc.state is S.TRIAGED)):
                     await self.triage_in(tx, inc, actor=actor)
@@ -143,8 +149,27 @@ class IncidentService:
             v = fields.get(key)
             if v is not None and not str(v).strip():
                 problems[key] = "must not be empty"
+        lat, lon = fields.get("lat"), fields.get("lon")
+        if ("lat" in fields) != ("lon" in fields) or (lat is None) != (lon is None):
+            problems["lat"] = problems["lon"] = "lat and lon are given together"
         if problems:
             raise ValidationFailed(problems)
+
+    def locate(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """The fields with the location's coordinates: those the form gave, else the gazetteer
+        place the location names (`[[gazetteer.places]]`); a new location without coordinates
+        drops the old ones, which were for the old place."""
+        if "location" not in fields or "lat" in fields:
+            return fields
+        place = find_place(fields["location"], self.core.settings.gazetteer.places)
+        lat, lon = (place.lat, place.lon) if place is not None else (None, None)
+        return {**fields, "lat": lat, "lon": lon}
+
+    def scene(self, lat: float | None, lon: float | None) -> Scene | None:
+        """Where the incident is, for a recommendation that weighs distance; None when unknown."""
+        if lat is None or lon is None:
+            return None
+        return Scene(lat, lon, self.core.clock.now(), self.core.settings.positions.max_age)
 
     # ---- triage -------------------------------------------------------------------------------
     async def triage(self, ref: str, *, actor: str) -> Incident:
@@ -212,6 +237,7 @@ class IncidentService:
             priority=priority,
             count=settings.targets[priority].units,
             exclude=self.core.maintenance.resources_out(self.core.clock.now()),  # planned works
+            scene=self.scene(get("lat"), get("lon")),
         )
         return Triaged(classification, priority, capabilities, [asdict(r) for r in recs])
 
@@ -251,6 +277,8 @@ class IncidentService:
         return {
             "nature": inc.nature,
             "location": inc.location,
+            "lat": inc.lat,
+            "lon": inc.lon,
             "category": inc.category,
             "impact": inc.impact,
             "urgency": inc.urgency,

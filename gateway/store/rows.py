@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
-from gateway.domain.models import Attempt, Delivery, Endpoint, Incident, Resource
+from gateway.domain.models import Attempt, Delivery, Endpoint, Incident, Position, Resource
 from gateway.domain.states import (
     Classification,
     CloseReason,
@@ -69,7 +69,14 @@ def resource_from_row(r: Mapping[Any, Any]) -> Resource:
         status_since=r["status_since"],
         last_contact_at=r["last_contact_at"],
         current_incident=r["current_incident"],
+        position=position_from_row(r),
     )
+
+
+def position_from_row(r: Mapping[Any, Any]) -> Position | None:
+    if r["position_at"] is None:
+        return None
+    return Position(r["position_lat"], r["position_lon"], r["position_at"], r["position_source"] or "")
 
 
 def resource_to_row(res: Resource) -> dict[str, Any]:

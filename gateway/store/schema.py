@@ -45,6 +45,8 @@ incidents = sa.Table(
     sa.Column("desk", sa.String(64)),
     sa.Column("nature", sa.Text),
     sa.Column("location", sa.Text),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
     sa.Column("category", sa.String(64)),
     sa.Column("classification", sa.String(32)),
     sa.Column("impact", sa.Integer),
@@ -77,6 +79,13 @@ resources = sa.Table(
     sa.Column("status_since", sa.Float, nullable=False),
     sa.Column("last_contact_at", sa.Float),
     sa.Column("current_incident", sa.String(32)),
+    # The last position reported (migration 0017): written only by `set_position`, never by
+    # `update_resource`, so a status change cannot put back an older fix.
+    sa.Column("position_lat", sa.Float),
+    sa.Column("position_lon", sa.Float),
+    sa.Column("position_at", sa.Float),
+    sa.Column("position_source", sa.String(64)),
+    sa.Column("position_audited_at", sa.Float),
 )
 
 dispatches = sa.Table(

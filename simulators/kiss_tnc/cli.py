@@ -1,7 +1,8 @@
 """`callout simulate kiss-tnc`: the TNC simulator standalone, printing what each station hears.
 
     callout simulate kiss-tnc --pty-link /tmp/kisstnc --tcp-port 8001 \
-        --station N0CALL-7 --station N0CALL-8:reply=EN ROUTE --station N0CALL-9:silent
+        --station N0CALL-7 --station N0CALL-8:reply=EN ROUTE --station N0CALL-9:silent \
+        --station N0CALL-10:at=51.5074,-0.1278:beacon=30
 
 Point a `kiss_radio` channel at `device = "/tmp/kisstnc"` or at `host = "127.0.0.1"`,
 `tcp_port = 8001`.
@@ -18,7 +19,8 @@ from simulators.kiss_tnc.tnc import KissTnc, Station
 
 
 def parse_station(spec: str) -> Station:
-    """ "CALL[:option[:option...]]" with options silent, reject, reply=TEXT, delay=SECONDS."""
+    """ "CALL[:option[:option...]]" with options silent, reject, reply=TEXT, delay=SECONDS,
+    at=LAT,LON (its position), beacon=SECONDS (beacon it that often) and compressed."""
     call, *opts = spec.split(":")
     station = Station(call.strip().upper())
     for opt in opts:
@@ -31,6 +33,13 @@ def parse_station(spec: str) -> Station:
             station.reply = value
         elif key == "delay" and value:
             station.ack_delay = station.reply_delay = float(value)
+        elif key == "at" and value.count(",") == 1:
+            lat, lon = value.split(",")
+            station.lat, station.lon = float(lat), float(lon)
+        elif key == "beacon" and value:
+            station.beacon_interval = float(value)
+        elif key == "compressed":
+            station.compressed = True
         else:
             raise argparse.ArgumentTypeError(f"unknown station option {opt!r} in {spec!r}")
     return station
@@ -47,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         type=parse_station,
         default=None,
-        help="CALL[:silent|:reject|:reply=TEXT|:delay=S]; repeatable (default: N0CALL-7 replying ACK)",
+        help="CALL[:silent|:reject|:reply=TEXT|:delay=S|:at=LAT,LON|:beacon=S|:compressed]; repeatable "
+        "(default: N0CALL-7 replying ACK)",
     )
     parser.add_argument("--digipeater", default=None, help="callsign of a digipeater that repeats WIDEn-N")
 

@@ -4,7 +4,9 @@ Frames the host writes go "on the air": a station whose callsign is the APRS add
 message, acks it (or rejects it) and may answer with a message of its own, which it retransmits
 until the host acks it. An optional digipeater repeats every packet whose path starts with an
 unused WIDEn-N. Faults: frames to the host corrupted on the serial line, acks lost on the air,
-host frames lost on the air, and a silent (dead) TNC.
+host frames lost on the air, and a silent (dead) TNC. A station with a position beacons it
+(APRS position reports, uncompressed or compressed), every `beacon_interval` seconds if set, and
+whenever `beacon` is called.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import itertools
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,7 @@ from simulators.kiss_tnc.wire import (
     aprs_ack,
     aprs_message,
     aprs_parse,
+    aprs_position,
     ax25_pack,
     ax25_unpack,
     kiss_wrap,
@@ -55,6 +59,10 @@ class Station:
     retries: int = 3
     received: list[Heard] = field(default_factory=list)  # every copy heard
     acked: list[str] = field(default_factory=list)  # numbers of its own messages the host acked
+    lat: float | None = None  # where its GPS says it is (degrees)
+    lon: float | None = None
+    beacon_interval: float = 0.0  # seconds between position beacons; 0: only when asked
+    compressed: bool = False  # beacon compressed positions (ch. 9)
 
     def messages(self) -> list[Heard]:
         """Distinct messages (copies with the same source and number counted once)."""
@@ -121,6 +129,9 @@ class KissTnc:
         if self.tcp_port is not None:
             self._server = await asyncio.start_server(self._serve_client, self.tcp_host, self.tcp_port)
             self.tcp_port = int(self._server.sockets[0].getsockname()[1])
+        for station in self.stations.values():
+            if station.lat is not None and station.lon is not None and station.beacon_interval > 0:
+                self._later(station.beacon_interval, self._beacon_loop, station)
         return self
 
     async def __aexit__(
@@ -307,6 +318,38 @@ class KissTnc:
             self._forced.add(key)
         self._send_copy(station, key, frame, forced=copies > 0)
         return no
+
+    def beacon(
+        self,
+        callsign: str,
+        lat: float | None = None,
+        lon: float | None = None,
+        *,
+        at: float | None = None,
+        compressed: bool | None = None,
+    ) -> str:
+        """Station `callsign` sends a position report (moving it there first, if lat/lon are
+        given); `at`: epoch seconds of the fix, sent as a DDHHMMz timestamp (else no timestamp).
+        Returns the info field sent."""
+        station = self.stations[callsign.upper()]
+        if lat is not None and lon is not None:
+            station.lat, station.lon = lat, lon
+        if station.lat is None or station.lon is None:
+            raise ValueError(f"{station.callsign} has no position to beacon")
+        zulu = None
+        if at is not None:
+            t = time.gmtime(at)
+            zulu = (t.tm_mday, t.tm_hour, t.tm_min)
+        squeeze = station.compressed if compressed is None else compressed
+        info = aprs_position(
+            station.lat, station.lon, zulu=zulu, compressed=squeeze, comment=station.callsign
+        )
+        self._to_host(Ax25("APRS", station.callsign, [], info))
+        return info.decode("ascii")
+
+    def _beacon_loop(self, station: Station) -> None:
+        self.beacon(station.callsign)
+        self._later(station.beacon_interval, self._beacon_loop, station)
 
     def _send_copy(self, station: Station, key: tuple[str, str], frame: Ax25, *, forced: bool) -> None:
         left = self._outstanding.get(key, 0)

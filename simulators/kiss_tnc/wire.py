@@ -151,3 +151,39 @@ def aprs_message(to: str, text: str, no: str | None = None) -> bytes:
 
 def aprs_ack(to: str, no: str, kind: str = "ack") -> bytes:
     return f":{to:<9}:{kind}{no}".encode()
+
+
+# ---- position reports (APRS 1.0.1 ch. 6, 8, 9), as a station's GPS tracker sends them ----------
+def _ddmm(value: float, degree_digits: int, hemispheres: str) -> str:
+    """ch. 8: degrees, minutes and hundredths of a minute, then the hemisphere letter."""
+    hemisphere = hemispheres[0] if value >= 0 else hemispheres[1]
+    total = round(abs(value) * 60 * 100)  # hundredths of a minute
+    degrees, hundredths = divmod(total, 60 * 100)
+    return f"{degrees:0{degree_digits}d}{hundredths // 100:02d}.{hundredths % 100:02d}{hemisphere}"
+
+
+def _b91(n: int) -> str:
+    """ch. 9: four base-91 digits, each written as its value plus 33."""
+    return "".join(chr(33 + (n // 91**k) % 91) for k in (3, 2, 1, 0))
+
+
+def aprs_position(
+    lat: float,
+    lon: float,
+    *,
+    symbol: str = "/>",
+    comment: str = "",
+    zulu: tuple[int, int, int] | None = None,
+    compressed: bool = False,
+) -> bytes:
+    """A position report: `!` without a timestamp, or `/DDHHMMz` with the zulu (day, hour,
+    minute) given; uncompressed (ch. 8) or compressed (ch. 9, no course/speed: "  T" -> "  " + T)."""
+    head = "!" if zulu is None else "/{:02d}{:02d}{:02d}z".format(*zulu)
+    table, code = symbol[0], symbol[1]
+    if compressed:
+        y = round(380926 * (90 - lat))
+        x = round(190463 * (180 + lon))
+        body = f"{table}{_b91(y)}{_b91(x)}{code}  T"
+    else:
+        body = f"{_ddmm(lat, 2, 'NS')}{table}{_ddmm(lon, 3, 'EW')}{code}"
+    return (head + body + comment).encode("ascii")

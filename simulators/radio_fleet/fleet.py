@@ -185,9 +185,15 @@ class RadioFleet:
             self.scheme.presence(rid), wire.presence(online, gw.name), qos=1, retain=True, timeout=5
         )
 
-    def send_status(self, rid: str, word: str) -> None:
+    def send_status(self, rid: str, word: str, fix: tuple[float, float, float | None] | None = None) -> None:
+        """A status key pressed; `fix`: (lat, lon, fix_ts or None), the radio's GPS at the time."""
         r = self.radios[rid]
-        self._uplink(r, wire.status(word, f"s{next(r.uplink_ids)}"), 0.0)
+        self._uplink(r, wire.status(word, f"s{next(r.uplink_ids)}", fix), 0.0)
+
+    def send_position(self, rid: str, lat: float, lon: float, fix_ts: float | None = None) -> None:
+        """The radio's GPS reports where it is (fix_ts: when the fix was taken, POSIX seconds)."""
+        r = self.radios[rid]
+        self._uplink(r, wire.position(lat, lon, f"p{next(r.uplink_ids)}", fix_ts), 0.0)
 
     def send_text(self, rid: str, words: str) -> None:
         r = self.radios[rid]

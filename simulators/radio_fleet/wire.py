@@ -3,7 +3,8 @@
 
     <prefix>/radio/<radio>/down     downlink to one radio
     <prefix>/group/<tg>/down        downlink to a talkgroup
-    <prefix>/radio/<radio>/up       uplink: {"type": "delivered"|"ack"|"status"|"text", ...}
+    <prefix>/radio/<radio>/up       uplink: {"type": "delivered"|"ack"|"status"|"text"|"position", ...}
+                                    (position, and optionally status: "lat", "lon", "fix_ts")
     <prefix>/radio/<radio>/status   retained presence {"status": "online"|"offline", "gateway"}
     <prefix>/gateway/<gw>/status    retained gateway presence, last will "offline"
 """
@@ -99,8 +100,20 @@ def ack(msg_id: str, group: str | None = None) -> bytes:
     return _json({"type": "ack", "id": msg_id, **({"group": group} if group else {})})
 
 
-def status(word: str, uplink_id: str) -> bytes:
-    return _json({"type": "status", "status": word, "id": uplink_id})
+def _fix(fix: tuple[float, float, float | None] | None) -> dict[str, Any]:
+    if fix is None:
+        return {}
+    lat, lon, ts = fix
+    return {"lat": lat, "lon": lon, **({"fix_ts": ts} if ts is not None else {})}
+
+
+def status(word: str, uplink_id: str, fix: tuple[float, float, float | None] | None = None) -> bytes:
+    return _json({"type": "status", "status": word, "id": uplink_id, **_fix(fix)})
+
+
+def position(lat: float, lon: float, uplink_id: str, fix_ts: float | None = None) -> bytes:
+    """A GPS fix: degrees, and the POSIX seconds it was taken (omitted: callout dates it)."""
+    return _json({"type": "position", "id": uplink_id, **_fix((lat, lon, fix_ts))})
 
 
 def text(words: str, uplink_id: str) -> bytes:

@@ -15,7 +15,7 @@ from adapters.errors import ProtocolError
 from adapters.pager_snpp import codec as snpp
 from adapters.pager_tap import blocks as tap
 from adapters.pager_tap.session import TapSession
-from adapters.radio_kiss import aprs, framing
+from adapters.radio_kiss import aprs, aprs_position, framing
 from adapters.radio_kiss.framing import Address, UIFrame
 from adapters.radio_kiss.messaging import Messenger
 from adapters.radio_mqtt import codec as mqtt
@@ -145,7 +145,14 @@ def _aprs_messenger(data: bytes) -> None:
     m.submit("N0CALL-7", ["page one", "page two"], now=0.0)
     frame = UIFrame(destination=Address.parse("APZCLO"), source=Address.parse("N0CALL-7"), info=data)
     m.receive(frame, now=1.0)
-    m.receive(frame, now=2.0)
+    m.receive(frame, now=2.0, wall=1_764_648_000.0)  # a position's timestamp dated too
+
+
+def _aprs_position(data: bytes) -> None:
+    fix = aprs_position.parse_position(data)
+    if fix is not None:
+        assert -90 <= fix.lat <= 90 and -180 <= fix.lon <= 180, fix
+        aprs_position.observed_at(fix.timestamp, 1_764_648_000.0)
 
 
 KISS_SEEDS = [*test_radio_kiss_codec.FRAMES, test_radio_kiss_codec.STREAM]
@@ -156,6 +163,15 @@ APRS_SEEDS = [
     b":N0GW-10  :ON SCENE{AB}1",
     b":N0GW-10  :ACK{AB}42",
     b"!4903.50N/07201.75W-",
+]
+POSITION_SEEDS = [
+    b"!4903.50N/07201.75W-Test 001234",
+    b"=/5L!!<*e7>7P[",
+    b"@092345z4903.50S\\07201.75E>",
+    b"/092345z4903.50N907201.75W#",
+    b"@234517h4903.  N/07201.  W-",
+    b"!49  .  N/072  .  W-",
+    b"=a5L!!<*e7>{?!",
 ]
 
 
@@ -356,7 +372,8 @@ TARGETS: list[Target] = [
     Target("radio_kiss.KissDecoder", KISS_SEEDS, _kiss),
     Target("radio_kiss.decode_kiss+UIFrame+aprs", KISS_SEEDS, _kiss_frame),
     Target("radio_kiss.aprs.parse_info", APRS_SEEDS, aprs.parse_info),
-    Target("radio_kiss.Messenger", APRS_SEEDS, _aprs_messenger),
+    Target("radio_kiss.Messenger", [*APRS_SEEDS, *POSITION_SEEDS], _aprs_messenger),
+    Target("radio_kiss.aprs_position.parse_position", POSITION_SEEDS, _aprs_position),
     Target("radio_mqtt.decode_uplink", MQTT_UPLINKS, mqtt.decode_uplink),
     Target("radio_mqtt.decode_presence", MQTT_PRESENCE, mqtt.decode_presence),
     Target(

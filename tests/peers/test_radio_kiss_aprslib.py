@@ -1,5 +1,6 @@
 """A peer reads what our codec writes: aprslib (rossengeorgiev/aprs-python), an independent APRS
-parser, must agree on addressee, text and message number of every message, ack and reject.
+parser, must agree on addressee, text and message number of every message, ack and reject, and
+with our position decoder on the position reports the simulator's stations beacon.
 
 The path from our bytes to aprslib does not go through our decoder: the KISS frame is undone and
 the AX.25 frame turned into TNC2 text by the simulator's own coder (written from the specs).
@@ -9,13 +10,15 @@ from __future__ import annotations
 
 import aprslib
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.radio_kiss.aprs import MAX_TEXT, encode_ack, encode_reject
+from adapters.radio_kiss.aprs_position import parse_position
 from adapters.radio_kiss.framing import Address, UIFrame, encode_kiss
 from adapters.radio_kiss.messaging import Messenger
 from simulators.kiss_tnc.wire import Deframer, ax25_unpack
+from simulators.kiss_tnc.wire import aprs_position as sim_position
 
 
 def tnc2_via_simulator(kiss: bytes) -> str:
@@ -94,3 +97,24 @@ def test_aprslib_agrees_on_any_legal_text(text, first):
     assert parsed["msgNo"] == sub.msgnos[0]
     # aprslib strips spaces at both ends of the text; our sanitiser may capitalise an "ackNN".
     assert parsed["message_text"].lower() == text.strip(" ").lower()
+
+
+# ---- position reports: the simulator writes (from the spec), aprslib and our decoder read -------
+@settings(max_examples=200, deadline=None)
+@given(
+    st.floats(-89.99, 89.99),
+    st.floats(-179.99, 179.99),
+    st.booleans(),
+    st.sampled_from(["/>", "\\k", "/-", "9#"]),
+)
+def test_aprslib_and_our_decoder_agree_on_positions(lat, lon, compressed, symbol):
+    if compressed and symbol[0].isdigit():
+        symbol = "/" + symbol[1]  # overlays in compressed form go as a-j: aprslib reports them so
+    info = sim_position(lat, lon, symbol=symbol, compressed=compressed, zulu=(9, 23, 45), comment="ENG-2")
+    ours = parse_position(info)
+    theirs = aprslib.parse("N0CALL-7>APRS:" + info.decode("ascii"))
+    assert ours is not None and ours.compressed is compressed
+    assert ours.lat == pytest.approx(theirs["latitude"], abs=1e-6)
+    assert ours.lon == pytest.approx(theirs["longitude"], abs=1e-6)
+    assert ours.symbol == theirs["symbol_table"] + theirs["symbol"]
+    assert ours.comment == theirs["comment"] == "ENG-2"

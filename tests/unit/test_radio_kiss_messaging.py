@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.base import DeliveryReport, InboundText
+from adapters.base import DeliveryReport, InboundText, PositionReport
 from adapters.radio_kiss.aprs import (
     AprsAck,
     AprsError,
@@ -136,8 +136,21 @@ def test_reply_ack_in_a_message_acks_our_message():
 def test_our_own_echo_and_other_traffic_are_not_messages_for_us():
     m = messenger()
     assert m.receive(heard("N0GW-10", encode_message(UNIT, "x", "1")), now=0).echo
-    assert m.receive(heard(UNIT, b"!4903.50N/07201.75W-"), now=0).ignored == "not an APRS message"
+    assert m.receive(heard(UNIT, b">status text"), now=0).ignored == "neither an APRS message nor a position"
     assert m.receive(heard(UNIT, encode_message("N0GW", "x", "1")), now=0).ignored == "message for N0GW"
+
+
+def test_a_position_report_becomes_one_event_and_its_digipeated_copy_none():
+    m = messenger()
+    (event,) = m.receive(heard(UNIT, b"@092345z4903.50N/07201.75W>"), now=0, wall=1_765_324_000.0).events
+    assert isinstance(event, PositionReport)
+    assert event.address == UNIT
+    assert (round(event.lat, 5), round(event.lon, 5)) == (49.05833, -72.02917)
+    assert event.observed_at == 1_765_323_900.0  # 2025-12-09 23:45Z, the latest 9th 23:45 not ahead of us
+    copy = m.receive(heard(UNIT, b"@092345z4903.50N/07201.75W>"), now=5)
+    assert copy.events == [] and copy.ignored.startswith("copy of a position")
+    (later,) = m.receive(heard(UNIT, b"!4903.50N/07201.75W>"), now=6).events
+    assert later.observed_at is None  # no timestamp: the core dates it on receipt
 
 
 def test_malformed_message_raises_a_typed_error():

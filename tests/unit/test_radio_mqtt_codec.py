@@ -14,6 +14,7 @@ from adapters.base import OutboundMessage
 from adapters.radio_mqtt.codec import (
     BadAddress,
     Downlink,
+    Fix,
     GarbledUplink,
     Presence,
     Target,
@@ -55,6 +56,15 @@ UPLINKS: list[tuple[bytes, Uplink]] = [
         '{"type":"text","text":"ETA 5 MIN \u00fcber","id":"t3"}'.encode(),
         Uplink(UplinkType.TEXT, "t3", text="ETA 5 MIN \u00fcber"),
     ),
+    (
+        b'{"type":"position","lat":51.5072,"lon":-0.1276,"fix_ts":1764648000}',
+        Uplink(UplinkType.POSITION, fix=Fix(51.5072, -0.1276, 1764648000.0)),
+    ),
+    (b'{"type":"position","lat":-33.9,"lon":151}', Uplink(UplinkType.POSITION, fix=Fix(-33.9, 151.0))),
+    (
+        b'{"type":"status","status":"en_route","id":"s2","lat":51.5,"lon":-0.1,"fix_ts":1764648001.5}',
+        Uplink(UplinkType.STATUS, "s2", status="en_route", fix=Fix(51.5, -0.1, 1764648001.5)),
+    ),
 ]
 
 GARBLED_UPLINKS = [
@@ -80,6 +90,15 @@ GARBLED_UPLINKS = [
     b"[" * 50_000 + b"]" * 50_000,  # too big, and would be too deep
     b"[" * 5_000,  # deep nesting within the size limit
     '{"type":"ack","id":"1"}'.encode("utf-16"),
+    b'{"type":"position"}',  # a position needs its fix
+    b'{"type":"position","lat":51.5}',
+    b'{"type":"position","lat":"51.5","lon":0}',
+    b'{"type":"position","lat":91,"lon":0}',
+    b'{"type":"position","lat":0,"lon":-180.5}',
+    b'{"type":"position","lat":true,"lon":0}',
+    b'{"type":"position","lat":0,"lon":0,"fix_ts":-1}',
+    b'{"type":"position","lat":0,"lon":0,"fix_ts":"now"}',
+    b'{"type":"status","status":"on_scene","lon":0}',  # half a fix
 ]
 
 

@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 import sqlalchemy as sa
 
-from gateway.domain.models import Resource
+from gateway.domain.models import Position, Resource
 from gateway.errors import NotFound
 from gateway.store import rows
 from gateway.store import schema as t
@@ -36,6 +36,32 @@ class ResourceQueries(UnitOfWork):
         del values["id"]
         self._queue_update(t.resources, resource.id, values)
         self._resource_changed(resource)
+
+    async def set_position(self, resource_id: str, position: Position) -> bool:
+        """Store a unit's newest fix; False (nothing written) when the unit is unknown or already
+        has one observed at the same time or later (a late copy, a digipeated repeat). One
+        conditional UPDATE: two reports racing cannot put back the older one."""
+        r = t.resources.c
+        newer = sa.or_(r.position_at.is_(None), r.position_at < position.observed_at)
+        statement = (
+            t.resources.update()
+            .where(r.id == resource_id, newer)
+            .values(
+                position_lat=position.lat,
+                position_lon=position.lon,
+                position_at=position.observed_at,
+                position_source=position.source[:64],
+            )
+        )
+        return (await self._run(statement)).rowcount == 1
+
+    async def claim_position_audit(self, resource_id: str, now: float, every: float) -> bool:
+        """True for at most one fix per unit every `every` seconds: that one goes in the audit
+        trail (the table keeps only the last fix; the trail keeps a sparse track)."""
+        r = t.resources.c
+        due = sa.or_(r.position_audited_at.is_(None), r.position_audited_at <= now - every)
+        statement = t.resources.update().where(r.id == resource_id, due).values(position_audited_at=now)
+        return (await self._run(statement)).rowcount == 1
 
     def _resource_changed(self, resource: Resource) -> None:
         """Once committed, the row as written goes to the store's listeners (the directory)."""
