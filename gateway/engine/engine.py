@@ -425,16 +425,19 @@ class DeliveryEngine:
             await asyncio.sleep(next(delays))
 
     async def _apply_parked(self, batch: list[Outcome]) -> None:
-        """Receipts that arrived before their send was recorded are applied now."""
-        refs = [(o.channel, o.receipt.channel_ref) for o in batch if o.receipt and o.receipt.channel_ref]
-        for key in refs:
-            parked = self._parked.pop(key, None)
-            if parked is None:
-                continue
+        """Receipts that arrived before their send was recorded are applied now, one transaction
+        per channel (a bulk callout's radios ack before most of their sends are recorded)."""
+        by_channel: dict[str, list[Report]] = {}
+        for o in batch:
+            if o.receipt and o.receipt.channel_ref:
+                parked = self._parked.pop((o.channel, o.receipt.channel_ref), None)
+                if parked is not None:
+                    by_channel.setdefault(o.channel, []).append(parked[1])
+        for channel, reports in by_channel.items():
             try:
-                await self.on_reports(key[0], [parked[1]])
+                await self.on_reports(channel, reports)
             except Exception:
-                log.exception("engine: could not apply the parked receipt %s", key[1])
+                log.exception("engine: could not apply %d parked receipts on %s", len(reports), channel)
 
     # ---- delivery reports ---------------------------------------------------------------------
     async def on_report(
