@@ -27,6 +27,7 @@ from gateway.cluster.leases import Leases
 from gateway.cluster.timers import TimerLock
 from gateway.domain.models import Endpoint, Resource, Stakeholder
 from gateway.engine import DeliveryEngine
+from gateway.engine.journal import open_journal
 from gateway.maintenance import MaintenanceCalendar, MaintenanceService, windows_from_config
 from gateway.metrics import Metrics
 from gateway.schedules import schedules_from_config
@@ -128,7 +129,10 @@ class Gateway:
                 settings=self.settings.delivery,
                 clock=self.clock,
                 metrics=self.metrics,
+                journal=open_journal(self.settings),
             )
+            if self.engine.journal is not None:
+                self._stack.callback(self.engine.journal.close)
             self.core = Core(
                 settings=self.settings,
                 store=self.store,

@@ -7,8 +7,11 @@ while one already `sent` or `delivered` is never sent again.
 
 Work is done in batches: one transaction marks every due attempt `sending`; channel calls run
 concurrently; their outcomes are recorded by one task, many per transaction (see
-`gateway.engine.outcomes`). Each batch loads its rows first and then transitions them in memory,
-so the store's unit of work writes them with a few round trips (see `gateway.store.Tx`).
+`gateway.engine.outcomes`): it commits as soon as one outcome is there, with whatever arrived
+while the last commit ran (group commit). What a channel accepted is written to the sent journal
+at once (`gateway.engine.journal`), so a restart records it instead of sending it again. Each
+batch loads its rows first and then transitions them in memory, so the store's unit of work
+writes them with a few round trips (see `gateway.store.Tx`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from gateway.clock import Clock
 from gateway.domain.models import Attempt, Delivery
 from gateway.domain.states import CloseReason, DeliveryState
 from gateway.engine import ledger
+from gateway.engine.journal import SentJournal
 from gateway.engine.outcomes import OutcomeRecorder
 from gateway.engine.progress import Finish, Start, Step, Wait
 from gateway.engine.reports import apply_report
@@ -58,8 +62,10 @@ class DeliveryEngine:
         rng: random.Random | None = None,
         send_timeouts: Mapping[str, float] | None = None,
         leases: Leases | None = None,
+        journal: SentJournal | None = None,
     ) -> None:
         self.store = store
+        self.journal = journal  # sends accepted and not yet recorded, kept across a kill
         self.leases = leases  # several nodes: claim with leases (gateway/cluster/leases.py)
         self.send_timeouts = dict(send_timeouts or {})  # per channel, where config sets one
         self.channels = channels
@@ -75,6 +81,7 @@ class DeliveryEngine:
         self._draining = False
         self._drained = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.concurrency)
+        self._channel_slots: dict[str, asyncio.Semaphore] = {}  # settings.channel_in_flight
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         # (channel, channel_ref) -> (expires at, delivered, reason, evidence)
         self._parked: dict[tuple[str, str], tuple[float, bool, str, dict[str, Any]]] = {}
@@ -160,8 +167,8 @@ class DeliveryEngine:
     # ---- the loop -----------------------------------------------------------------------------
     async def _resume(self, tg: asyncio.TaskGroup) -> None:
         if self.leases is not None:  # only this node's own; the others' are taken over on expiry
-            for job in await self.leases.take_over(self.clock.now(), advance=self.advance, own=True):
-                await self._start(tg, *job)
+            own = await self.leases.take_over(self.clock.now(), advance=self.advance, own=True)
+            await self._start_resumed(tg, own)
             return
         jobs: list[tuple[Attempt, Delivery, str]] = []
         async for attempt in self.store.retrying(urgent=True):
@@ -184,10 +191,32 @@ class DeliveryEngine:
                             "reason": "in flight when the last run stopped",
                         },
                     )
-        for job in jobs:
-            await self._start(tg, *job)
+        await self._start_resumed(tg, jobs)
+
+    async def _start_resumed(self, tg: asyncio.TaskGroup, jobs: list[tuple[Attempt, Delivery, str]]) -> None:
+        """Attempts in flight when the last run stopped: one whose acceptance the sent journal
+        holds is recorded from it; the others are sent again (at-least-once)."""
+        recovered = 0
+        for a, d, ref in jobs:
+            ch = self.channels.get(a.channel)
+            outcome = self.journal.recovered(a, ch.capabilities if ch else None) if self.journal else None
+            if outcome is None:
+                await self._start(tg, a, d, ref)
+                continue
+            await self._slots.acquire()
+            self._in_flight += 1
+            self._outcomes.put_nowait(outcome)
+            recovered += 1
+        if self.journal is not None:
+            self.journal.forget_found()
         if jobs:
-            log.info("resumed %d attempts that were in flight", len(jobs))
+            log.info(
+                "resumed %d attempts that were in flight: %d accepted before the stop (sent journal), "
+                "%d sent again",
+                len(jobs),
+                recovered,
+                len(jobs) - recovered,
+            )
 
     async def _cycle(self, tg: asyncio.TaskGroup) -> None:
         now = self.clock.now()
@@ -367,16 +396,29 @@ class DeliveryEngine:
 
     async def _send(self, a: Attempt, d: Delivery, ref: str) -> None:
         """Call the channel outside any transaction; the recorder writes down what happened."""
-        outcome = await call_channel(
-            self.channels.get(a.channel),
-            a,
-            d,
-            ref,
-            send_timeout=self.send_timeouts.get(a.channel, self.settings.send_timeout),
-            clock=self.clock,
-            metrics=self.metrics,
-        )
+        async with self._channel_slot(a.channel):
+            outcome = await call_channel(
+                self.channels.get(a.channel),
+                a,
+                d,
+                ref,
+                send_timeout=self.send_timeouts.get(a.channel, self.settings.send_timeout),
+                clock=self.clock,
+                metrics=self.metrics,
+            )
+        if self.journal is not None:
+            self.journal.accepted(outcome, a)  # before anything else: a kill now loses nothing
         self._outcomes.put_nowait(outcome)
+
+    def _channel_slot(self, channel: str) -> contextlib.AbstractAsyncContextManager[object]:
+        """At most `channel_in_flight` sends under way on one channel, where that is set."""
+        limit = self.settings.channel_in_flight
+        if limit is None:
+            return contextlib.nullcontext()
+        slot = self._channel_slots.get(channel)
+        if slot is None:
+            slot = self._channel_slots[channel] = asyncio.Semaphore(limit)
+        return slot
 
     async def _recorder(self) -> None:
         while True:
@@ -385,6 +427,8 @@ class DeliveryEngine:
                 batch.append(self._outcomes.get_nowait())
             try:
                 await self._record_until_done(batch)
+                if self.journal is not None:
+                    self.journal.recorded(o.attempt_id for o in batch)
             finally:
                 self._in_flight -= len(batch)
                 for _ in batch:
