@@ -11,8 +11,8 @@ evidence, instead of being sent again.
 
 The file is `sent-<digest of the store URL and node name>.journal`, so two databases or two
 nodes never read each other's, next to the SQLite database file, or on PostgreSQL in
-`[store] data_dir` if that is an existing folder; and `[delivery] sent_journal = false` turns it off. A line is used only for the
-attempt it names, with the same delivery and address.
+`[store] data_dir` if that is an existing folder; `[delivery] sent_journal = false` turns it
+off. A line is used only for the attempt it names, with the same delivery and address.
 
 Not fsynced: after a power cut or a kernel crash the tail may be gone, and those attempts are sent
 again as without the journal. The journal only ever says what a channel accepted, so nothing is
@@ -100,7 +100,7 @@ class SentJournal:
         lines = [*(_line(d) for d in self._found.values()), *self._unrecorded.values()]
         try:
             tmp.write_bytes(b"".join(lines))
-            os.replace(tmp, self.path)
+            tmp.replace(self.path)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as exc:
             log.warning("sent journal %s: cannot compact: %s", self.path, exc)

@@ -47,6 +47,7 @@ class Figures:
     acted_twice: int = 0
     not_reached: int = 0
     late_ms: list[float] = field(default_factory=list)  # P1 fallback beyond the deadline
+    rates: list[float] = field(default_factory=list)  # messages/s reaching receivers before a fault
     notes: list[str] = field(default_factory=list)
 
     def add(self, other: Figures) -> None:
@@ -54,6 +55,7 @@ class Figures:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.not_reached += other.not_reached
         self.late_ms += other.late_ms
+        self.rates += other.rates
         self.notes += other.notes
 
     @property
@@ -153,25 +155,32 @@ async def page_all(daemon: Daemon, units: int) -> tuple[str, int]:
     return str(inc["reference"]), int(paged["paged"])
 
 
-async def kill_rounds(ref: StoreRef, rounds: int, *, units: int = UNITS, settle: float = 60) -> Figures:
+async def kill_rounds(
+    ref: StoreRef, rounds: int, *, units: int = UNITS, settle: float = 60, extra: str = ""
+) -> Figures:
     """Each round: a bulk callout of `units` webhook deliveries; once a quarter have reached the
     field app, SIGKILL the daemon, start it again and let it finish. One daemon per store."""
     fig = Figures("kill -9", ref.name)
     async with KeyedApp(default="silent") as app:
-        cfg = site_file(ref, app.url, units)
+        cfg = site_file(ref, app.url, units, extra)
         daemon = await asyncio.to_thread(start, cfg)
         try:
             for _ in range(rounds):
                 seen = len(app.received)
                 incident, paged = await page_all(daemon, units)
                 fig.accepted += paged
-                deadline = time.monotonic() + 30
-                while len(app.received) - seen < units // 4 and time.monotonic() < deadline:  # noqa: ASYNC110
-                    await asyncio.sleep(0.002)
+                t0 = time.monotonic()
+                while len(app.received) - seen < 1 and time.monotonic() < t0 + 30:
+                    await asyncio.sleep(0.001)
+                t1, first = time.monotonic(), len(app.received)
+                while len(app.received) - seen < units // 2 and time.monotonic() < t0 + 30:
+                    await asyncio.sleep(0.001)
                 daemon.kill()
+                fig.rates.append((len(app.received) - first) / max(1e-3, time.monotonic() - t1))
                 fig.faults += 1
                 daemon = await asyncio.to_thread(start, cfg)
                 rows = await settled(ref, [incident], settle)
+                fig.notes += [line.strip()[-120:] for line in daemon.log if "resumed" in line]
                 ids = {r["id"] for r in rows}
                 judge(fig, rows, Counter({i: n for i, n in app.copies.items() if i in ids}))
                 acted = Counter(int(r.body["message_id"]) for r in app.received)

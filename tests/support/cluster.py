@@ -14,6 +14,7 @@ from tests.support.daemon import TOKEN, Daemon, start
 Node = Daemon  # one node of several
 __all__ = ["TOKEN", "Node", "start"]
 
+
 def site(
     db_url: str,
     channels: dict[str, str],

@@ -70,7 +70,8 @@ class Daemon:
 
 
 def start(
-    cfg: Path, name: str | None = None, *, hosts: list[str] | None = None, env: dict[str, str] | None = None) -> Daemon:
+    cfg: Path, name: str | None = None, *, hosts: list[str] | None = None, env: dict[str, str] | None = None
+) -> Daemon:
     """`callout run -c cfg` on a free API port; `name`: its [node] name (several nodes only)."""
     extra = {"CALLOUT_API__PORT": "0", "CALLOUT_LOGGING__LEVEL": "INFO"}
     if name is not None:
