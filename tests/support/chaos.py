@@ -16,10 +16,11 @@ This module holds the figures, the store reads and the kill -9 round; the other 
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,11 +48,23 @@ class Figures:
     acted_twice: int = 0
     not_reached: int = 0
     late_ms: list[float] = field(default_factory=list)  # P1 fallback beyond the deadline
+    recovered: int = 0  # in flight at a kill, recorded from the sent journal at restart
+    resent: int = 0  # in flight at a kill, sent again at restart
     rates: list[float] = field(default_factory=list)  # messages/s reaching receivers before a fault
     notes: list[str] = field(default_factory=list)
 
     def add(self, other: Figures) -> None:
-        for name in ("rounds", "faults", "accepted", "lost", "stuck", "duplicates", "acted_twice"):
+        for name in (
+            "rounds",
+            "faults",
+            "accepted",
+            "lost",
+            "stuck",
+            "duplicates",
+            "acted_twice",
+            "recovered",
+            "resent",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.not_reached += other.not_reached
         self.late_ms += other.late_ms
@@ -105,27 +118,30 @@ async def settled(ref: StoreRef, incidents: list[str], timeout: float) -> list[d
         await asyncio.sleep(0.1)
 
 
-def judge(fig: Figures, rows: list[dict[str, Any]], got: Counter[int]) -> None:
-    """Compare the store with what the receivers got (`got`: attempt id -> copies received)."""
-    reached = {d for r in rows if got[r["id"]] for d in [r["delivery_id"]]}
+def judge(fig: Figures, rows: list[dict[str, Any]], got: Callable[[dict[str, Any]], int]) -> None:
+    """Compare the store with what the receivers got (`got`: copies a receiver got of the
+    message of this attempt row)."""
+    reached = {r["delivery_id"] for r in rows if got(r)}
     for r in rows:
         if r["state"] in OPEN:
             fig.stuck += 1
-        if r["state"] in ("sent", "delivered") and not got[r["id"]]:
+        if r["state"] in ("sent", "delivered") and not got(r):
             fig.not_reached += 1
     failed = {r["delivery_id"] for r in rows if r["delivery_state"] in ("failed_permanent", "cancelled")}
     fig.lost += len({r["delivery_id"] for r in rows} - reached - failed)
-    fig.duplicates += sum(n - 1 for n in got.values() if n > 1)
 
 
 # ---- kill -9 ------------------------------------------------------------------------------------
 class KeyedApp(FieldApp):
-    """The field app (honours Idempotency-Key) that also counts every copy per attempt id."""
+    """The field app (honours Idempotency-Key) that also counts every copy it got, per attempt
+    id (the key) and per address, and when the first copy for an address came."""
 
     copies: Counter[int]
+    by_address: Counter[str]
+    first_at: dict[str, float]
 
     async def __aenter__(self) -> KeyedApp:
-        self.copies = Counter()
+        self.copies, self.by_address, self.first_at = Counter(), Counter(), {}
         await super().__aenter__()
         return self
 
@@ -133,7 +149,15 @@ class KeyedApp(FieldApp):
         key = request.headers.get("Idempotency-Key")
         if key is not None and key.isdigit():
             self.copies[int(key)] += 1
+        address = request.match_info["address"]
+        self.by_address[address] += 1
+        self.first_at.setdefault(address, time.monotonic())
         return await super()._receive(request)
+
+    def acted_twice(self, attempt_ids: set[int]) -> int:
+        """Messages acted on more than once: what a receiver honouring the key never does."""
+        acted = Counter(int(r.body["message_id"]) for r in self.received)
+        return sum(n - 1 for i, n in acted.items() if i in attempt_ids and n > 1)
 
 
 def site_file(ref: StoreRef, app_url: str, units: int, extra: str = "") -> Path:
@@ -180,11 +204,15 @@ async def kill_rounds(
                 fig.faults += 1
                 daemon = await asyncio.to_thread(start, cfg)
                 rows = await settled(ref, [incident], settle)
-                fig.notes += [line.strip()[-120:] for line in daemon.log if "resumed" in line]
+                for line in daemon.log:  # what the restart found in flight (gateway/engine/engine.py)
+                    m = re.search(r"(\d+) accepted before the stop .*?(\d+) sent again", line)
+                    if m:
+                        fig.recovered += int(m.group(1))
+                        fig.resent += int(m.group(2))
                 ids = {r["id"] for r in rows}
-                judge(fig, rows, Counter({i: n for i, n in app.copies.items() if i in ids}))
-                acted = Counter(int(r.body["message_id"]) for r in app.received)
-                fig.acted_twice += sum(n - 1 for i, n in acted.items() if i in ids and n > 1)
+                judge(fig, rows, lambda r: app.copies[r["id"]])
+                fig.duplicates += sum(n - 1 for i, n in app.copies.items() if i in ids and n > 1)
+                fig.acted_twice += app.acted_twice(ids)
                 fig.rounds += 1
         finally:
             await asyncio.to_thread(daemon.stop)
