@@ -2,17 +2,18 @@
 through its HTTP API, a fault injected mid-stream, the store checked against what the receivers got.
 
     python -m benchmarks.chaos [--rounds 100] [--store sqlite|postgres|both]
-                               [--faults kill,kill1,webhook,broker,smsc,modem,pg]
+                               [--faults kill,kill1,killfb,webhook,broker,smsc,modem,pg]
 
 Prints one row per fault and store; asserts nothing. Faults (tests/support/chaos*.py):
 - kill: SIGKILL of the daemon while a bulk callout of 200 webhook deliveries is half sent, then a
   restart (about 2 s a round); kill1: the same with `[delivery] channel_in_flight = 1`;
+  killfb: a kill -9 and restart in the fallback rounds below (P1 late across a restart);
 - webhook: the field app takes requests and never answers for 2 s (FieldApp `hang`);
 - broker: a private mosquitto without persistence restarted (down 1 s) under MQTT radio sends;
 - smsc: the SMSC simulator drops every bind with submits in the window;
 - modem: the GSM modem simulator (on a pseudo-terminal) silent for 3 s;
 - pg: the private PostgreSQL server stopped for 2 s (PostgreSQL only).
-The last five page 40 units with a webhook backup endpoint behind the faulty one; nobody acks, so
+The last six page 40 units with a webhook backup endpoint behind the faulty one; nobody acks, so
 each P1 must reach its backup at the 3 s ack deadline: "P1 late" is how much later it did (about
 10 s a round). Columns: accepted deliveries; lost (reached no receiver, not closed as failed);
 stuck (still pending/sending/retrying after the round settled); dup (copies a receiver got again,
@@ -38,6 +39,7 @@ from tests.support.pg import private_database
 FAULTS = {
     "kill": "kill -9",
     "kill1": "kill -9, channel_in_flight = 1",
+    "killfb": "kill -9, P1 fallback",
     "webhook": "webhook hang",
     "broker": "broker restart",
     "smsc": "SMSC drops the bind",

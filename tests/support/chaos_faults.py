@@ -12,7 +12,8 @@ restarted (simulators/radio_fleet/broker.py); `smsc` the SMSC dropping every bin
 (Smsc.drop_connections); `modem` the GSM modem on its pseudo-terminal silent for three seconds
 (GsmModem.silence: AT time-outs, the modem benched and reopened); `webhook` a field app that
 takes requests and never answers for two seconds (FieldApp behaviour `hang`); `pg` the private
-PostgreSQL server stopped for two seconds (tests/support/pg_server.py).
+PostgreSQL server stopped for two seconds (tests/support/pg_server.py); KILL the daemon killed
+with SIGKILL and started again (tests/support/chaos.py has the kill rounds that count copies).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from tests.support.daemon import TOKEN, start
 from tests.support.pg_server import PgServer
 
 UNITS = 40
+KILL = "kill -9, P1 fallback"  # SIGKILL and a restart, with the ladder's timers to resume
 ACK_DEADLINE = 3.0
 PRIORITIES = "\n".join(
     f'[triage.targets.{p}]\nresponse_target = 480\nmode = "ladder"\nconfirm_timeout = 2\n'
@@ -190,10 +192,10 @@ async def fault_rounds(
     fault: str, ref: StoreRef, rounds: int, *, pg: PgServer | None = None, settle: float = 45
 ) -> Figures:
     """`rounds` rounds of one fault on one store: a bulk callout of UNITS, the fault injected once
-    a third reached the first channel, then everything left to settle. `fault` "PostgreSQL
-    restart" needs `pg`, the private server `ref` points at."""
+    a third reached the first channel, then everything left to settle. `fault`: a FAULTS key,
+    KILL, or "PostgreSQL restart" (needs `pg`, the private server `ref` points at)."""
     fig = Figures(fault, ref.name)
-    maker = webhook_hang if fault == "PostgreSQL restart" else FAULTS[fault]
+    maker = FAULTS.get(fault, webhook_hang)  # the others fault the daemon or store, not the webhook
     async with maker() as (primary, inject), KeyedApp(default="silent") as backup:
         if fault == "PostgreSQL restart":
             assert pg is not None
@@ -202,6 +204,13 @@ async def fault_rounds(
                 await asyncio.to_thread(pg.stop)
                 await asyncio.sleep(2.0)
                 await asyncio.to_thread(pg.start)
+
+        elif fault == KILL:
+
+            async def inject() -> None:
+                nonlocal daemon
+                daemon.kill()
+                daemon = await asyncio.to_thread(start, cfg)
 
         cfg = ref.data_dir / "site.toml"
         cfg.write_text(_site(ref, primary, backup.url))
