@@ -2,11 +2,12 @@
 through its HTTP API, a fault injected mid-stream, the store checked against what the receivers got.
 
     python -m benchmarks.chaos [--rounds 100] [--store sqlite|postgres|both]
-                               [--faults kill,kill1,killfb,webhook,broker,smsc,modem,pg]
+                               [--faults kill0,kill,kill1,killfb,webhook,broker,smsc,modem,pg]
 
 Prints one row per fault and store; asserts nothing. Faults (tests/support/chaos*.py):
 - kill: SIGKILL of the daemon while a bulk callout of 200 webhook deliveries is half sent, then a
-  restart (about 2 s a round); kill1: the same with `[delivery] channel_in_flight = 1`;
+  restart (about 2 s a round); kill0: the same with `[delivery] sent_journal = false`;
+  kill1: the same with `[delivery] channel_in_flight = 1`;
   killfb: a kill -9 and restart in the fallback rounds below (P1 late across a restart);
 - webhook: the field app takes requests and never answers for 2 s (FieldApp `hang`);
 - broker: a private mosquitto without persistence restarted (down 1 s) under MQTT radio sends;
@@ -37,6 +38,7 @@ from tests.support.chaos_faults import fault_rounds, private_pg_server
 from tests.support.pg import private_database
 
 FAULTS = {
+    "kill0": "kill -9, no sent journal",
     "kill": "kill -9",
     "kill1": "kill -9, channel_in_flight = 1",
     "killfb": "kill -9, P1 fallback",
@@ -70,8 +72,9 @@ async def run(fault: str, store_name: str, rounds: int) -> Figures | None:
     async with store(store_name) as ref:
         if fault == "kill":
             return await kill_rounds(ref, rounds)
-        if fault == "kill1":
-            fig = await kill_rounds(ref, rounds, extra="[delivery]\nchannel_in_flight = 1\n")
+        if fault in ("kill0", "kill1"):
+            extra = {"kill0": "sent_journal = false", "kill1": "channel_in_flight = 1"}[fault]
+            fig = await kill_rounds(ref, rounds, extra=f"[delivery]\n{extra}\n")
             fig.fault = FAULTS[fault]
             return fig
         return await fault_rounds(FAULTS[fault], ref, rounds)
