@@ -33,7 +33,7 @@ from gateway.engine.journal import SentJournal
 from gateway.engine.outcomes import OutcomeRecorder
 from gateway.engine.progress import Finish, Start, Step, Wait
 from gateway.engine.reports import apply_report
-from gateway.engine.sending import Outcome, call_channel
+from gateway.engine.sending import ChannelSlots, Outcome, call_channel
 from gateway.metrics import Metrics
 from gateway.policies.ratelimit import RateLimiter
 from gateway.settings import DeliverySettings
@@ -81,7 +81,7 @@ class DeliveryEngine:
         self._draining = False
         self._drained = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._channel_slots: dict[str, asyncio.Semaphore] = {}  # settings.channel_in_flight
+        self._channel_slots = ChannelSlots(settings.channel_in_flight)
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         # (channel, channel_ref) -> (expires at, delivered, reason, evidence)
         self._parked: dict[tuple[str, str], tuple[float, bool, str, dict[str, Any]]] = {}
@@ -210,13 +210,8 @@ class DeliveryEngine:
         if self.journal is not None:
             self.journal.forget_found()
         if jobs:
-            log.info(
-                "resumed %d attempts that were in flight: %d accepted before the stop (sent journal), "
-                "%d sent again",
-                len(jobs),
-                recovered,
-                len(jobs) - recovered,
-            )
+            msg = "resumed %d in-flight attempts: %d recorded from the sent journal, %d sent again"
+            log.info(msg, len(jobs), recovered, len(jobs) - recovered)
 
     async def _cycle(self, tg: asyncio.TaskGroup) -> None:
         now = self.clock.now()
@@ -396,7 +391,7 @@ class DeliveryEngine:
 
     async def _send(self, a: Attempt, d: Delivery, ref: str) -> None:
         """Call the channel outside any transaction; the recorder writes down what happened."""
-        async with self._channel_slot(a.channel):
+        async with self._channel_slots.hold(a.channel):
             outcome = await call_channel(
                 self.channels.get(a.channel),
                 a,
@@ -406,19 +401,9 @@ class DeliveryEngine:
                 clock=self.clock,
                 metrics=self.metrics,
             )
-        if self.journal is not None:
-            self.journal.accepted(outcome, a)  # before anything else: a kill now loses nothing
+            if self.journal is not None:
+                self.journal.accepted(outcome, a)  # before anything else: a kill now loses nothing
         self._outcomes.put_nowait(outcome)
-
-    def _channel_slot(self, channel: str) -> contextlib.AbstractAsyncContextManager[object]:
-        """At most `channel_in_flight` sends under way on one channel, where that is set."""
-        limit = self.settings.channel_in_flight
-        if limit is None:
-            return contextlib.nullcontext()
-        slot = self._channel_slots.get(channel)
-        if slot is None:
-            slot = self._channel_slots[channel] = asyncio.Semaphore(limit)
-        return slot
 
     async def _recorder(self) -> None:
         while True:

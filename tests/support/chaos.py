@@ -205,7 +205,7 @@ async def kill_rounds(
                 daemon = await asyncio.to_thread(start, cfg)
                 rows = await settled(ref, [incident], settle)
                 for line in daemon.log:  # what the restart found in flight (gateway/engine/engine.py)
-                    m = re.search(r"(\d+) accepted before the stop .*?(\d+) sent again", line)
+                    m = re.search(r"(\d+) recorded from the sent journal, (\d+) sent again", line)
                     if m:
                         fig.recovered += int(m.group(1))
                         fig.resent += int(m.group(2))
