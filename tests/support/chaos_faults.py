@@ -30,8 +30,9 @@ from simulators.gsm_modem.device import GsmModem
 from simulators.radio_fleet import PrivateBroker, RadioFleet
 from simulators.radio_fleet.fleet import Faults as RadioFaults
 from simulators.smsc import Smsc
+from tests.support import cluster
 from tests.support.chaos import OPEN, Figures, KeyedApp, StoreRef, judge, page_all
-from tests.support.daemon import TOKEN, start
+from tests.support.daemon import TOKEN, Daemon, start
 from tests.support.pg_server import PgServer
 
 UNITS = 40
@@ -188,6 +189,18 @@ async def _settled(ref: StoreRef, incident: str, timeout: float) -> list[dict[st
         await asyncio.sleep(0.2)
 
 
+async def _primary_up(daemon: Daemon, fig: Figures, timeout: float = 20) -> None:
+    """Each round starts with the channel under test up again (GET /api/v1/channels): a modem
+    benched by the last round's silence is reopened first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        channels = await cluster.acall(daemon, "GET", "/api/v1/channels")
+        if all(ch["health"]["state"] == "up" for ch in channels if ch["name"] == "primary"):
+            return
+        await asyncio.sleep(0.2)
+    fig.notes.append(f"the first channel was not up {timeout:g} s after the last round")
+
+
 async def fault_rounds(
     fault: str, ref: StoreRef, rounds: int, *, pg: PgServer | None = None, settle: float = 45
 ) -> Figures:
@@ -218,6 +231,7 @@ async def fault_rounds(
         try:
             await asyncio.sleep(1.0)  # the channels are up, the radios announced
             for _ in range(rounds):
+                await _primary_up(daemon, fig)
                 base = Counter(primary.copies())
                 base_dropped, base_backup = primary.repeats_dropped(), Counter(backup.by_address)
                 backup.first_at.clear()
