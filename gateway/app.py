@@ -27,6 +27,7 @@ from gateway.cluster.leases import Leases
 from gateway.cluster.timers import TimerLock
 from gateway.domain.models import Endpoint, Resource, Stakeholder
 from gateway.engine import DeliveryEngine
+from gateway.engine.journal import open_journal
 from gateway.maintenance import MaintenanceCalendar, MaintenanceService, windows_from_config
 from gateway.metrics import Metrics
 from gateway.schedules import schedules_from_config
@@ -134,7 +135,10 @@ class Gateway:
                 settings=self.settings.delivery,
                 clock=self.clock,
                 metrics=self.metrics,
+                journal=open_journal(self.settings),
             )
+            if self.engine.journal is not None:
+                self._stack.callback(self.engine.journal.close)
             self.core = Core(
                 settings=self.settings,
                 store=self.store,
@@ -155,28 +159,7 @@ class Gateway:
             self.core.index_resources(await self._seed_resources())
             self.store.resource_listeners.append(self.core.directory.put)
             self.store.on_retry = self.metrics.store_retries.inc
-            self.incidents = IncidentService(self.core)
-            self.units = UnitStatusService(self.core, self.incidents)
-            self.dispatch = DispatchService(self.core, self.incidents, self.units)
-            self.callout = CalloutService(self.core, self.dispatch)
-            self.acks = AckService(self.core, self.incidents, self.units)
-            self.stand_down = StandDownService(self.core, self.incidents, self.units)
-            self.merge = MergeService(self.core, self.incidents, self.units)
-            self.positions = PositionService(self.core)
-            self.field = FieldEvents(self.core, self.acks, self.units, self.positions)
-            self.escalation = EscalationService(self.core, self.dispatch)
-            self.cti = CtiService(self.core, self.incidents)
-            self.privacy = PrivacyService(self.settings, self.store, self.clock)
-            self.practice = PracticeService(self.core, self.incidents)
-            self.updates = StakeholderUpdates(self.core, self.dispatch)
-            self.survey = SurveyService(self.core)
-            self.incidents.on_transition += [self.updates.on_transition, self.survey.on_transition]
-            self.field.from_others = self.survey.on_text
-            self.engine.resolve_address = self.survey.caller_address
-            if leases is not None:
-                self.timers = TimerLock(store=self.store, settings=self.settings.node)
-                leases.leader = self.escalation.leader = self.timers.is_held
-                self.updates.leader = self.survey.leader = self.timers.is_held
+            self._wire_services(leases)
             for ch in channels.values():
                 await self._enter_channel(ch)
             self.channels = channels
@@ -190,6 +173,31 @@ class Gateway:
             await self._stack.__aexit__(None, None, None)
             raise
         return self
+
+    def _wire_services(self, leases: Leases | None) -> None:
+        """The core's services, and the hooks between them."""
+        self.incidents = IncidentService(self.core)
+        self.units = UnitStatusService(self.core, self.incidents)
+        self.dispatch = DispatchService(self.core, self.incidents, self.units)
+        self.callout = CalloutService(self.core, self.dispatch)
+        self.acks = AckService(self.core, self.incidents, self.units)
+        self.stand_down = StandDownService(self.core, self.incidents, self.units)
+        self.merge = MergeService(self.core, self.incidents, self.units)
+        self.positions = PositionService(self.core)
+        self.field = FieldEvents(self.core, self.acks, self.units, self.positions)
+        self.escalation = EscalationService(self.core, self.dispatch)
+        self.cti = CtiService(self.core, self.incidents)
+        self.privacy = PrivacyService(self.settings, self.store, self.clock)
+        self.practice = PracticeService(self.core, self.incidents)
+        self.updates = StakeholderUpdates(self.core, self.dispatch)
+        self.survey = SurveyService(self.core)
+        self.incidents.on_transition += [self.updates.on_transition, self.survey.on_transition]
+        self.field.from_others = self.survey.on_text
+        self.engine.resolve_address = self.survey.caller_address
+        if leases is not None:
+            self.timers = TimerLock(store=self.store, settings=self.settings.node)
+            leases.leader = self.escalation.leader = self.timers.is_held
+            self.updates.leader = self.survey.leader = self.timers.is_held
 
     async def _enter_channel(self, ch: Channel) -> None:
         """A channel that cannot start is reported down; the engine falls back around it."""

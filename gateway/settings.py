@@ -197,6 +197,13 @@ class DeliverySettings(Strict):
     rate_limits: list[RateLimit] = Field(default_factory=list)
     # How many times an exhausted ladder starts again from the top before the delivery gives up.
     plan_rounds: int = Field(1, ge=1)
+    # Sends a channel accepted are written to a sent journal (next to the SQLite file, or in
+    # store.data_dir on PostgreSQL if that is a folder) before the store has them, so a restart
+    # after kill -9 records them instead of sending them again: gateway/engine/journal.py.
+    sent_journal: bool = True
+    # Sends under way on one channel at once (unset: up to `concurrency`). A kill -9 sends again
+    # what a receiver took but callout had not yet heard back about: this bounds those copies.
+    channel_in_flight: int | None = Field(None, ge=1)
 
 
 class EscalationLevel(Strict):

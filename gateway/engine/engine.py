@@ -7,8 +7,11 @@ while one already `sent` or `delivered` is never sent again.
 
 Work is done in batches: one transaction marks every due attempt `sending`; channel calls run
 concurrently; their outcomes are recorded by one task, many per transaction (see
-`gateway.engine.outcomes`). Each batch loads its rows first and then transitions them in memory,
-so the store's unit of work writes them with a few round trips (see `gateway.store.Tx`).
+`gateway.engine.outcomes`): it commits as soon as one outcome is there, with whatever arrived
+while the last commit ran (group commit). What a channel accepted is written to the sent journal
+at once (`gateway.engine.journal`), so a restart records it instead of sending it again. Each
+batch loads its rows first and then transitions them in memory, so the store's unit of work
+writes them with a few round trips (see `gateway.store.Tx`).
 """
 
 from __future__ import annotations
@@ -21,17 +24,19 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from adapters.backoff import reconnect_delays
-from adapters.base import AttemptEvidence, Channel, DeliveryReport, HealthState
+from adapters.base import Channel, DeliveryReport, HealthState
 from gateway.clock import Clock
 from gateway.cluster.fence import Fenced
 from gateway.domain.models import Attempt, Delivery
 from gateway.domain.states import CloseReason, DeliveryState
 from gateway.engine import ledger
+from gateway.engine.journal import SentJournal
 from gateway.engine.outcomes import OutcomeRecorder
 from gateway.engine.picking import mark_sending
 from gateway.engine.progress import Finish, Start, Step, Wait
-from gateway.engine.reports import Report, add_evidence, apply_report
-from gateway.engine.sending import AddressResolver, Outcome, call_channel
+from gateway.engine.receipts import Receipts
+from gateway.engine.reports import Report
+from gateway.engine.sending import AddressResolver, ChannelSlots, Outcome, call_channel
 from gateway.metrics import Metrics
 from gateway.policies.ratelimit import RateLimiter
 from gateway.settings import DeliverySettings
@@ -43,9 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 D = DeliveryState
 BATCH = 256  # outcomes recorded per transaction at most
-# A receipt can overtake the record of its own send (outcomes are written in batches): such a
-# report waits this long for its channel reference to be stored before it counts as unmatched.
-PARK_SECONDS = 30.0
 
 
 class DeliveryEngine:
@@ -60,8 +62,10 @@ class DeliveryEngine:
         rng: random.Random | None = None,
         send_timeouts: Mapping[str, float] | None = None,
         leases: Leases | None = None,
+        journal: SentJournal | None = None,
     ) -> None:
         self.store = store
+        self.journal = journal  # sends accepted and not yet recorded, kept across a kill
         self.leases = leases  # several nodes: claim with leases (gateway/cluster/leases.py)
         self.send_timeouts = dict(send_timeouts or {})  # per channel, where config sets one
         self.channels = channels
@@ -77,9 +81,9 @@ class DeliveryEngine:
         self._draining = False
         self._drained = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.concurrency)
+        self._channel_slots = ChannelSlots(settings.channel_in_flight)
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
-        # (channel, channel_ref) -> (expires at, the report or evidence waiting for its send)
-        self._parked: dict[tuple[str, str], tuple[float, Report]] = {}
+        self.receipts = Receipts(self)  # delivery reports, and those waiting for their send
         self.idle = asyncio.Event()
         self.in_service: Callable[[str], bool] = lambda _channel: True
         self.resolve_address: AddressResolver | None = None  # `subject:<id>` endpoints (surveys)
@@ -163,8 +167,8 @@ class DeliveryEngine:
     # ---- the loop -----------------------------------------------------------------------------
     async def _resume(self, tg: asyncio.TaskGroup) -> None:
         if self.leases is not None:  # only this node's own; the others' are taken over on expiry
-            for job in await self.leases.take_over(self.clock.now(), advance=self.advance, own=True):
-                await self._start(tg, *job)
+            own = await self.leases.take_over(self.clock.now(), advance=self.advance, own=True)
+            await self._start_resumed(tg, own)
             return
         jobs: list[tuple[Attempt, Delivery, str]] = []
         async for attempt in self.store.retrying(urgent=True):
@@ -187,14 +191,31 @@ class DeliveryEngine:
                             "reason": "in flight when the last run stopped",
                         },
                     )
-        for job in jobs:
-            await self._start(tg, *job)
+        await self._start_resumed(tg, jobs)
+
+    async def _start_resumed(self, tg: asyncio.TaskGroup, jobs: list[tuple[Attempt, Delivery, str]]) -> None:
+        """Attempts in flight when the last run stopped: one whose acceptance the sent journal
+        holds is recorded from it; the others are sent again (at-least-once)."""
+        recovered = 0
+        for a, d, ref in jobs:
+            ch = self.channels.get(a.channel)
+            outcome = self.journal.recovered(a, ch.capabilities if ch else None) if self.journal else None
+            if outcome is None:
+                await self._start(tg, a, d, ref)
+                continue
+            await self._slots.acquire()
+            self._in_flight += 1
+            self._outcomes.put_nowait(outcome)
+            recovered += 1
+        if self.journal is not None:
+            self.journal.forget_found()
         if jobs:
-            log.info("resumed %d attempts that were in flight", len(jobs))
+            msg = "resumed %d in-flight attempts: %d recorded from the sent journal, %d sent again"
+            log.info(msg, len(jobs), recovered, len(jobs) - recovered)
 
     async def _cycle(self, tg: asyncio.TaskGroup) -> None:
         now = self.clock.now()
-        self._expire_parked(now)
+        self.receipts.expire(now)
         timers = self.leases is None or self.leases.leader()  # several nodes: one runs deadlines
         if self._recheck and timers:
             self._recheck = False
@@ -340,13 +361,6 @@ class DeliveryEngine:
         if isinstance(step, Start):
             tx.after_commit(self.poke)  # the new attempts are visible to the loop only after commit
 
-    def _expire_parked(self, now: float) -> None:
-        for key, (expires, *_) in list(self._parked.items()):
-            if expires <= now:
-                del self._parked[key]
-                self.metrics.garbled.labels(key[0]).inc()
-                log.warning("channel %s: report or evidence for %s matches no message", key[0], key[1])
-
     def _health_reason(self, channel: str) -> str:
         ch = self.channels.get(channel)
         if ch is None:
@@ -364,17 +378,20 @@ class DeliveryEngine:
         Several nodes: not once this node's lease may lapse (gateway/cluster/fence.py)."""
         fence = self.leases.fence if self.leases is not None else None
         try:
-            async with fence.sending(a.id) if fence is not None else contextlib.nullcontext():
-                outcome = await call_channel(
-                    self.channels.get(a.channel),
-                    a,
-                    d,
-                    ref,
-                    send_timeout=self.send_timeouts.get(a.channel, self.settings.send_timeout),
-                    clock=self.clock,
-                    metrics=self.metrics,
-                    resolve=self.resolve_address,
-                )
+            async with self._channel_slots.hold(a.channel):
+                async with fence.sending(a.id) if fence is not None else contextlib.nullcontext():
+                    outcome = await call_channel(
+                        self.channels.get(a.channel),
+                        a,
+                        d,
+                        ref,
+                        send_timeout=self.send_timeouts.get(a.channel, self.settings.send_timeout),
+                        clock=self.clock,
+                        metrics=self.metrics,
+                        resolve=self.resolve_address,
+                    )
+                if self.journal is not None:
+                    self.journal.accepted(outcome, a)  # before anything else: a kill now loses nothing
         except Fenced:  # left `sending` under its lease: the node that takes it over sends it
             self._in_flight -= 1
             self._slots.release()
@@ -390,6 +407,8 @@ class DeliveryEngine:
                 batch.append(self._outcomes.get_nowait())
             try:
                 await self._record_until_done(batch)
+                if self.journal is not None:
+                    self.journal.recorded(o.attempt_id for o in batch)
             finally:
                 self._in_flight -= len(batch)
                 for _ in batch:
@@ -397,7 +416,7 @@ class DeliveryEngine:
                 if self._in_flight == 0:
                     self._drained.set()
                 self.poke()
-            await self._apply_parked(batch)
+            await self.receipts.apply_parked(batch)
 
     async def _record_until_done(self, batch: list[Outcome]) -> None:
         """Record a batch of outcomes, however long the store refuses: an attempt must not stay
@@ -424,21 +443,6 @@ class DeliveryEngine:
                     return
             await asyncio.sleep(next(delays))
 
-    async def _apply_parked(self, batch: list[Outcome]) -> None:
-        """Receipts that arrived before their send was recorded are applied now, one transaction
-        per channel (a bulk callout's radios ack before most of their sends are recorded)."""
-        by_channel: dict[str, list[Report]] = {}
-        for o in batch:
-            if o.receipt and o.receipt.channel_ref:
-                parked = self._parked.pop((o.channel, o.receipt.channel_ref), None)
-                if parked is not None:
-                    by_channel.setdefault(o.channel, []).append(parked[1])
-        for channel, reports in by_channel.items():
-            try:
-                await self.on_reports(channel, reports)
-            except Exception:
-                log.exception("engine: could not apply %d parked receipts on %s", len(reports), channel)
-
     # ---- delivery reports ---------------------------------------------------------------------
     async def on_report(
         self, channel: str, channel_ref: str, *, delivered: bool, reason: str, evidence: dict[str, Any]
@@ -448,29 +452,9 @@ class DeliveryEngine:
         return (await self.on_reports(channel, [report]))[0]
 
     async def on_reports(self, channel: str, reports: Sequence[Report]) -> list[str]:
-        """Receipts (and later evidence, `AttemptEvidence`) from one channel, in one transaction:
-        each "matched", or "parked" until its send is recorded (a receipt can overtake the record
-        of its own send)."""
-        results: list[str] = []
-        async for attempt in self.store.retrying(urgent=True):
-            async with attempt as tx:
-                results.clear()
-                found = await tx.attempts_by_channel_refs(channel, {r.channel_ref for r in reports})
-                batch = await tx.batch_for(list(found.values()))
-                caps = self.channels[channel].capabilities if channel in self.channels else None
-                now = self.clock.now()
-                for r in reports:
-                    if r.channel_ref not in found:
-                        self._parked[(channel, r.channel_ref)] = (now + PARK_SECONDS, r)
-                        results.append("parked")
-                        continue
-                    a = batch.by_id[found[r.channel_ref].id]
-                    d = batch.deliveries[a.delivery_id]
-                    if isinstance(r, AttemptEvidence):
-                        await add_evidence(tx, d, a, r, now=now)
-                    else:
-                        await apply_report(
-                            tx, d, a, r, caps=caps, attempts=batch.attempts[d.id], now=now, engine=self
-                        )
-                    results.append("matched")
-        return results
+        """Receipts (and later evidence) from one channel, in one transaction (`receipts.py`)."""
+        return await self.receipts.on_reports(channel, reports)
+
+    @property
+    def _parked(self) -> dict[tuple[str, str], tuple[float, Report]]:
+        return self.receipts.parked

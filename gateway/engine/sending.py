@@ -6,6 +6,7 @@ No store access here: outcomes are recorded by the engine in batches.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,23 @@ class Outcome:
     error: ChannelError | None = None
     caps: Capabilities | None = None
     evidence: dict[str, Any] = field(default_factory=dict)  # how the text was fitted
+
+
+class ChannelSlots:
+    """At most `limit` sends under way on one channel (`[delivery] channel_in_flight`); None: no
+    bound but the engine's `concurrency`."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self._slots: dict[str, asyncio.Semaphore] = {}
+
+    def hold(self, channel: str) -> contextlib.AbstractAsyncContextManager[object]:
+        if self.limit is None:
+            return contextlib.nullcontext()
+        slot = self._slots.get(channel)
+        if slot is None:
+            slot = self._slots[channel] = asyncio.Semaphore(self.limit)
+        return slot
 
 
 def fitted_message(

@@ -3,28 +3,30 @@ docs/deployment.md). Each node is started with its own [node] name through the e
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
-import threading
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.support.daemon import wait_for_url
+from tests.support.daemon import TOKEN, Daemon, start
 
-TOKEN = "desk-token-000000001"
+Node = Daemon  # one node of several
+__all__ = ["TOKEN", "Node", "start"]
 
 
 def site(
-    db_url: str, channels: dict[str, str], resources: dict[str, list[tuple[str, str]]], extra: str = ""
+    db_url: str,
+    channels: dict[str, str],
+    resources: dict[str, list[tuple[str, str]]],
+    extra: str = "",
+    data_dir: Path | None = None,
 ) -> str:
-    """A site file: webhook channels (name -> URL pattern) and resources (id -> plan)."""
+    """A site file: webhook channels (name -> URL pattern) and resources (id -> plan); `db_url`
+    empty: SQLite in `data_dir`."""
+    folder = f'data_dir = "{data_dir}"\n' if data_dir is not None else ""
     out = [
-        f'[store]\nurl = "{db_url}"\n',
+        f'[store]\nurl = "{db_url}"\n{folder}',
         f'[api]\ntokens = [{{ name = "desk", role = "supervisor", token = "{TOKEN}" }}]\n',
     ]
     for name, url in channels.items():
@@ -34,48 +36,6 @@ def site(
         out.append(f'[[resources]]\nid = "{rid}"\ncapabilities = ["fire"]\ncontact_plan = [{eps}]\n')
     out.append(extra)
     return "\n".join(out)
-
-
-class Node:
-    def __init__(self, name: str, proc: subprocess.Popen[str], url: str) -> None:
-        self.name, self.proc, self.url = name, proc, url
-        self.log: list[str] = []
-        # The log pipe must keep draining, or a chatty node would block on a full pipe.
-        assert proc.stderr is not None
-        threading.Thread(target=self.log.extend, args=(proc.stderr,), daemon=True).start()
-
-    def call(self, method: str, path: str, body: Any = None, timeout: float = 10) -> Any:
-        req = urllib.request.Request(
-            f"{self.url}{path}",
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return json.load(resp)
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-
-
-def start(cfg: Path, name: str, *, hosts: list[str] | None = None, env: dict[str, str] | None = None) -> Node:
-    extra = {"CALLOUT_API__PORT": "0", "CALLOUT_NODE__NAME": name, "CALLOUT_LOGGING__LEVEL": "INFO"}
-    if hosts is not None:
-        extra["CALLOUT_NODE__HOSTS"] = json.dumps(hosts)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "run", "-c", str(cfg)],
-        env={**os.environ, **extra, **(env or {})},
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        url = wait_for_url(proc, timeout=30)
-    except BaseException:
-        proc.kill()
-        raise
-    return Node(name, proc, url)
 
 
 @contextmanager
