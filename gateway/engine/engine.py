@@ -94,6 +94,7 @@ class DeliveryEngine:
             metrics=self.metrics,
             rng=self.rng,
             advance=self.advance,
+            node=leases.node if leases is not None else None,
         )
 
     # ---- public ------------------------------------------------------------------------------

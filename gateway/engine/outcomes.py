@@ -33,7 +33,9 @@ class OutcomeRecorder:
         metrics: Metrics,
         rng: random.Random,
         advance: Advance,
+        node: str | None = None,
     ) -> None:
+        self.node = node  # several nodes: this node's name (its leases)
         self.store = store
         self.clock = clock
         self.settings = settings
@@ -47,13 +49,39 @@ class OutcomeRecorder:
             async with attempt as tx:
                 now = self.clock.now()
                 loaded = await tx.batch_for(await tx.attempts_by_ids([o.attempt_id for o in batch]))
+                holders = await tx.lease_holders(loaded.by_id) if self.node is not None else {}
                 for o in batch:
                     a = loaded.by_id[o.attempt_id]
                     d = loaded.deliveries[a.delivery_id]
-                    if o.receipt is not None:
+                    if self._taken_over(holders.get(a.id)):
+                        await self._late(tx, d, a, o, holders.get(a.id))
+                    elif o.receipt is not None:
                         await self._sent(tx, d, a, o, attempts=loaded.attempts[d.id], now=now)
                     else:
                         await self._failed(tx, d, a, o, attempts=loaded.attempts[d.id], now=now)
+
+    def _taken_over(self, holder: str | None) -> bool:
+        """Several nodes: another node holds the attempt now (this node's lease lapsed while the
+        send was under way, e.g. cut off from the database, and the attempt was taken over)."""
+        return self.node is not None and holder is not None and holder != self.node
+
+    async def _late(self, tx: Tx, d: Delivery, a: Attempt, o: Outcome, holder: str | None) -> None:
+        """The outcome of a send whose attempt another node has taken over: written down, never
+        applied, so a failure here cannot reopen the attempt while the other node sends it."""
+        error = o.error.reason if o.error is not None else None
+        await tx.record(
+            "attempt.outcome_after_takeover",
+            incident_id=d.incident_id,
+            delivery_id=d.id,
+            attempt_id=a.id,
+            data={
+                "attempt": a.id,
+                "node": self.node,
+                "holder": holder,
+                "accepted": o.receipt is not None,
+                "error": redact_text(error) if error else None,
+            },
+        )
 
     async def _sent(
         self, tx: Tx, d: Delivery, a: Attempt, o: Outcome, *, attempts: list[Attempt], now: float

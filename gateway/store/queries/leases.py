@@ -20,6 +20,14 @@ D = DeliveryState
 
 
 class LeaseQueries(UnitOfWork):
+    async def lease_holders(self, ids: Collection[int]) -> dict[int, str | None]:
+        """The node holding each attempt's lease (None: none)."""
+        if not ids:
+            return {}
+        a = t.attempts.c
+        res = await self._run(sa.select(a.id, a.lease_node).where(a.id.in_(sorted(ids))))
+        return {r.id: r.lease_node for r in res}
+
     async def claim_lapsed(
         self, now: float, limit: int, channels: Collection[str], *, node: str, own: bool = False
     ) -> list[tuple[Attempt, str | None]]:
