@@ -22,9 +22,7 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat()
 
 
-def _shift(
-    schedule: Schedule, s: Shift | None, names: dict[str, str], at: float
-) -> dict[str, Any] | None:
+def _shift(schedule: Schedule, s: Shift | None, names: dict[str, str], at: float) -> dict[str, Any] | None:
     """A shift; `cover` says why its member is on call at `at` (the shift's start if later)."""
     if s is None:
         return None
