@@ -98,6 +98,14 @@ class Schedule:
             return self.holiday_member
         return self.rotation_member(at)[0]
 
+    def cover(self, at: float) -> Literal["override", "holiday", "rotation"] | None:
+        """Why whoever is on call at `at` is: an override, the holiday member or the rotation."""
+        if any(o.start <= at < o.end for o in self.overrides):
+            return "override"
+        if self.holiday_member and self._local(at).date() in self.holidays:
+            return "holiday"
+        return "rotation" if self.rotation_member(at)[0] else None
+
     def boundaries(self, start: float, end: float) -> list[float]:
         """Every time in [start, end) where who is on call may change, with `start` first."""
         marks = {start}

@@ -22,11 +22,13 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat()
 
 
-def _shift(s: Shift | None, names: dict[str, str]) -> dict[str, Any] | None:
+def _shift(schedule: Schedule, s: Shift | None, names: dict[str, str], at: float) -> dict[str, Any] | None:
+    """A shift; `cover` says why its member is on call at `at` (the shift's start if later)."""
     if s is None:
         return None
     name = names.get(s.member, s.member) if s.member else None
-    return {"member": s.member, "name": name, "from": _iso(s.start), "until": _iso(s.end)}
+    cover = schedule.cover(max(at, s.start)) if s.member else None
+    return {"member": s.member, "name": name, "from": _iso(s.start), "until": _iso(s.end), "cover": cover}
 
 
 def _schedule(request: web.Request) -> tuple[Schedule, dict[str, str]]:
@@ -42,8 +44,8 @@ def _summary(schedule: Schedule, names: dict[str, str], at: float) -> dict[str, 
     now, following = on_call_now_and_next(schedule, at)
     return {
         "id": schedule.id, "name": schedule.name or schedule.id, "time_zone": schedule.time_zone,
-        "rotation": schedule.rotation, "at": _iso(at), "now": _shift(now, names),
-        "next": _shift(following, names),
+        "rotation": schedule.rotation, "at": _iso(at), "now": _shift(schedule, now, names, at),
+        "next": _shift(schedule, following, names, at),
     }  # fmt: skip
 
 

@@ -1,10 +1,11 @@
 // The resource board: every unit with its status, time in status, last contact and last position
 // (coordinates, how old, which channel; "stale" once the recommendation stops counting it), and every
 // channel's health with the reason it gives; with several nodes, each node, its last heartbeat,
-// the channels it hosts and the leases it holds (GET /api/v1/cluster). Also the compact channel
-// strip in the top bar.
+// the channels it hosts and the leases it holds (GET /api/v1/cluster); who is on call now and next
+// per schedule (oncall.js). Also the compact channel strip in the top bar.
 
 import { ApiError, enc } from "./api.js";
+import { onCallCard } from "./oncall.js";
 import { h, label, swap, UNIT_STATUS } from "./util.js";
 
 const HEALTH = { up: "Up", degraded: "Degraded", down: "Down" };
@@ -21,12 +22,14 @@ export function createBoard(ctx) {
   }
 
   async function refreshChannels() {
-    const [channels, cluster] = await Promise.all([
+    const [channels, cluster, schedules] = await Promise.all([
       ctx.api.get("/api/v1/channels"),
       ctx.api.get("/api/v1/cluster").catch(() => null),
+      ctx.api.get("/api/v1/schedules").catch(() => null),
     ]);
     ctx.channels = channels;
     ctx.cluster = cluster;
+    ctx.schedules = schedules;
   }
 
   async function refresh() {
@@ -136,7 +139,8 @@ export function createBoard(ctx) {
           h("ul", { class: "channels" }, channels)),
         cluster ? h("section", { class: "card", "aria-labelledby": "nodes-title" },
           h("h2", { id: "nodes-title" }, "Nodes"),
-          h("ul", { class: "channels" }, nodes)) : null),
+          h("ul", { class: "channels" }, nodes)) : null,
+        onCallCard(ctx.schedules)),
     );
     ctx.tickClocks(view);
   }

@@ -1,9 +1,10 @@
 // KPIs: time to dispatch, acknowledge and be on scene per priority against targets, and delivery
 // success and fallbacks per channel; the desk's handling time and first-contact resolution
-// (desk_kpis.js). Inline SVG bar charts with every value also written as text.
+// (desk_kpis.js); the callers' satisfaction survey (satisfaction.js). Inline SVG bar charts with every value also written as text.
 
 import { ApiError } from "./api.js";
 import { deskCharts } from "./desk_kpis.js";
+import { satisfactionBlock } from "./satisfaction.js";
 import { h, PRIORITY, s, span, swap, when } from "./util.js";
 
 const METRICS = [
@@ -129,6 +130,7 @@ export function createKpis(ctx) {
           h("label", { for: "kpi-period" }, "Period "), picker,
           h("span", { class: "muted" }, `${data.incidents} incident${data.incidents === 1 ? "" : "s"} created since ${when(data.window.since)}`)),
         deskCharts(data),
+        satisfactionBlock(data),
         h("section", { class: "card" }, METRICS.map((m) => metricChart(m, data.priorities))),
         h("section", { class: "card" }, channelChart(data.channels)),
         table(data)),

@@ -69,11 +69,13 @@ async def test_on_call_at_a_time_and_the_ics_export(tmp_path: Path):
         )
         # 28 hand-overs since 1 March: the 28th shift (bob's) runs to 08:00 BST on the 29th
         assert r.status == 200 and r.body["now"]["member"] == "bob", r.body
+        assert r.body["now"]["cover"] == "rotation"
         assert r.body["now"]["until"] == "2026-03-29T07:00:00+00:00"  # 08:00 BST after the change
         r = await api.call("GET", "/api/v1/schedules/duty/on-call?at=2026-03-29T09:00:00Z", role="viewer")
         # ann's cover runs into her own shift: one stretch to the next hand-over, then bob
         assert r.body["now"]["member"] == "ann" and r.body["now"]["from"] == "2026-03-29T07:00:00+00:00"
         assert r.body["now"]["until"] == "2026-03-30T07:00:00+00:00" and r.body["next"]["member"] == "bob"
+        assert (r.body["now"]["cover"], r.body["next"]["cover"]) == ("override", "rotation")
         r = await api.call("GET", "/api/v1/schedules/duty/on-call?at=yesterday", role="viewer")
         assert r.status == 422 and "at" in str(r.body)
         r = await api.call("GET", "/api/v1/schedules/duty/on-call?at=2026-03-29T09:00:00", role="viewer")

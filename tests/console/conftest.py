@@ -7,7 +7,7 @@ plays the field unit answering. Screenshots of each main view go to test-artifac
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,10 +85,13 @@ async def _console_is_public(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 @contextlib.asynccontextmanager
-async def running_desk(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Desk]:
+async def running_desk(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, *, more: Mapping[str, ScriptedChannel] | None = None
+) -> AsyncIterator[Desk]:
+    """`more`: scripted channels besides "desk" and "hook" (e.g. an SMS channel for surveys)."""
     desk, hook = ScriptedChannel("desk", caps=DESK_CAPS), ScriptedChannel("hook", caps=DESK_CAPS)
     async with (
-        Gateway(settings, channels={"desk": desk, "hook": hook}) as gw,
+        Gateway(settings, channels={"desk": desk, "hook": hook, **(more or {})}) as gw,
         gw.running(),
         aiohttp.ClientSession() as session,
     ):

@@ -55,6 +55,7 @@ def test_an_override_covers_and_a_swap_is_two_overrides():
     s = Schedule(**{**_fields(DAILY), "overrides": (cover, *swap)})
     assert [s.who(at(2026, 3, 2, h)) for h in (11, 12, 17, 18)] == ["bob", "dan", "dan", "bob"]
     assert s.who(at(2026, 3, 3, 9)) == "cat" and s.who(at(2026, 3, 4, 9)) == "bob"
+    assert [s.cover(at(2026, 3, 2, h)) for h in (11, 12, 18)] == ["rotation", "override", "rotation"]
 
 
 def test_a_holiday_member_and_a_gap():
@@ -67,6 +68,8 @@ def test_a_holiday_member_and_a_gap():
     assert (gap.start, gap.end) == (at(2026, 3, 12, 20), at(2026, 3, 12, 22))
     now, following = on_call_now_and_next(s, at(2026, 3, 12, 19))
     assert now.member == "cat" and following is not None and following.member is None
+    assert s.cover(at(2026, 3, 10, 12)) == "holiday" and s.cover(at(2026, 3, 12, 21)) == "override"
+    assert DAILY.cover(at(2026, 3, 1, 7)) is None  # before the first shift: nobody, for no reason
 
 
 def test_a_plan_naming_a_schedule_is_the_on_call_persons_plan():
