@@ -224,10 +224,12 @@ class DeliveryEngine:
         if timers:
             await self._expire(now)
         free = self.settings.concurrency - self._in_flight
-        if free <= 0 or self._draining:
+        if self._draining:
             return
-        if self.leases is not None:
+        if self.leases is not None:  # a busy node takes lapsed leases over too (sent as slots free)
             await self._cycle_leased(tg, now, free)
+            return
+        if free <= 0:
             return
         async with self.store.read() as tx:  # most cycles find nothing: no write lock for that
             if not await tx.due_attempts(now, 1):
