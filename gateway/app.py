@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import random
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
@@ -288,6 +289,10 @@ class Gateway:
                 self._keep(tg, f"cti.{src.name}", functools.partial(self.cti.pump, src))
             for name, job in (extra or {}).items():
                 tg.create_task(job(), name=name)
+            # What start-up built (settings, the directory, SQLAlchemy's compiled statements) lives
+            # as long as the daemon: out of the collector's way, so a full collection stays short
+            # (https://docs.python.org/3/library/gc.html#gc.freeze).
+            gc.freeze()
             self.ready.set()
 
     def _keep(self, tg: asyncio.TaskGroup, name: str, work: Callable[[], Coroutine[Any, Any, None]]) -> None:

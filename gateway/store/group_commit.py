@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from gateway.store.tx import Tx
 
 MAX_GROUP = 64  # bodies per commit
-MAX_GROUP_SECONDS = 0.01  # and no more lending after this long, so an ack waits little for its sync
+MAX_GROUP_SECONDS = 0.002  # and no more lending after this long, so an ack waits little for its sync
 
 
 class _Group:
