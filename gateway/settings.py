@@ -204,6 +204,9 @@ class DeliverySettings(Strict):
     # Sends under way on one channel at once (unset: up to `concurrency`). A kill -9 sends again
     # what a receiver took but callout had not yet heard back about: this bounds those copies.
     channel_in_flight: int | None = Field(None, ge=1)
+    # A ladder delivery of these priorities opens its next endpoint at a temporary failure, while
+    # the failed one is retried (gateway/engine/outcomes.py): the fallback does not wait for retries.
+    hedge_on_temporary: list[Priority] = Field(default_factory=lambda: [Priority.P1])
 
 
 class EscalationLevel(Strict):

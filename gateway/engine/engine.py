@@ -28,12 +28,12 @@ from adapters.base import Channel, DeliveryReport, HealthState
 from gateway.clock import Clock
 from gateway.cluster.fence import Fenced
 from gateway.domain.models import Attempt, Delivery
-from gateway.domain.states import CloseReason, DeliveryState
+from gateway.domain.states import CloseReason, DeliveryMode, DeliveryState
 from gateway.engine import ledger
 from gateway.engine.journal import SentJournal
 from gateway.engine.outcomes import OutcomeRecorder
 from gateway.engine.picking import mark_sending
-from gateway.engine.progress import Finish, Start, Step, Wait
+from gateway.engine.progress import Finish, Start, Step, Wait, next_endpoints
 from gateway.engine.receipts import Receipts
 from gateway.engine.reports import Report
 from gateway.engine.sending import AddressResolver, ChannelSlots, Outcome, call_channel
@@ -94,6 +94,7 @@ class DeliveryEngine:
             metrics=self.metrics,
             rng=self.rng,
             advance=self.advance,
+            hedge=self.hedge,
             node=leases.node if leases is not None else None,
         )
 
@@ -135,6 +136,27 @@ class DeliveryEngine:
             max_rounds=self.settings.plan_rounds,
             now=self.clock.now(),
             attempts=attempts,
+        )
+        await self._note_step(tx, d, step)
+
+    async def hedge(self, tx: Tx, d: Delivery, attempts: list[Attempt]) -> None:
+        """A ladder delivery of a priority that must not wait for retries (`delivery.
+        hedge_on_temporary`, P1 by default): its next endpoint opens now, while the attempt that
+        failed temporarily is retried; whichever reaches the person first is acknowledged and the
+        other is closed with it."""
+        if d.mode is not DeliveryMode.LADDER or d.priority not in self.settings.hedge_on_temporary:
+            return
+        step = next_endpoints(d, self.is_up)
+        if step is None:
+            return
+        now = self.clock.now()
+        await ledger.start(tx, d, step, attempts, now=now)
+        await ledger.refresh(tx, d, now=now, attempts=attempts)
+        await tx.record(
+            "delivery.hedged",
+            incident_id=d.incident_id,
+            delivery_id=d.id,
+            data={"delivery": d.id, "endpoints": list(step.indices), "reason": "temporary failure"},
         )
         await self._note_step(tx, d, step)
 

@@ -123,33 +123,7 @@ async def advance(
         attempts = await tx.attempts_for([d.id])
     step = next_step(d, attempts, is_up, max_rounds=max_rounds)
     if isinstance(step, Start):
-        if step.new_round:
-            d.round += 1
-            await tx.record(
-                "delivery.new_round",
-                incident_id=d.incident_id,
-                delivery_id=d.id,
-                at=now,
-                data={"delivery": d.id, "round": d.round},
-            )
-        for i in step.skipped:
-            ep = d.plan[i]
-            await tx.record(
-                "delivery.skipped",
-                incident_id=d.incident_id,
-                delivery_id=d.id,
-                at=now,
-                data={
-                    "delivery": d.id,
-                    "channel": ep.channel,
-                    "address": ep.address,
-                    "endpoint": i,
-                    "reason": "channel down",
-                },
-            )
-        for i in step.indices:
-            attempts.append(await open_attempt(tx, d, i, now=now))
-        d.next_endpoint = max(step.indices) + 1
+        await start(tx, d, step, attempts, now=now)
     elif isinstance(step, Finish):
         d.completed_at = now
         d.outcome = step.outcome
@@ -168,6 +142,37 @@ async def advance(
     if step is not None and not isinstance(step, Wait):
         await refresh(tx, d, now=now, attempts=attempts)
     return step
+
+
+async def start(tx: Tx, d: Delivery, step: Start, attempts: list[Attempt], *, now: float) -> None:
+    """Open the endpoints a step starts (recording a new round and the endpoints it skipped)."""
+    if step.new_round:
+        d.round += 1
+        await tx.record(
+            "delivery.new_round",
+            incident_id=d.incident_id,
+            delivery_id=d.id,
+            at=now,
+            data={"delivery": d.id, "round": d.round},
+        )
+    for i in step.skipped:
+        ep = d.plan[i]
+        await tx.record(
+            "delivery.skipped",
+            incident_id=d.incident_id,
+            delivery_id=d.id,
+            at=now,
+            data={
+                "delivery": d.id,
+                "channel": ep.channel,
+                "address": ep.address,
+                "endpoint": i,
+                "reason": "channel down",
+            },
+        )
+    for i in step.indices:
+        attempts.append(await open_attempt(tx, d, i, now=now))
+    d.next_endpoint = max(step.indices) + 1
 
 
 async def open_attempt(tx: Tx, d: Delivery, index: int, *, now: float) -> Attempt:

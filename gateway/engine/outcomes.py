@@ -21,6 +21,7 @@ from gateway.store import Store, Tx
 
 D = DeliveryState
 Advance = Callable[[Tx, Delivery, list[Attempt] | None], Awaitable[None]]
+Hedge = Callable[[Tx, Delivery, list[Attempt]], Awaitable[None]]
 
 
 class OutcomeRecorder:
@@ -33,8 +34,10 @@ class OutcomeRecorder:
         metrics: Metrics,
         rng: random.Random,
         advance: Advance,
+        hedge: Hedge | None = None,
         node: str | None = None,
     ) -> None:
+        self.hedge = hedge  # the engine's: open the next endpoint while this one is retried
         self.node = node  # several nodes: this node's name (its leases)
         self.store = store
         self.clock = clock
@@ -154,6 +157,8 @@ class OutcomeRecorder:
                 reason=f"{error.reason}; retry in {delay:.1f}s",
             )
             await ledger.refresh(tx, d, now=now, attempts=attempts)
+            if self.hedge is not None:
+                await self.hedge(tx, d, attempts)
             return
         reason = error.reason if not error.temporary else f"{error.reason} (retries exhausted)"
         self.metrics.attempts.labels(a.channel, "failed_permanent").inc()

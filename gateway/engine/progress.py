@@ -68,6 +68,12 @@ def next_step(
     return Finish(DeliveryOutcome.EXHAUSTED)
 
 
+def next_endpoints(delivery: Delivery, is_up: Callable[[str], bool]) -> Start | None:
+    """The endpoints a ladder would open next, while an attempt is still open (hedging)."""
+    step = _from(delivery, delivery.next_endpoint, is_up)
+    return step if isinstance(step, Start) else None
+
+
 def _from(delivery: Delivery, first: int, is_up: Callable[[str], bool]) -> Start | Wait | None:
     remaining = range(first, len(delivery.plan))
     up = [i for i in remaining if is_up(delivery.plan[i].channel)]

@@ -8,6 +8,8 @@ from tests.support.engine import FIRE, FIRE_P1
 from tests.support.scripted import PERM, TEMP
 from tests.support.waiting import until
 
+D = DeliveryState
+
 TWO_WAY = Capabilities(max_length=160, two_way=True)
 CONFIRMING = Capabilities(max_length=160, two_way=True, confirms_delivery=True)
 ONE_WAY = Capabilities(max_length=80, two_way=False)
@@ -219,3 +221,38 @@ async def test_evidence_after_the_send_is_added_to_its_attempt_and_changes_no_st
     assert (radio.state, radio.closed_reason) == (DeliveryState.SENT, None)
     assert (await rig.kinds(ref)).count("attempt.evidence") == 2
     assert rig.gw.engine._parked == {}
+
+
+def _p1_ladder() -> dict:
+    targets = {p: {"response_target": 600} for p in ("P2", "P3", "P4")}
+    targets["P1"] = {"response_target": 480, "mode": "ladder"}
+    return {"triage": {"targets": targets}}
+
+
+async def test_a_p1_ladder_opens_its_next_endpoint_at_a_temporary_failure_while_it_retries(rig_factory):
+    rig = await rig_factory(**_p1_ladder())
+    rig.ch["radio"].script("R1", TEMP, TEMP)
+    ref = await dispatch_eng1(rig, FIRE_P1)
+    radio, sms = await rig.attempts(ref)  # no waiting for the radio's retries
+    assert (radio.channel, radio.state, radio.closed_reason) == ("radio", D.FAILED_TEMPORARY, None)
+    assert (sms.channel, sms.state) == ("sms", DeliveryState.SENT)
+    assert rig.ch["pager"].sent == []  # one more endpoint per temporary failure, not the whole plan
+    assert "delivery.hedged" in await rig.kinds(ref)
+    rig.ch["sms"].reply("+447700900001", "ack")
+
+    async def acked() -> bool:
+        return (await rig.deliveries(ref))[0].state is DeliveryState.ACKNOWLEDGED
+
+    await until(acked, "delivery acknowledged by SMS reply")
+    radio, sms = await rig.attempts(ref)
+    assert radio.closed_reason is not None  # the retry ends with the ack
+    await rig.advance(100)
+    assert len(rig.ch["radio"].tries) == 1  # and is never sent
+
+
+async def test_a_p2_ladder_still_retries_before_it_moves_on(rig_factory):
+    rig = await rig_factory(**_p1_ladder())
+    rig.ch["radio"].script("R1", TEMP)
+    ref = await dispatch_eng1(rig)
+    (radio,) = await rig.attempts(ref)
+    assert radio.state is DeliveryState.FAILED_TEMPORARY and rig.ch["sms"].sent == []
