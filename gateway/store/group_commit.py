@@ -88,9 +88,7 @@ class GroupCommitter:
                 await asyncio.shield(finishing)  # the group is committed even if we are cancelled
             else:
                 self._lock.release()  # back to the leader
-        if leader or not group.done.done():
-            await asyncio.shield(group.done)
-        group.done.result()  # the commit's error, if it failed
+        await asyncio.shield(group.done)  # raises the commit's error, if it failed
 
     async def _body(
         self, group: _Group, make_tx: Callable[[AsyncConnection], Tx]

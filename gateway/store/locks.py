@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 
 class WriterLock:
@@ -19,19 +17,6 @@ class WriterLock:
         self._lent: asyncio.Future[None] | None = None  # set while lent: release() gives it back
         self._urgent: collections.deque[asyncio.Future[None]] = collections.deque()
         self._normal: collections.deque[asyncio.Future[None]] = collections.deque()
-
-    @property
-    def waiting(self) -> tuple[int, int]:
-        """(urgent, ordinary) writers queued now."""
-        return len(self._urgent), len(self._normal)
-
-    @asynccontextmanager
-    async def hold(self, *, urgent: bool = False) -> AsyncIterator[None]:
-        await self.acquire(urgent)
-        try:
-            yield
-        finally:
-            self.release()
 
     async def acquire(self, urgent: bool) -> None:
         if not self._held and not self._urgent and not self._normal:
@@ -55,23 +40,28 @@ class WriterLock:
             lent, self._lent = self._lent, None
             lent.set_result(None)
             return
-        for queue in (self._urgent, self._normal):
-            while queue:
-                fut = queue.popleft()
-                if not fut.done():
-                    fut.set_result(None)  # ownership passes straight to the next writer
-                    return
-        self._held = False
+        waiter = self._next_waiter()
+        if waiter is None:
+            self._held = False
+        else:
+            waiter.set_result(None)  # ownership passes straight to the next writer
 
     def lend(self) -> asyncio.Future[None] | None:
         """The holder lends the lock to the next waiter (urgent first), who holds it until its
         `release()`, which resolves the returned future and gives the lock back to the holder.
         None when nobody waits (the holder keeps the lock). See gateway/store/group_commit.py."""
+        waiter = self._next_waiter()
+        if waiter is None:
+            return None
+        self._lent = asyncio.get_running_loop().create_future()
+        waiter.set_result(None)
+        return self._lent
+
+    def _next_waiter(self) -> asyncio.Future[None] | None:
+        """The first writer still waiting, urgent ones first, taken off its queue."""
         for queue in (self._urgent, self._normal):
             while queue:
                 fut = queue.popleft()
                 if not fut.done():
-                    self._lent = asyncio.get_running_loop().create_future()
-                    fut.set_result(None)
-                    return self._lent
+                    return fut
         return None

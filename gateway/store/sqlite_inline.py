@@ -39,12 +39,6 @@ class InlineCursor:
     async def __aexit__(self, *exc: object) -> None:
         self._cursor.close()
 
-    def __await__(self) -> Any:
-        async def itself() -> InlineCursor:
-            return self
-
-        return itself().__await__()
-
     async def execute(
         self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None
     ) -> InlineCursor:
@@ -123,11 +117,6 @@ class InlineConnection:
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._conn.cursor())
 
-    async def execute(
-        self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None
-    ) -> InlineCursor:
-        return await self.cursor().execute(sql, parameters)
-
     async def commit(self) -> None:
         conn = self._conn
         if conn.in_transaction:  # nothing to sync otherwise: stay in this thread
@@ -150,16 +139,8 @@ class InlineConnection:
         self._conn.create_function(name, num_params, func, **kw)
 
     @property
-    def in_transaction(self) -> bool:
-        return self._conn.in_transaction
-
-    @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
-
-    @property
-    def total_changes(self) -> int:
-        return self._conn.total_changes
 
 
 def creator(database: str) -> Callable[[], Any]:
@@ -169,7 +150,7 @@ def creator(database: str) -> Callable[[], Any]:
         conn = sqlite3.connect(
             database,
             check_same_thread=False,
-            timeout=BUSY_TIMEOUT_MS / 1000,
+            timeout=BUSY_TIMEOUT_MS / 1000,  # the busy handler: sqlite3_busy_timeout()
             uri=database.startswith("file:"),
         )
         conn.isolation_level = None  # the store emits BEGIN itself (store.py `_on_begin`)

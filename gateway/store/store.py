@@ -260,7 +260,6 @@ def _sqlite_pragmas(engine: AsyncEngine, *, synchronous: str) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={sqlite_inline.BUSY_TIMEOUT_MS}")
         cur.close()
 
     # Transactions are begun by us, not by sqlite3's implicit BEGIN before the first write, so

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,6 +36,13 @@ _DUE = (
     .order_by(t.deliveries.c.priority, _A.id)
     .limit(sa.bindparam("limit"))
 )
+# (only on some channels, locking the deliveries with SKIP LOCKED): the claim loop of several nodes
+_DUE_VARIANTS = {
+    (on_channels, locked): (q.with_for_update(skip_locked=True, of=t.deliveries) if locked else q)
+    for on_channels in (False, True)
+    for q in [_DUE.where(_A.channel.in_(sa.bindparam("channels", expanding=True))) if on_channels else _DUE]
+    for locked in (False, True)
+}
 _EXPIRED = sa.select(t.attempts).where(
     _OPEN,
     sa.or_(
@@ -98,27 +106,12 @@ class AttemptQueries(UnitOfWork):
         transaction, and a delivery another transaction holds is skipped, not waited for (`FOR
         UPDATE OF deliveries SKIP LOCKED`, PostgreSQL manual, SELECT, "The Locking Clause"), so two
         nodes claim disjoint work and a delivery is always locked before its attempts change."""
-        if channels is None and not skip_locked:
-            return [
-                rows.attempt_from_row(r._mapping) for r in await self._run(_DUE, {"now": now, "limit": limit})
-            ]
-        a = t.attempts.c
-        query = (
-            sa.select(t.attempts)
-            .join(t.deliveries, t.deliveries.c.id == a.delivery_id)
-            .where(
-                a.closed_reason.is_(None),
-                a.state.in_((DeliveryState.PENDING, DeliveryState.FAILED_TEMPORARY)),
-                sa.or_(a.next_try_at.is_(None), a.next_try_at <= now),
-            )
-            .order_by(t.deliveries.c.priority, a.id)
-            .limit(limit)
-        )
+        locked = skip_locked and self.conn.dialect.name == "postgresql"
+        params: dict[str, Any] = {"now": now, "limit": limit}
         if channels is not None:
-            query = query.where(a.channel.in_(sorted(channels)))
-        if skip_locked and self.conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=t.deliveries)
-        return [rows.attempt_from_row(r._mapping) for r in await self._run(query)]
+            params["channels"] = sorted(channels)
+        res = await self._run(_DUE_VARIANTS[channels is not None, locked], params)
+        return [rows.attempt_from_row(r._mapping) for r in res]
 
     async def attempts_in_state(self, state: DeliveryState) -> list[Attempt]:
         res = await self._run(
