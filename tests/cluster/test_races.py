@@ -16,6 +16,7 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.cluster.leases import Leases
+from gateway.domain.models import Attempt, Incident
 from gateway.domain.states import CloseReason, DeliveryState
 from gateway.services.acks import FieldAck
 from gateway.settings import NodeSettings
@@ -36,24 +37,33 @@ async def _waiting_on_a_lock(db: str) -> bool:
     return bool(rows[0]["n"])
 
 
+async def _sent_by_north_which_died(gw: Gateway) -> tuple[Incident, Attempt, float]:
+    """ENG-1 dispatched; north marked the radio attempt `sending` and died: its lease has lapsed."""
+    inc = await gw.incidents.create(FIRE, source="desk", actor="test")
+    await gw.dispatch.dispatch(inc.reference, ["ENG-1"], actor="test")
+    now = gw.clock.now() + 1
+    async with gw.store.write() as tx:
+        (a,) = await tx.due_attempts(now, 10)
+        a.state = D.SENDING
+        await tx.update_attempt(a)
+        await tx.hold_leases([a.id], node="north", until=now - 1)
+    return inc, a, now
+
+
+def _south(gw: Gateway, *, hosts: list[str]) -> Leases:
+    return Leases(
+        store=gw.store,
+        settings=NodeSettings(name="south", lease_seconds=10),
+        clock=gw.clock,
+        hosts=hosts,
+        configured=["radio", "sms", "pager"],
+    )
+
+
 async def test_a_takeover_never_undoes_an_ack_under_way_on_the_same_delivery(tmp_path: Path) -> None:
     async with private_database() as db, Gateway(make_settings(db), channels=scripted_channels()) as gw:
-        inc = await gw.incidents.create(FIRE, source="desk", actor="test")
-        await gw.dispatch.dispatch(inc.reference, ["ENG-1"], actor="test")
-        now = gw.clock.now() + 1
-        # North marked the radio attempt `sending` and died: its lease has lapsed.
-        async with gw.store.write() as tx:
-            (a,) = await tx.due_attempts(now, 10)
-            a.state = D.SENDING
-            await tx.update_attempt(a)
-            await tx.hold_leases([a.id], node="north", until=now - 1)
-        south = Leases(
-            store=gw.store,
-            settings=NodeSettings(name="south", lease_seconds=10),
-            clock=gw.clock,
-            hosts=["radio", "sms", "pager"],
-            configured=["radio", "sms", "pager"],
-        )
+        inc, a, now = await _sent_by_north_which_died(gw)
+        south = _south(gw, hosts=["radio", "sms", "pager"])
         # The unit presses ACK for the message north sent (a field ack names the attempt).
         ack = FieldAck(a.id, via=(a.channel, a.address), evidence={"source": "radio"})
         async with gw.store.write() as holder:
@@ -81,21 +91,8 @@ async def test_an_ack_waits_for_a_takeover_that_holds_the_delivery(tmp_path: Pat
     ack waits for the takeover to commit and then acknowledges on fresh rows: the failover and the
     ack both stand, and the endpoint the failover opened is cancelled, not sent."""
     async with private_database() as db, Gateway(make_settings(db), channels=scripted_channels()) as gw:
-        inc = await gw.incidents.create(FIRE, source="desk", actor="test")
-        await gw.dispatch.dispatch(inc.reference, ["ENG-1"], actor="test")
-        now = gw.clock.now() + 1
-        async with gw.store.write() as tx:
-            (a,) = await tx.due_attempts(now, 10)
-            a.state = D.SENDING
-            await tx.update_attempt(a)
-            await tx.hold_leases([a.id], node="north", until=now - 1)
-        south = Leases(
-            store=gw.store,
-            settings=NodeSettings(name="south", lease_seconds=10),
-            clock=gw.clock,
-            hosts=["sms", "pager"],  # not the radio: north hosted it alone
-            configured=["radio", "sms", "pager"],
-        )
+        inc, a, now = await _sent_by_north_which_died(gw)
+        south = _south(gw, hosts=["sms", "pager"])  # not the radio: north hosted it alone
         south.started_at = now - 10  # up for a lease already: it has seen every live node
         moved = asyncio.Event()
         go_on = asyncio.Event()
