@@ -4,29 +4,16 @@ later by the other node from an older read does not put the fix back."""
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AsyncExitStack
 
-from gateway.app import Gateway
-from gateway.clock import ManualClock
 from gateway.domain.states import UnitStatus
-from tests.support.engine import make_settings, scripted_channels
-from tests.support.pg import private_database
+from tests.support.engine import two_nodes
 from tests.support.waiting import until
 
 
 async def test_a_fix_on_one_node_reaches_the_other_nodes_directory():
     async with AsyncExitStack() as stack:
-        url = await stack.enter_async_context(private_database())
-        nodes = []
-        for _ in range(2):
-            gw = await stack.enter_async_context(
-                Gateway(make_settings(url), clock=ManualClock(), channels=scripted_channels())
-            )
-            await stack.enter_async_context(gw.running())
-            nodes.append(gw)
-        a, b = nodes
-        await asyncio.sleep(0.3)  # both listening
+        a, b = await two_nodes(stack)
         result = await b.positions.report(
             "ENG-1", 51.51, -0.12, observed_at=None, source="radio", actor="field:ENG-1"
         )
@@ -42,6 +29,6 @@ async def test_a_fix_on_one_node_reaches_the_other_nodes_directory():
             lambda: b.core.directory.get("ENG-1").status is UnitStatus.EN_ROUTE,  # type: ignore[union-attr]
             "node B saw node A's status",
         )
-        for gw in nodes:
+        for gw in (a, b):
             unit = gw.core.directory.get("ENG-1")
             assert unit is not None and unit.position is not None and unit.position.lat == 51.51

@@ -160,22 +160,10 @@ async def test_a_unit_changed_by_another_node_reaches_this_nodes_directory(tmp_p
     directory (LISTEN/NOTIFY), so its next recommendation does not offer a unit out of service."""
     from contextlib import AsyncExitStack
 
-    from gateway.app import Gateway
-    from gateway.clock import ManualClock
-    from tests.support.engine import make_settings, scripted_channels
-    from tests.support.pg import private_database
+    from tests.support.engine import two_nodes
 
     async with AsyncExitStack() as stack:
-        url = await stack.enter_async_context(private_database())
-        nodes = []
-        for _ in range(2):
-            gw = await stack.enter_async_context(
-                Gateway(make_settings(url), clock=ManualClock(), channels=scripted_channels())
-            )
-            await stack.enter_async_context(gw.running())
-            nodes.append(gw)
-        a, b = nodes
-        await asyncio.sleep(0.3)  # both listening
+        a, b = await two_nodes(stack)
         await b.units.set_unit_status("ENG-1", UnitStatus.OUT_OF_SERVICE, actor="node-b")
         await until(
             lambda: a.core.directory.get("ENG-1").status is UnitStatus.OUT_OF_SERVICE,

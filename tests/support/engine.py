@@ -4,6 +4,8 @@ never shipped)."""
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +109,20 @@ class Rig:
 def scripted_channels(caps: dict[str, Capabilities] | None = None) -> dict[str, ScriptedChannel]:
     caps = caps or {}
     return {n: ScriptedChannel(n, caps=caps.get(n)) for n in ("radio", "sms", "pager")}
+
+
+async def two_nodes(stack: AsyncExitStack) -> tuple[Gateway, Gateway]:
+    """Two running gateways in this process on one private PostgreSQL database, both listening
+    for the other's changes (the resource directory's LISTEN/NOTIFY)."""
+    from tests.support.pg import private_database
+
+    url = await stack.enter_async_context(private_database())
+    nodes = []
+    for _ in range(2):
+        gw = await stack.enter_async_context(
+            Gateway(make_settings(url), clock=ManualClock(), channels=scripted_channels())
+        )
+        await stack.enter_async_context(gw.running())
+        nodes.append(gw)
+    await asyncio.sleep(0.3)  # both listening
+    return nodes[0], nodes[1]
